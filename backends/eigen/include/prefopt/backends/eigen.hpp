@@ -1,0 +1,231 @@
+#pragma once
+// prefopt::eigen::backend<T>: the Eigen 3.4 adapter of the prefopt::Backend concept (host memory).
+//
+// Containers are evaluated, owning Eigen objects (column vectors, row-major matrices); no lazy
+// expression crosses the API boundary. Element-wise maths uses Eigen's vectorised array
+// functions where they exist (exp, log) and prefopt's stable scalar numerics otherwise.
+//
+// Fused operations: token_logps_forward / token_logps_backward process one (sequence, position)
+// row at a time in a single streaming pass over memory. The row is consumed in L1-sized chunks;
+// per chunk a vectorised max and sum of exp(x - max) are folded into a running (max, sum) pair in
+// double (the "online softmax"), so no softmax tensor is ever written. Rows are split across
+// `options.threads` threads; every row is computed by one thread with a fixed order, so results
+// are bit-identical for any thread count.
+
+#include <Eigen/Core>
+#include <algorithm>
+#include <cmath>
+#include <concepts>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <vector>
+
+#include "prefopt/core/concepts.hpp"
+#include "prefopt/core/errors.hpp"
+#include "prefopt/core/numerics.hpp"
+#include "prefopt/detail/parallel.hpp"
+#include "prefopt/logps/sequence_logps.hpp"
+
+namespace prefopt::eigen {
+
+namespace detail {
+
+template <class T>
+using array_map = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
+
+/// Online log-sum-exp of one contiguous row, vectorised per chunk, combined in double.
+template <class T>
+T row_logsumexp(const T* x, index_t n) {
+  constexpr index_t chunk = 2048;  // 8 KiB of float: stays in L1 between the max and exp passes
+  double run_max = -std::numeric_limits<double>::infinity();
+  double run_sum = 0.0;
+  for (index_t start = 0; start < n; start += chunk) {
+    const array_map<T> a(x + start, std::min(chunk, n - start));
+    const T m = a.maxCoeff();
+    if (m == -std::numeric_limits<T>::infinity()) continue;  // all -inf: contributes nothing
+    const double s = static_cast<double>((a - m).exp().sum());
+    if (m > run_max) {
+      run_sum = run_sum * std::exp(run_max - static_cast<double>(m)) + s;
+      run_max = static_cast<double>(m);
+    } else {
+      // Also the NaN path: a NaN max fails both comparisons and poisons the sum.
+      run_sum += s * std::exp(static_cast<double>(m) - run_max);
+    }
+  }
+  return static_cast<T>(run_max + std::log(run_sum));
+}
+
+}  // namespace detail
+
+template <std::floating_point T>
+struct backend {
+  using scalar_type = T;
+  using vector_type = Eigen::Matrix<T, Eigen::Dynamic, 1>;
+  using matrix_type = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+  // ---- containers ---------------------------------------------------------------------------
+  static vector_type zeros(index_t n) {
+    require(n >= 0, "n", n, "vector size must be >= 0");
+    return vector_type::Zero(n);
+  }
+  static matrix_type zeros(index_t rows, index_t cols) {
+    require(rows >= 0, "rows", rows, "must be >= 0");
+    require(cols >= 0, "cols", cols, "must be >= 0");
+    return matrix_type::Zero(rows, cols);
+  }
+  static index_t size(const vector_type& v) { return v.size(); }
+  static index_t rows(const matrix_type& m) { return m.rows(); }
+  static index_t cols(const matrix_type& m) { return m.cols(); }
+  static T* data(vector_type& v) { return v.data(); }
+  static const T* data(const vector_type& v) { return v.data(); }
+  static T* data(matrix_type& m) { return m.data(); }
+  static const T* data(const matrix_type& m) { return m.data(); }
+  static vector_type from_host(std::span<const T> values) {
+    return Eigen::Map<const vector_type>(values.data(), static_cast<index_t>(values.size()));
+  }
+  static std::vector<T> to_host(const vector_type& v) {
+    return std::vector<T>(v.data(), v.data() + v.size());
+  }
+  /// Zero-copy view of an owned matrix.
+  static matrix_view<const T> view(const matrix_type& m) {
+    return matrix_view<const T>::contiguous(m.data(), m.rows(), m.cols());
+  }
+
+  // ---- launch -------------------------------------------------------------------------------
+  template <class F>
+  static void for_each(index_t n, F&& f) {
+    for (index_t i = 0; i < n; ++i) f(i);
+  }
+
+  // ---- element-wise -------------------------------------------------------------------------
+  static vector_type exp(const vector_type& v) { return v.array().exp().matrix(); }
+  static vector_type log(const vector_type& v) { return v.array().log().matrix(); }
+  static vector_type log_sigmoid(const vector_type& v) {
+    return v.unaryExpr([](T x) { return prefopt::log_sigmoid(x); });
+  }
+  static vector_type softplus(const vector_type& v) {
+    return v.unaryExpr([](T x) { return prefopt::softplus(x); });
+  }
+  static vector_type axpby(T a, const vector_type& x, T b, const vector_type& y) {
+    require_same_size("y.size()", y.size(), "x.size()", x.size());
+    return (a * x + b * y).eval();
+  }
+
+  // ---- reductions (accumulated in double) ---------------------------------------------------
+  static T sum(const vector_type& v) { return static_cast<T>(v.template cast<double>().sum()); }
+  static T dot(const vector_type& x, const vector_type& y) {
+    require_same_size("y.size()", y.size(), "x.size()", x.size());
+    return static_cast<T>(x.template cast<double>().dot(y.template cast<double>()));
+  }
+  static vector_type row_sum(matrix_view<const T> m) {
+    vector_type out(m.rows);
+    for (index_t r = 0; r < m.rows; ++r)
+      out[r] = static_cast<T>(detail::array_map<T>(m.row(r), m.cols).template cast<double>().sum());
+    return out;
+  }
+  static vector_type row_max(matrix_view<const T> m) {
+    require(m.cols >= 1, "m.cols", m.cols, "row_max needs at least one column");
+    vector_type out(m.rows);
+    for (index_t r = 0; r < m.rows; ++r) out[r] = detail::array_map<T>(m.row(r), m.cols).maxCoeff();
+    return out;
+  }
+  static vector_type row_logsumexp(matrix_view<const T> m) {
+    vector_type out(m.rows);
+    for (index_t r = 0; r < m.rows; ++r) out[r] = detail::row_logsumexp(m.row(r), m.cols);
+    return out;
+  }
+  static vector_type gather_cols(matrix_view<const T> m, const std::int64_t* cols) {
+    vector_type out(m.rows);
+    for (index_t r = 0; r < m.rows; ++r)
+      out[r] = (cols[r] >= 0 && cols[r] < m.cols) ? m(r, cols[r]) : T(0);
+    return out;
+  }
+
+  // ---- linear algebra -----------------------------------------------------------------------
+  static vector_type matvec(const matrix_type& m, const vector_type& x) {
+    require_same_size("x.size()", x.size(), "m.cols()", m.cols());
+    return (m * x).eval();
+  }
+  static vector_type matvec_transposed(const matrix_type& m, const vector_type& x) {
+    require_same_size("x.size()", x.size(), "m.rows()", m.rows());
+    return (m.transpose() * x).eval();
+  }
+
+  // ---- fused sequence log-probs -------------------------------------------------------------
+  template <class L, class M>
+  static sequence_logps_result<backend> token_logps_forward(logits_view<const T> logits,
+                                                            matrix_view<const L> labels,
+                                                            matrix_view<const M> mask,
+                                                            const sequence_logps_options& options) {
+    prefopt::detail::validate_labels(labels, mask, logits.vocab, options.layout);
+    const token_layout layout = options.layout;
+    const index_t B = logits.batch, P = layout.predicted_positions(logits.time);
+    sequence_logps_result<backend> out{zeros(B, P), zeros(B, P), zeros(B), zeros(B), zeros(0)};
+    // Each worker records the first non-finite row it meets; reported after the join.
+    constexpr index_t none = std::numeric_limits<index_t>::max();
+    std::vector<index_t> first_bad(static_cast<std::size_t>(B * P > 0 ? B * P : 1), none);
+    prefopt::detail::parallel_blocks(B * P, options.threads, 8, [&](index_t begin, index_t end) {
+      for (index_t r = begin; r < end; ++r) {
+        const index_t b = r / P, p = r % P, col = layout.label_column(p);
+        if (!prefopt::detail::position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b),
+                                               col, layout.ignore_index))
+          continue;
+        const T* x = logits.row(b, p);
+        const T lse = detail::row_logsumexp(x, logits.vocab);
+        const T lp = x[static_cast<index_t>(labels(b, col))] - lse;
+        if (!std::isfinite(lse) || !std::isfinite(lp)) first_bad[r] = r;
+        out.token_logps(b, p) = lp;
+        out.token_lse(b, p) = lse;
+      }
+    });
+    for (index_t r = 0; r < B * P; ++r)
+      if (first_bad[r] != none)
+        prefopt::detail::throw_non_finite_logits(r / P, r % P, out.token_lse(r / P, r % P));
+    for (index_t b = 0; b < B; ++b) {
+      double s = 0.0;
+      index_t n = 0;
+      const M* mrow = mask.empty() ? nullptr : mask.row(b);
+      for (index_t p = 0; p < P; ++p) {
+        if (!prefopt::detail::position_counted(labels.row(b), mrow, layout.label_column(p),
+                                               layout.ignore_index))
+          continue;
+        s += static_cast<double>(out.token_logps(b, p));
+        ++n;
+      }
+      out.sum[b] = static_cast<T>(s);
+      out.count[b] = static_cast<T>(n);
+    }
+    return out;
+  }
+
+  template <class L, class M>
+  static void token_logps_backward(logits_view<const T> logits, matrix_view<const L> labels,
+                                   matrix_view<const M> mask, const matrix_type& token_lse,
+                                   const vector_type& coeff, logits_view<T> grad,
+                                   const sequence_logps_options& options) {
+    const token_layout layout = options.layout;
+    const index_t B = logits.batch, Tt = logits.time, V = logits.vocab;
+    const index_t P = layout.predicted_positions(Tt);
+    prefopt::detail::parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
+      for (index_t r = begin; r < end; ++r) {
+        const index_t b = r / Tt, t = r % Tt;
+        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> g(grad.row(b, t), V);
+        const index_t col = layout.label_column(t);
+        if (t >= P || !prefopt::detail::position_counted(
+                          labels.row(b), mask.empty() ? nullptr : mask.row(b), col,
+                          layout.ignore_index)) {
+          g.setZero();
+          continue;
+        }
+        const T c = coeff[b];
+        g = (detail::array_map<T>(logits.row(b, t), V) - token_lse(b, t)).exp() * (-c);
+        g[static_cast<index_t>(labels(b, col))] += c;
+      }
+    });
+  }
+};
+
+static_assert(Backend<backend<float>> && Backend<backend<double>>);
+
+}  // namespace prefopt::eigen
