@@ -82,25 +82,51 @@ struct index_probe {
 template <class B>
 concept has_for_each = requires(index_t n) { B::for_each(n, index_probe{}); };
 
+// One concept per primitive, so a missing one is reported by name.
+#define PREFOPT_DETAIL_UNARY_PRIMITIVE(fn)                                                  \
+  template <class B>                                                                        \
+  concept has_##fn = has_types<B> && requires(const typename B::vector_type& v) {           \
+    { B::fn(v) } -> std::same_as<typename B::vector_type>;                                  \
+  };
+PREFOPT_DETAIL_UNARY_PRIMITIVE(exp)
+PREFOPT_DETAIL_UNARY_PRIMITIVE(log)
+PREFOPT_DETAIL_UNARY_PRIMITIVE(log_sigmoid)
+PREFOPT_DETAIL_UNARY_PRIMITIVE(softplus)
+#undef PREFOPT_DETAIL_UNARY_PRIMITIVE
+
+#define PREFOPT_DETAIL_ROW_PRIMITIVE(fn)                                                     \
+  template <class B>                                                                        \
+  concept has_##fn = has_types<B> && requires(matrix_view<const typename B::scalar_type> m) { \
+    { B::fn(m) } -> std::same_as<typename B::vector_type>;                                  \
+  };
+PREFOPT_DETAIL_ROW_PRIMITIVE(row_sum)
+PREFOPT_DETAIL_ROW_PRIMITIVE(row_max)
+PREFOPT_DETAIL_ROW_PRIMITIVE(row_logsumexp)
+#undef PREFOPT_DETAIL_ROW_PRIMITIVE
+
 template <class B>
-concept has_elementwise = has_types<B> && requires(const typename B::vector_type& v,
-                                                   typename B::scalar_type a) {
-  { B::exp(v) } -> std::same_as<typename B::vector_type>;
-  { B::log(v) } -> std::same_as<typename B::vector_type>;
-  { B::log_sigmoid(v) } -> std::same_as<typename B::vector_type>;
-  { B::softplus(v) } -> std::same_as<typename B::vector_type>;
+concept has_axpby = has_types<B> && requires(const typename B::vector_type& v,
+                                             typename B::scalar_type a) {
   { B::axpby(a, v, a, v) } -> std::same_as<typename B::vector_type>;
 };
 
 template <class B>
-concept has_reductions = has_types<B> && requires(const typename B::vector_type& v,
-                                                  matrix_view<const typename B::scalar_type> m) {
+concept has_sum = has_types<B> && requires(const typename B::vector_type& v) {
   { B::sum(v) } -> std::same_as<typename B::scalar_type>;
-  { B::dot(v, v) } -> std::same_as<typename B::scalar_type>;
-  { B::row_sum(m) } -> std::same_as<typename B::vector_type>;
-  { B::row_max(m) } -> std::same_as<typename B::vector_type>;
-  { B::row_logsumexp(m) } -> std::same_as<typename B::vector_type>;
 };
+
+template <class B>
+concept has_dot = has_types<B> && requires(const typename B::vector_type& v) {
+  { B::dot(v, v) } -> std::same_as<typename B::scalar_type>;
+};
+
+template <class B>
+concept has_elementwise =
+    has_exp<B> && has_log<B> && has_log_sigmoid<B> && has_softplus<B> && has_axpby<B>;
+
+template <class B>
+concept has_reductions =
+    has_sum<B> && has_dot<B> && has_row_sum<B> && has_row_max<B> && has_row_logsumexp<B>;
 
 template <class B>
 concept has_gather = has_types<B> && requires(matrix_view<const typename B::scalar_type> m,
@@ -140,12 +166,17 @@ consteval bool assert_backend() {
   static_assert(has_transfer<B>,
                 "prefopt::Backend: missing primitive B::from_host(span) / B::to_host(vector)");
   static_assert(has_for_each<B>, "prefopt::Backend: missing primitive B::for_each(n, f)");
-  static_assert(has_elementwise<B>,
-                "prefopt::Backend: missing element-wise primitive B::exp / B::log / "
-                "B::log_sigmoid / B::softplus / B::axpby");
-  static_assert(has_reductions<B>,
-                "prefopt::Backend: missing reduction primitive B::sum / B::dot / B::row_sum / "
-                "B::row_max / B::row_logsumexp");
+  static_assert(has_exp<B>, "prefopt::Backend: missing primitive B::exp(vector)");
+  static_assert(has_log<B>, "prefopt::Backend: missing primitive B::log(vector)");
+  static_assert(has_log_sigmoid<B>, "prefopt::Backend: missing primitive B::log_sigmoid(vector)");
+  static_assert(has_softplus<B>, "prefopt::Backend: missing primitive B::softplus(vector)");
+  static_assert(has_axpby<B>, "prefopt::Backend: missing primitive B::axpby(a, x, b, y)");
+  static_assert(has_sum<B>, "prefopt::Backend: missing primitive B::sum(vector)");
+  static_assert(has_dot<B>, "prefopt::Backend: missing primitive B::dot(x, y)");
+  static_assert(has_row_sum<B>, "prefopt::Backend: missing primitive B::row_sum(matrix_view)");
+  static_assert(has_row_max<B>, "prefopt::Backend: missing primitive B::row_max(matrix_view)");
+  static_assert(has_row_logsumexp<B>,
+                "prefopt::Backend: missing primitive B::row_logsumexp(matrix_view)");
   static_assert(has_gather<B>, "prefopt::Backend: missing primitive B::gather_cols(view, cols)");
   static_assert(has_linear<B>,
                 "prefopt::Backend: missing primitive B::matvec / B::matvec_transposed");
