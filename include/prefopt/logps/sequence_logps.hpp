@@ -180,6 +180,12 @@ void sequence_logps_backward_generic(logits_view<const typename B::scalar_type> 
   });
 }
 
+/// Read-only view of the same memory, whether or not the caller's element type was const.
+template <class T>
+constexpr matrix_view<const std::remove_const_t<T>> as_const(matrix_view<T> v) {
+  return {v.data, v.rows, v.cols, v.row_stride};
+}
+
 }  // namespace detail
 
 /// Forward pass. `logits`, `labels` and `mask` are non-owning views in B's memory space; pass an
@@ -192,12 +198,9 @@ sequence_logps_result<B> sequence_logps(logits_view<T> logits_in, matrix_view<L>
   using S = typename B::scalar_type;
   static_assert(std::is_same_v<std::remove_const_t<T>, S>,
                 "sequence_logps: the logits element type must be the backend's scalar_type");
-  using Lc = std::remove_const_t<L>;
-  using Mc = std::remove_const_t<M>;
   const logits_view<const S> logits = logits_in;
-  const matrix_view<const Lc> labels{labels_in.data, labels_in.rows, labels_in.cols,
-                                     labels_in.row_stride};
-  const matrix_view<const Mc> mask{mask_in.data, mask_in.rows, mask_in.cols, mask_in.row_stride};
+  const auto labels = detail::as_const(labels_in);
+  const auto mask = detail::as_const(mask_in);
   validate_token_batch(logits, labels, mask);
 
   sequence_logps_result<B> out;
@@ -242,12 +245,9 @@ void sequence_logps_backward(logits_view<T> logits_in, matrix_view<L> labels_in,
   using S = typename B::scalar_type;
   static_assert(std::is_same_v<std::remove_const_t<T>, S>,
                 "sequence_logps_backward: the logits element type must be the backend's scalar_type");
-  using Lc = std::remove_const_t<L>;
-  using Mc = std::remove_const_t<M>;
   const logits_view<const S> logits = logits_in;
-  const matrix_view<const Lc> labels{labels_in.data, labels_in.rows, labels_in.cols,
-                                     labels_in.row_stride};
-  const matrix_view<const Mc> mask{mask_in.data, mask_in.rows, mask_in.cols, mask_in.row_stride};
+  const auto labels = detail::as_const(labels_in);
+  const auto mask = detail::as_const(mask_in);
   validate_token_batch(logits, labels, mask);
   const index_t batch = logits.batch;
   const index_t P = options.layout.predicted_positions(logits.time);
