@@ -155,6 +155,16 @@ bootstrap_result<T> bootstrap_bradley_terry(const comparison_data<T>& data,
     }
   }
 
+  // Battle -> cell lookup (4 bytes per battle) turns each draw into one table read; beyond
+  // 2^25 battles fall back to binary search over the cumulative counts.
+  std::vector<std::uint32_t> cell_of_battle;
+  if (total <= (std::uint64_t(1) << 25)) {
+    cell_of_battle.resize(static_cast<std::size_t>(total));
+    std::uint64_t b = 0;
+    for (std::size_t c = 0; c < cells.size(); ++c)
+      for (; b < cumulative[c]; ++b) cell_of_battle[b] = static_cast<std::uint32_t>(c);
+  }
+
   bootstrap_result<T> res;
   res.rounds = opt.rounds;
   res.num_items = n;
@@ -171,10 +181,14 @@ bootstrap_result<T> bootstrap_bradley_terry(const comparison_data<T>& data,
                         static_cast<std::uint32_t>(round), static_cast<std::uint32_t>(round >> 32)};
       std::mt19937_64 rng(seq);
       std::fill(drawn.begin(), drawn.end(), 0);
-      for (std::uint64_t b = 0; b < total; ++b) {
-        const std::uint64_t u = detail::bounded_uniform(rng, total);
-        const auto c = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
-        ++drawn[static_cast<std::size_t>(c)];
+      if (!cell_of_battle.empty()) {
+        for (std::uint64_t b = 0; b < total; ++b) ++drawn[cell_of_battle[detail::bounded_uniform(rng, total)]];
+      } else {
+        for (std::uint64_t b = 0; b < total; ++b) {
+          const std::uint64_t u = detail::bounded_uniform(rng, total);
+          const auto c = std::upper_bound(cumulative.begin(), cumulative.end(), u) - cumulative.begin();
+          ++drawn[static_cast<std::size_t>(c)];
+        }
       }
       for (std::size_t p = 0; p < pairs.size(); ++p) resampled[p] = pair_record<T>{pairs[p].i, pairs[p].j};
       for (std::size_t c = 0; c < cells.size(); ++c) {

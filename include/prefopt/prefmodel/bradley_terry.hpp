@@ -101,9 +101,14 @@ struct bt_objective {
       const T d = x[r.i] - x[r.j];
       T gd, hdd;
       if (ties == tie_model::half_win) {
+        // log sigma(d), log sigma(-d) = log sigma(d) - d and sigma(d) from one exp and one
+        // log1p (the same stable branches as core/numerics.hpp, fused: this loop is the cost).
         const T a = r.wins_i + T(0.5) * r.ties, b = r.wins_j + T(0.5) * r.ties;
-        ll += a * log_sigmoid(d) + b * log_sigmoid(-d);
-        const T p = sigmoid(d);
+        const T e = std::exp(-std::fabs(d));
+        const T l1p = std::log1p(e);
+        const T ls = d >= T(0) ? -l1p : d - l1p;
+        ll += a * ls + b * (ls - d);
+        const T p = d >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
         gd = a - (a + b) * p;
         hdd = (a + b) * p * (T(1) - p);
       } else {
@@ -163,6 +168,9 @@ struct bt_objective {
     return ll + log_prior(x);
   }
 
+  /// log posterior only (line-search trial points).
+  T value(const std::vector<T>& x) const { return log_likelihood(x, nullptr, nullptr) + log_prior(x); }
+
   /// Without a prior the information is singular along u = (1..1, 0); adding u u^T / n makes it
   /// positive definite without changing Newton steps (the gradient is orthogonal to u).
   void fix_gauge(std::vector<T>& info) const {
@@ -195,7 +203,7 @@ template <class T>
 bool bt_newton(const bt_objective<T>& f, std::vector<T>& x, index_t max_iter, T tol,
                bt_result<T>& res) {
   const index_t m = f.dim();
-  std::vector<T> g(static_cast<std::size_t>(m)), g_try(g.size()), step(g.size()), x_try(g.size());
+  std::vector<T> g(static_cast<std::size_t>(m)), step(g.size()), x_try(g.size());
   std::vector<T> info;
   T fx = f.evaluate(x, g, &info);
   for (index_t it = 0; it < max_iter; ++it) {
@@ -213,7 +221,7 @@ bool bt_newton(const bt_objective<T>& f, std::vector<T>& x, index_t max_iter, T 
     bool accepted = false;
     for (int halvings = 0; halvings < 60; ++halvings, t /= 2) {
       for (index_t k = 0; k < m; ++k) x_try[k] = x[k] + t * step[k];
-      f_try = f.evaluate(x_try, g_try, nullptr);
+      f_try = f.value(x_try);
       if (std::isfinite(f_try) && f_try >= fx + T(1e-4) * t * slope - noise) {
         accepted = true;
         break;

@@ -196,14 +196,4 @@ class comparison_data {
   T total_weight_ = 0;
 };
 
-/// The same items with every record replaced through `rescale(record) -> record` (used by the
-/// bootstrap to swap in resampled counts without rebuilding name tables).
-template <class T, class F>
-[[nodiscard]] std::vector<pair_record<T>> map_pairs(const comparison_data<T>& data, F&& rescale) {
-  std::vector<pair_record<T>> out;
-  out.reserve(data.pairs().size());
-  for (const auto& rec : data.pairs()) out.push_back(rescale(rec));
-  return out;
-}
-
 }  // namespace prefopt::prefmodel
