@@ -240,3 +240,38 @@ TEST_CASE("Non-estimable data throw invalid_argument naming the items", "[prefmo
   CHECK_THROWS_WITH(no_ties.add(0, 1, pm::outcome::tie, -1.0), Contains("weight = -1"));
   CHECK_THROWS_WITH(no_ties.id("nope"), Contains("\"nope\""));
 }
+
+TEMPLATE_TEST_CASE("BT fit in float agrees with double", "[prefmodel][bt]", float, double) {
+  using T = TestType;
+  const auto log = pm::read_battles<T>(std::string(PREFOPT_ARENA_DATA) + "/battles.csv");
+  const auto data = pm::comparison_data<T>::from_battles(log.battles);
+  const auto fit = pm::fit_bradley_terry(data);
+  CHECK(fit.converged);
+  const auto ref = pm::fit_bradley_terry(load("battles.csv"));
+  for (index_t i = 0; i < data.num_items(); ++i) {
+    CHECK(double(fit.theta[i]) == Approx(ref.theta[i]).margin(2e-4));
+    CHECK(double(fit.std_error[i]) == Approx(ref.std_error[i]).epsilon(1e-3));
+  }
+}
+
+TEST_CASE("Win-matrix builder aggregates like the battle list", "[prefmodel][bt]") {
+  const std::vector<double> wins{0, 7, 2,  //
+                                 3, 0, 5,  //
+                                 4, 1, 0};
+  const std::vector<double> ties{0, 2, 0,  //
+                                 2, 0, 1,  //
+                                 0, 1, 0};
+  const auto d = pm::comparison_data<double>::from_win_matrix(3, wins, ties);
+  CHECK(d.total_battles() == 7 + 2 + 3 + 5 + 4 + 1 + 2 + 1);
+  pm::comparison_data<double> e(3);
+  for (index_t i = 0; i < 3; ++i)
+    for (index_t j = 0; j < 3; ++j)
+      for (int k = 0; k < int(wins[i * 3 + j]); ++k) e.add(i, j, pm::outcome::first_wins);
+  e.add(0, 1, pm::outcome::tie, 1.0, 2);
+  e.add(1, 2, pm::outcome::tie, 1.0, 1);
+  const auto a = pm::fit_bradley_terry(d), b = pm::fit_bradley_terry(e);
+  for (index_t i = 0; i < 3; ++i) CHECK(a.theta[i] == Approx(b.theta[i]).margin(1e-12));
+  CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(3, std::vector<double>(9, 0.5)),
+                    Catch::Contains("whole numbers"));
+  CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(2, wins), Catch::Contains("wins.size() = 9"));
+}

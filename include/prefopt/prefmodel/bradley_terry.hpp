@@ -58,8 +58,9 @@ struct bt_options {
   /// Newton iterations; the MM fallback gets mm_max_iterations.
   index_t max_iterations = 100;
   index_t mm_max_iterations = 100000;
-  /// Converged when the largest parameter change of a step is below tolerance * (1 + max|x|).
-  T tolerance = T(1e-10);
+  /// Converged when the largest parameter change of a step is below tolerance * (1 + max|x|);
+  /// default eps^0.6 (4e-10 for double, 7e-5 for float): Newton's next step would be ~eps.
+  T tolerance = std::pow(std::numeric_limits<T>::epsilon(), T(0.6));
   bool standard_errors = true;
   /// Starting point (theta on the natural scale, any normalisation); empty = zeros. Used by the
   /// bootstrap to warm-start every round from the full-data estimate.
