@@ -14,7 +14,7 @@ using Catch::Contains;
 
 TEST_CASE("CSV battles: header order, quoting, weights, blank lines", "[prefmodel][io]") {
   std::istringstream in(
-      "winner,extra,model_b,model_a,weight\r\n"
+      "\xEF\xBB\xBFwinner,extra,model_b,model_a,weight\r\n"
       "model_a,x,b,\"a, inc\",2\r\n"
       "\n"
       "tie (bothbad),\"q\"\"uote\",\"a, inc\",b,\n"

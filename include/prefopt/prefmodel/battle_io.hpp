@@ -104,8 +104,8 @@ battle<T> make_battle(const std::map<std::string, std::string>& fields,
   return b;
 }
 
-/// Splits one CSV record; returns false (with `more` set) when a quoted field continues on the
-/// next physical line.
+/// Splits one CSV record; sets open_quote when a quoted field continues on the next physical
+/// line (the caller appends that line and splits again).
 inline std::vector<std::string> split_csv(const std::string& line, bool& open_quote) {
   std::vector<std::string> out(1);
   bool quoted = false;
@@ -311,6 +311,7 @@ battle_log<T> read_battles_csv(std::istream& in, const battle_read_options& opt 
   auto next_record = [&](std::vector<std::string>& fields) -> bool {
     if (!std::getline(in, line)) return false;
     ++line_no;
+    if (line_no == 1 && line.rfind("\xEF\xBB\xBF", 0) == 0) line.erase(0, 3);  // UTF-8 BOM (Excel)
     if (!line.empty() && line.back() == '\r') line.pop_back();
     bool open = false;
     fields = detail::split_csv(line, open);
