@@ -10,7 +10,10 @@ fastchat/serve/monitor/elo_analysis.py (independently written, same model and se
   * sklearn: the earlier compute_mle_elo -- LogisticRegression(fit_intercept=False, penalty=None,
              tol=1e-6) on +-ln(10) design rows, a tie counting as one win for each side and every
              decisive battle doubled, same scale and anchor.
-Writes fastchat_reference.csv (model, rating_lbfgs, rating_sklearn).
+  * bootstrap: get_bootstrap_result_elo_mle_with_tie -- 1000 rounds of multinomial counts over the
+             unique outcome rows (np.random seed 42), L-BFGS per round, 2.5% / 97.5% quantiles;
+             here without re-anchoring (mean rating 1000), so every model has a real interval.
+Writes fastchat_reference.csv (model, rating_lbfgs, rating_sklearn, boot_q025, boot_q975).
 
 Usage: /usr/bin/python3 tests/reference/prefmodel/fastchat_reference.py
 """
@@ -33,12 +36,15 @@ def read():
         return [(r["model_a"], r["model_b"], r["winner"]) for r in csv.DictReader(f)]
 
 
-def lbfgs_ratings(rows, models):
+def unique_outcomes(rows, models):
     idx = {m: k for k, m in enumerate(models)}
     code = {"model_a": 2, "model_b": 0}
     sched = np.array([(idx[a], idx[b], code.get(w, 1)) for a, b, w in rows], dtype=np.int64)
     uniq, counts = np.unique(sched, axis=0, return_counts=True)
-    pairs, y, w = uniq[:, :2], uniq[:, 2] / 2.0, counts.astype(float)
+    return uniq[:, :2], uniq[:, 2] / 2.0, counts.astype(float)
+
+
+def lbfgs_fit(pairs, y, w, n):
     alpha = math.log(10.0)
 
     def loss(r):
@@ -51,9 +57,23 @@ def lbfgs_ratings(rows, models):
         np.add.at(g, pairs[:, 1], -gz)
         return f, g
 
-    res = minimize(loss, np.zeros(len(models)), jac=True, method="L-BFGS-B",
+    res = minimize(loss, np.zeros(n), jac=True, method="L-BFGS-B",
                    options={"maxiter": 100, "gtol": 1e-6})
     return SCALE * res.x + INIT
+
+
+def lbfgs_ratings(rows, models):
+    pairs, y, w = unique_outcomes(rows, models)
+    return lbfgs_fit(pairs, y, w, len(models))
+
+
+def bootstrap_quantiles(rows, models, rounds=1000):
+    pairs, y, w = unique_outcomes(rows, models)
+    np.random.seed(42)
+    draws = np.random.multinomial(int(w.sum()), w / w.sum(), size=rounds).astype(float)
+    boot = np.array([lbfgs_fit(pairs, y, d, len(models)) for d in draws])
+    boot -= boot.mean(axis=1, keepdims=True) - INIT  # mean rating 1000 in every round
+    return np.quantile(boot, 0.025, axis=0), np.quantile(boot, 0.975, axis=0)
 
 
 def sklearn_ratings(rows, models):
@@ -90,11 +110,12 @@ def main():
     sk = sklearn_ratings(rows, models)
     lb += ANCHOR_RATING - lb[k]
     sk += ANCHOR_RATING - sk[k]
+    q025, q975 = bootstrap_quantiles(rows, models)
     with open(os.path.join(HERE, "fastchat_reference.csv"), "w") as f:
-        f.write("model,rating_lbfgs,rating_sklearn\n")
-        for m, a, b in sorted(zip(models, lb, sk), key=lambda t: -t[1]):
-            f.write("%s,%.10f,%.10f\n" % (m, a, b))
-            print("%-28s %10.4f %10.4f" % (m, a, b))
+        f.write("model,rating_lbfgs,rating_sklearn,boot_q025,boot_q975\n")
+        for m, a, b, lo, hi in sorted(zip(models, lb, sk, q025, q975), key=lambda t: -t[1]):
+            f.write("%s,%.10f,%.10f,%.6f,%.6f\n" % (m, a, b, lo, hi))
+            print("%-28s %10.4f %10.4f   [%8.2f, %8.2f]" % (m, a, b, lo, hi))
 
 
 if __name__ == "__main__":
