@@ -1,13 +1,14 @@
 // Battle-log parsing (CSV and JSONL), aggregation into counts, and agreement of the fitted Arena
 // ratings with the FastChat methods (tests/reference/prefmodel/fastchat_reference.py).
 #include <catch2/catch.hpp>
-#include <fstream>
 #include <sstream>
 #include <string>
 
 #include <prefopt/prefmodel/battle_io.hpp>
 #include <prefopt/prefmodel/bradley_terry.hpp>
 #include <prefopt/prefmodel/rating_scale.hpp>
+
+#include "fixtures.hpp"
 
 namespace pm = prefopt::prefmodel;
 using Catch::Contains;
@@ -113,23 +114,14 @@ TEST_CASE("JSONL battles: strict flat objects", "[prefmodel][io]") {
 }
 
 TEST_CASE("Arena ratings reproduce FastChat's L-BFGS and scikit-learn fits", "[prefmodel][io][bt]") {
-  const auto log = pm::read_battles<double>(std::string(PREFOPT_ARENA_DATA) + "/battles.jsonl");
-  const auto data = pm::comparison_data<double>::from_battles(log.battles);
+  const auto data = fixtures::arena_sample("battles.jsonl");
   const auto fit = pm::fit_bradley_terry(data);
   pm::elo_scale<double> scale;
   scale.anchor = pm::rating_anchor<double>{data.id("mixtral-8x7b-instruct-v0.1"), 1114.0};
   const auto rating = scale.ratings(fit.theta);
-  std::ifstream ref(std::string(PREFOPT_PREFMODEL_FIXTURES) + "/fastchat_reference.csv");
-  REQUIRE(ref);
-  std::string line;
-  std::getline(ref, line);
   int rows = 0;
-  while (std::getline(ref, line)) {
-    std::stringstream ss(line);
-    std::string model, lbfgs, sk;
-    std::getline(ss, model, ',');
-    std::getline(ss, lbfgs, ',');
-    std::getline(ss, sk, ',');
+  for (const auto& row : fixtures::reference_csv("fastchat_reference.csv")) {
+    const std::string &model = row.at(0), &lbfgs = row.at(1), &sk = row.at(2);
     INFO(model);
     // FastChat stops L-BFGS at gtol 1e-6 and sklearn at tol 1e-6; Newton converges fully.
     CHECK(rating[data.id(model)] == Approx(std::stod(lbfgs)).margin(1e-3));

@@ -3,8 +3,6 @@
 // the Elo scale.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -12,14 +10,13 @@
 #include <prefopt/prefmodel/bootstrap.hpp>
 #include <prefopt/prefmodel/rating_scale.hpp>
 
+#include "fixtures.hpp"
+
 namespace pm = prefopt::prefmodel;
 using prefopt::index_t;
 
 namespace {
-pm::comparison_data<double> sample_data() {
-  const auto log = pm::read_battles<double>(std::string(PREFOPT_ARENA_DATA) + "/battles.csv");
-  return pm::comparison_data<double>::from_battles(log.battles);
-}
+pm::comparison_data<double> sample_data() { return fixtures::arena_sample(); }
 }  // namespace
 
 TEST_CASE("Bootstrap is reproducible by seed and independent of the thread count",
@@ -148,15 +145,9 @@ TEST_CASE("Bootstrap intervals match a FastChat-style NumPy bootstrap within Mon
   const auto boot = pm::bootstrap_bradley_terry(data, opt);
   const pm::elo_scale<double> elo;
   const auto lo = elo.ratings(boot.lower), hi = elo.ratings(boot.upper);
-  std::ifstream ref(std::string(PREFOPT_PREFMODEL_FIXTURES) + "/fastchat_reference.csv");
-  REQUIRE(ref);
-  std::string line;
-  std::getline(ref, line);
   int rows = 0;
-  while (std::getline(ref, line)) {
-    std::stringstream ss(line);
-    std::string model, a, b, q025, q975;
-    for (auto* f : {&model, &a, &b, &q025, &q975}) std::getline(ss, *f, ',');
+  for (const auto& row : fixtures::reference_csv("fastchat_reference.csv")) {
+    const std::string &model = row.at(0), &q025 = row.at(3), &q975 = row.at(4);
     const index_t i = data.id(model);
     INFO(model);
     CHECK(lo[i] == Approx(std::stod(q025)).margin(6.0));

@@ -2,23 +2,20 @@
 // MM, optimality conditions, priors, anchors, ties, and the non-estimable cases.
 #include <catch2/catch.hpp>
 #include <cmath>
-#include <fstream>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <prefopt/prefmodel/battle_io.hpp>
 #include <prefopt/prefmodel/bradley_terry.hpp>
 
+#include "fixtures.hpp"
+
 namespace pm = prefopt::prefmodel;
 
 namespace {
 
-pm::comparison_data<double> load(const std::string& file) {
-  const auto log = pm::read_battles<double>(std::string(PREFOPT_ARENA_DATA) + "/" + file);
-  return pm::comparison_data<double>::from_battles(log.battles);
-}
+pm::comparison_data<double> load(const std::string& file) { return fixtures::arena_sample(file); }
 
 struct ref_row {
   double ability, se, loglik;
@@ -26,21 +23,9 @@ struct ref_row {
 
 // tests/reference/prefmodel/bt_reference.csv: set,model,ability,se,loglik
 std::map<std::string, ref_row> reference(const std::string& set) {
-  std::ifstream in(std::string(PREFOPT_PREFMODEL_FIXTURES) + "/bt_reference.csv");
-  REQUIRE(in);
   std::map<std::string, ref_row> out;
-  std::string line;
-  std::getline(in, line);
-  while (std::getline(in, line)) {
-    std::stringstream ss(line);
-    std::string s, model, a, e, l;
-    std::getline(ss, s, ',');
-    std::getline(ss, model, ',');
-    std::getline(ss, a, ',');
-    std::getline(ss, e, ',');
-    std::getline(ss, l, ',');
-    if (s == set) out[model] = {std::stod(a), std::stod(e), std::stod(l)};
-  }
+  for (const auto& r : fixtures::reference_csv("bt_reference.csv"))
+    if (r.at(0) == set) out[r.at(1)] = {std::stod(r.at(2)), std::stod(r.at(3)), std::stod(r.at(4))};
   REQUIRE(!out.empty());
   return out;
 }
@@ -243,8 +228,7 @@ TEST_CASE("Non-estimable data throw invalid_argument naming the items", "[prefmo
 
 TEMPLATE_TEST_CASE("BT fit in float agrees with double", "[prefmodel][bt]", float, double) {
   using T = TestType;
-  const auto log = pm::read_battles<T>(std::string(PREFOPT_ARENA_DATA) + "/battles.csv");
-  const auto data = pm::comparison_data<T>::from_battles(log.battles);
+  const auto data = fixtures::arena_sample<T>();
   const auto fit = pm::fit_bradley_terry(data);
   CHECK(fit.converged);
   const auto ref = pm::fit_bradley_terry(load("battles.csv"));
