@@ -1,0 +1,33 @@
+# Runs one arena_ratings command and checks its exit status and output (ctest's
+# PASS_REGULAR_EXPRESSION alone cannot check the exit code).
+#   cmake -DCMD="exe|arg|..." -DEXPECT_RC=2 -DEXPECT_REGEX="..." [-DJSON=file -DJSON_FIRST_MODEL=name]
+#         [-DFILE_REGEX_PATH=file -DFILE_REGEX=...] -P expect.cmake
+string(REPLACE "|" ";" CMD "${CMD}")  # ctest cannot pass ";" through -D
+execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+set(all "${out}${err}")
+if(NOT rc STREQUAL EXPECT_RC)
+  message(FATAL_ERROR "exit status ${rc}, expected ${EXPECT_RC}\n${all}")
+endif()
+if(DEFINED EXPECT_REGEX AND NOT all MATCHES "${EXPECT_REGEX}")
+  message(FATAL_ERROR "output does not match '${EXPECT_REGEX}':\n${all}")
+endif()
+if(DEFINED JSON)
+  file(READ "${JSON}" doc)
+  string(JSON first GET "${doc}" 0 model)
+  string(JSON len LENGTH "${doc}")
+  string(JSON rank GET "${doc}" 0 rank)
+  foreach(key rating ci_low ci_high battles)
+    string(JSON v GET "${doc}" 0 ${key})
+  endforeach()
+  if(NOT first STREQUAL JSON_FIRST_MODEL OR NOT rank EQUAL 1)
+    message(FATAL_ERROR "JSON: first model '${first}' rank ${rank}, expected '${JSON_FIRST_MODEL}' rank 1")
+  endif()
+  message(STATUS "JSON ok: ${len} models, first ${first}")
+endif()
+if(DEFINED FILE_REGEX_PATH)
+  file(READ "${FILE_REGEX_PATH}" doc)
+  if(NOT doc MATCHES "${FILE_REGEX}")
+    message(FATAL_ERROR "${FILE_REGEX_PATH} does not match '${FILE_REGEX}'")
+  endif()
+endif()
+message(STATUS "${all}")

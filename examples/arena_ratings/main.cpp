@@ -1,0 +1,275 @@
+// arena_ratings: Chatbot-Arena-style Bradley-Terry leaderboard from a battle log.
+//
+//   arena_ratings battles.csv --bootstrap 100 --seed 1 --json out.json --svg out.svg
+//
+// The rating is the maximum-likelihood Bradley-Terry estimate on the full data (as the Arena
+// leaderboard reports it, FastChat compute_elo_mle_with_tie), on the Elo scale; the confidence
+// interval and rank come from a multinomial bootstrap of the battles. See docs/preference-models.md.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <prefopt/prefmodel/battle_io.hpp>
+#include <prefopt/prefmodel/bootstrap.hpp>
+#include <prefopt/prefmodel/bradley_terry.hpp>
+#include <prefopt/prefmodel/rating_scale.hpp>
+
+#include "report.hpp"
+
+namespace pm = prefopt::prefmodel;
+using prefopt::index_t;
+
+namespace {
+
+constexpr const char* usage = R"(usage: arena_ratings [options] BATTLES
+
+Bradley-Terry (Chatbot Arena) ratings from pairwise battles.
+
+BATTLES is a CSV file with a header naming the columns model_a, model_b, winner and optionally
+weight, or a JSONL file (.jsonl/.ndjson, one flat JSON object per line with the same keys).
+winner is one of: model_a, model_b, tie, tie (bothbad).
+
+options:
+  --bootstrap N        bootstrap rounds for the confidence intervals (default 100; 0 = normal
+                       approximation from the observed information, +-z * standard error)
+  --seed S             bootstrap seed (default 0); results depend only on data and seed
+  --ci LEVEL           confidence level (default 0.95)
+  --ties half|davidson tie model: half a win each (Arena, default) or Davidson (1970)
+  --prior SIGMA        Gaussian prior on ratings with standard deviation SIGMA rating points
+                       (default: none, pure maximum likelihood)
+  --anchor MODEL=R     pin MODEL to rating R (e.g. mixtral-8x7b-instruct-v0.1=1114, as the Arena)
+  --scale S            rating points per factor BASE in odds (default 400)
+  --base B             (default 10)
+  --init R             mean rating when no anchor is given (default 1000)
+  --json OUT.json      write the leaderboard as JSON
+  --svg OUT.svg        write a chart of ratings with confidence bars
+  --format csv|jsonl   input format (default: by file extension)
+  --skip-bad-rows      skip malformed rows (reported on stderr) instead of failing
+  --threads N          bootstrap threads (default: all cores; results do not depend on it)
+  --quiet              no progress on stderr
+  -h, --help           this help
+
+exit status: 0 on success, 2 on bad arguments, unreadable or malformed input, or data whose
+ratings are not estimable (the message names the items; --prior makes any data estimable).
+)";
+
+struct bad_usage {
+  std::string message;
+};
+
+struct cli_options {
+  std::string input, json_out, svg_out, format, anchor_model;
+  index_t bootstrap = 100;
+  std::uint64_t seed = 0;
+  double ci = 0.95, prior = 0, scale = 400, base = 10, init = 1000, anchor_rating = 0;
+  pm::tie_model ties = pm::tie_model::half_win;
+  bool skip_bad_rows = false, quiet = false, has_anchor = false;
+  int threads = 0;
+};
+
+double parse_double(const std::string& flag, const std::string& text) {
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);
+  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
+    throw bad_usage{flag + " expects a number, got '" + text + "'"};
+  return v;
+}
+
+long long parse_int(const std::string& flag, const std::string& text, long long lo) {
+  char* end = nullptr;
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || end != text.c_str() + text.size() || v < lo)
+    throw bad_usage{flag + " expects an integer >= " + std::to_string(lo) + ", got '" + text + "'"};
+  return v;
+}
+
+cli_options parse_args(int argc, char** argv) {
+  cli_options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (std::size_t k = 0; k < args.size(); ++k) {
+    const std::string& a = args[k];
+    auto value = [&]() -> const std::string& {
+      if (k + 1 >= args.size()) throw bad_usage{a + " needs a value"};
+      return args[++k];
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << usage;
+      std::exit(0);
+    } else if (a == "--bootstrap") {
+      o.bootstrap = parse_int(a, value(), 0);
+      if (o.bootstrap == 1) throw bad_usage{"--bootstrap needs 0 or at least 2 rounds"};
+    } else if (a == "--seed") {
+      o.seed = static_cast<std::uint64_t>(parse_int(a, value(), 0));
+    } else if (a == "--ci") {
+      o.ci = parse_double(a, value());
+      if (!(o.ci > 0 && o.ci < 1)) throw bad_usage{"--ci must lie in (0, 1)"};
+    } else if (a == "--ties") {
+      const std::string& v = value();
+      if (v == "half") o.ties = pm::tie_model::half_win;
+      else if (v == "davidson") o.ties = pm::tie_model::davidson;
+      else throw bad_usage{"--ties must be half or davidson, got '" + v + "'"};
+    } else if (a == "--prior") {
+      o.prior = parse_double(a, value());
+      if (!(o.prior > 0)) throw bad_usage{"--prior SIGMA must be > 0"};
+    } else if (a == "--anchor") {
+      const std::string& v = value();
+      const auto eq = v.rfind('=');
+      if (eq == std::string::npos || eq == 0) throw bad_usage{"--anchor expects MODEL=RATING, got '" + v + "'"};
+      o.anchor_model = v.substr(0, eq);
+      o.anchor_rating = parse_double("--anchor", v.substr(eq + 1));
+      o.has_anchor = true;
+    } else if (a == "--scale") {
+      o.scale = parse_double(a, value());
+    } else if (a == "--base") {
+      o.base = parse_double(a, value());
+    } else if (a == "--init") {
+      o.init = parse_double(a, value());
+    } else if (a == "--json") {
+      o.json_out = value();
+    } else if (a == "--svg") {
+      o.svg_out = value();
+    } else if (a == "--format") {
+      o.format = value();
+      if (o.format != "csv" && o.format != "jsonl") throw bad_usage{"--format must be csv or jsonl"};
+    } else if (a == "--skip-bad-rows") {
+      o.skip_bad_rows = true;
+    } else if (a == "--threads") {
+      o.threads = static_cast<int>(parse_int(a, value(), 0));
+    } else if (a == "--quiet") {
+      o.quiet = true;
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      throw bad_usage{"unknown option '" + a + "' (see --help)"};
+    } else {
+      if (!o.input.empty()) throw bad_usage{"more than one input file given"};
+      o.input = a;
+    }
+  }
+  if (o.input.empty()) throw bad_usage{"no battle file given (see --help)"};
+  return o;
+}
+
+pm::battle_log<double> read_input(const cli_options& o) {
+  pm::battle_read_options ro;
+  ro.skip_bad_rows = o.skip_bad_rows;
+  if (o.format.empty()) return pm::read_battles<double>(o.input, ro);
+  std::ifstream in(o.input, std::ios::binary);
+  if (!in) throw prefopt::invalid_argument("cannot open '" + o.input + "'");
+  return o.format == "jsonl" ? pm::read_battles_jsonl<double>(in, ro, o.input)
+                             : pm::read_battles_csv<double>(in, ro, o.input);
+}
+
+int run(const cli_options& o) {
+  const auto log = read_input(o);
+  if (log.bad_rows > 0) {
+    std::cerr << "arena_ratings: skipped " << log.bad_rows << " bad row(s):\n";
+    for (const auto& p : log.problems) std::cerr << "  " << p << "\n";
+    if (log.bad_rows > static_cast<index_t>(log.problems.size())) std::cerr << "  ...\n";
+  }
+  if (log.battles.empty()) throw prefopt::invalid_argument(o.input + ": no battles");
+  const auto data = pm::comparison_data<double>::from_battles(log.battles);
+
+  pm::elo_scale<double> scale;
+  scale.scale = o.scale;
+  scale.base = o.base;
+  scale.init = o.init;
+  scale.validate();
+  if (o.has_anchor) {
+    const auto id = data.find(o.anchor_model);
+    if (!id) throw prefopt::invalid_argument("--anchor: model '" + o.anchor_model + "' does not occur in the battles");
+    scale.anchor = pm::rating_anchor<double>{*id, o.anchor_rating};
+  }
+
+  pm::bt_options<double> fit_opt;
+  fit_opt.ties = o.ties;
+  fit_opt.prior_sigma = o.prior / scale.points_per_theta();
+  // Fitted and bootstrapped with sum-to-zero strengths; the anchor fixes one affine map from
+  // strengths to ratings for the estimate and all interval ends alike. (FastChat re-anchors every
+  // bootstrap round instead, which collapses the anchor model's interval to a point.)
+  const auto fit = pm::fit_bradley_terry(data, fit_opt);
+  if (!fit.converged) std::cerr << "arena_ratings: warning: the fit did not converge\n";
+
+  const index_t n = data.num_items();
+  leaderboard board;
+  board.title = "Bradley-Terry ratings (" + std::to_string(data.total_battles()) + " battles, " +
+                std::to_string(n) + " models)";
+  const auto rating = scale.ratings(fit.theta);
+  const double offset = rating[0] - scale.points_per_theta() * fit.theta[0];
+  auto to_rating = [&](double theta) { return offset + scale.points_per_theta() * theta; };
+  std::vector<double> lo(static_cast<std::size_t>(n)), hi(lo.size());
+  std::vector<index_t> rank(lo.size(), 1);
+  if (o.bootstrap >= 2) {
+    pm::bootstrap_options<double> bo;
+    bo.rounds = o.bootstrap;
+    bo.seed = o.seed;
+    bo.confidence = o.ci;
+    bo.threads = o.threads;
+    bo.fit = fit_opt;
+    index_t shown = -1;
+    if (!o.quiet)
+      bo.progress = [&](index_t done, index_t total) {
+        const index_t pct = 100 * done / total;
+        if (pct / 10 != shown / 10 || done == total) {
+          shown = pct;
+          std::cerr << "\rbootstrap: " << done << "/" << total << " rounds" << (done == total ? "\n" : "")
+                    << std::flush;
+        }
+      };
+    const auto boot = pm::bootstrap_bradley_terry(data, bo);
+    if (boot.regularised_rounds > 0)
+      std::cerr << "arena_ratings: " << boot.regularised_rounds
+                << " bootstrap round(s) had no finite MLE and were fitted with a weak prior\n";
+    for (index_t i = 0; i < n; ++i) {
+      lo[i] = to_rating(boot.lower[i]);
+      hi[i] = to_rating(boot.upper[i]);
+    }
+    rank = boot.rank;
+    board.interval = "bootstrap percentile, " + std::to_string(o.bootstrap) + " rounds";
+  } else {
+    const double z = normal_quantile(0.5 + o.ci / 2);
+    for (index_t i = 0; i < n; ++i) {
+      lo[i] = to_rating(fit.theta[i] - z * fit.std_error[i]);
+      hi[i] = to_rating(fit.theta[i] + z * fit.std_error[i]);
+    }
+    for (index_t i = 0; i < n; ++i)
+      for (index_t j = 0; j < n; ++j)
+        if (lo[j] > hi[i]) ++rank[i];
+    board.interval = "normal approximation, observed information";
+  }
+  board.ci_label = std::to_string(static_cast<int>(std::lround(o.ci * 100))) + "% CI";
+  for (index_t i = 0; i < n; ++i)
+    board.rows.push_back({data.name(i), rating[i], lo[i], hi[i], rank[i], data.battles(i)});
+  std::stable_sort(board.rows.begin(), board.rows.end(),
+                   [](const auto& a, const auto& b) { return a.rating > b.rating; });
+
+  print_table(std::cout, board);
+  if (o.ties == pm::tie_model::davidson)
+    std::cout << "Davidson tie parameter nu = " << std::exp(fit.log_nu) << "\n";
+  if (!o.json_out.empty()) write_file(o.json_out, to_json(board));
+  if (!o.svg_out.empty()) write_file(o.svg_out, to_svg(board));
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_args(argc, argv));
+  } catch (const bad_usage& e) {
+    std::cerr << "arena_ratings: " << e.message << "\n";
+    return 2;
+  } catch (const std::invalid_argument& e) {  // bad rows, non-estimable data, bad values
+    std::cerr << "arena_ratings: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "arena_ratings: error: " << e.what() << "\n";
+    return 1;
+  }
+}
