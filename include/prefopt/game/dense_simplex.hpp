@@ -189,7 +189,7 @@ inline lp_solution dense_simplex(index_t m, index_t n, std::span<const double> M
       const bool tie = ratio <= best_ratio * (1.0 + 1e-12) && ratio >= best_ratio * (1.0 - 1e-12);
       if (ratio < best_ratio && !tie) {
         leave = i, best_ratio = ratio, best_piv = a;
-      } else if (tie && (bland ? basis[i] < basis[leave] : a > best_piv)) {
+      } else if (tie && leave >= 0 && (bland ? basis[i] < basis[leave] : a > best_piv)) {
         leave = i, best_ratio = std::min(best_ratio, ratio), best_piv = a;
       }
     }
