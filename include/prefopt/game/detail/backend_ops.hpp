@@ -34,7 +34,9 @@ typename B::matrix_type upload_matrix(index_t rows, index_t cols,
 /// max_i v_i, brought to the host.
 template <class B>
 typename B::scalar_type max_entry(const typename B::vector_type& v) {
-  return B::to_host(B::row_max(as_row<B>(v)))[0];
+  // row_max of the 1 x n view, brought to the host by B::sum of that single entry (exact).
+  typename B::vector_type mx = B::row_max(as_row<B>(v));
+  return B::sum(mx);
 }
 
 /// exp(l), flushed to 0 below sqrt(smallest normal) (about 1e-154 in double, 1e-19 in float):
