@@ -1,7 +1,7 @@
 // nash — Nash equilibrium of a matrix game read from CSV.
 //
 //   nash FILE.csv [--kind preference|payoff] [--method lp|hedge|optimistic|extragradient]
-//                 [--iters N] [--eta E] [--json OUT.json]
+//                 [--iters N] [--eta E] [--json OUT.json] [--trace-every K]
 //
 // FILE.csv: a square matrix, no header. kind=preference (default): P(i, j) = Pr(i beats j) with
 // P + Pᵀ = 1, solved as the symmetric game P − ½ (value ½). kind=payoff: a zero-sum payoff A, row
@@ -33,20 +33,26 @@ struct usage_error {
 
 constexpr const char* usage =
     "usage: nash FILE.csv [--kind preference|payoff] [--method lp|hedge|optimistic|extragradient]\n"
-    "                     [--iters N] [--eta E] [--json OUT.json]\n"
+    "                     [--iters N] [--eta E] [--json OUT.json] [--trace-every K]\n"
     "  FILE.csv    square matrix, comma separated, no header\n"
     "  --kind      preference (default): P(i,j) = Pr(i beats j), P + P^T = 1, game P - 1/2\n"
     "              payoff: zero-sum payoff A, the row player maximises x^T A y\n"
     "  --method    lp (default, exact) | hedge (SPPO's MWU) | optimistic | extragradient\n"
     "  --iters N   iterations of the iterative methods (default 10000)\n"
     "  --eta E     step size of the iterative methods (default 0.5)\n"
-    "  --json OUT  also write {strategy, value, exploitability, iterations, ...} to OUT\n";
+    "  --json OUT  also write {strategy, value, exploitability, iterations, ...} to OUT\n"
+    "  --trace-every K  iterative methods: add the exploitability of the last and the averaged\n"
+    "              iterate every K iterations to the JSON (trace_iteration, trace_last,\n"
+    "              trace_average)\n";
 
 struct options {
   std::string file, kind = "preference", method = "lp", json;
   long long iters = 10000;
+  long long trace_every = 0;
   double eta = 0.5;
 };
+
+
 
 double parse_double(std::string_view text, const std::string& what) {
   std::size_t b = text.find_first_not_of(" \t\r"), e = text.find_last_not_of(" \t\r");
@@ -57,6 +63,13 @@ double parse_double(std::string_view text, const std::string& what) {
   if (ec != std::errc() || ptr != text.data() + text.size())
     throw usage_error{what + " = \"" + std::string(text) + "\" is not a number"};
   return v;
+}
+
+long long parse_count(const std::string& v, const std::string& what, long long min) {
+  const double d = parse_double(v, what);
+  if (d < static_cast<double>(min) || d > 9e15 || d != static_cast<double>(static_cast<long long>(d)))
+    throw usage_error{what + " must be an integer >= " + std::to_string(min) + ", got " + v};
+  return static_cast<long long>(d);
 }
 
 options parse_args(int argc, char** argv) {
@@ -81,11 +94,9 @@ options parse_args(int argc, char** argv) {
         throw usage_error{"--method must be lp, hedge, optimistic or extragradient, got \"" +
                           o.method + "\""};
     } else if (a == "--iters") {
-      const std::string v = value();
-      const double d = parse_double(v, "--iters");
-      if (d < 1 || d != static_cast<double>(static_cast<long long>(d)))
-        throw usage_error{"--iters must be a positive integer, got " + v};
-      o.iters = static_cast<long long>(d);
+      o.iters = parse_count(value(), "--iters", 1);
+    } else if (a == "--trace-every") {
+      o.trace_every = parse_count(value(), "--trace-every", 1);
     } else if (a == "--eta") {
       o.eta = parse_double(value(), "--eta");
       if (!(o.eta > 0) || !std::isfinite(o.eta))
@@ -139,6 +150,8 @@ struct report {
   double value, exploitability;
   long long iterations;
   std::string iterate;  // "exact", "last" or "average"
+  std::vector<long long> trace_iteration;
+  std::vector<double> trace_last, trace_average;
 };
 
 template <class Policy>
@@ -147,12 +160,19 @@ report run_iterative(const Policy& policy, const game::matrix_game<double>& g) {
   const bool last = r.exploitability_last <= r.exploitability_average;
   const auto& x = last ? r.row : r.row_average;
   const auto& y = last ? r.col : r.col_average;
-  return {backend::to_host(x), backend::to_host(y), last ? r.value_last : r.value_average,
-          last ? r.exploitability_last : r.exploitability_average, policy.iters,
-          last ? "last" : "average"};
+  return {backend::to_host(x),
+          backend::to_host(y),
+          last ? r.value_last : r.value_average,
+          last ? r.exploitability_last : r.exploitability_average,
+          policy.iters,
+          last ? "last" : "average",
+          {r.trace_iteration.begin(), r.trace_iteration.end()},
+          r.trace_last,
+          r.trace_average};
 }
 
-void write_list(std::ostream& os, const std::vector<double>& v) {
+template <class V>
+void write_list(std::ostream& os, const std::vector<V>& v) {
   os << '[';
   for (std::size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
   os << ']';
@@ -173,13 +193,13 @@ int main(int argc, char** argv) {
     report r;
     if (o.method == "lp") {
       const auto s = game::solve(game::lp{}, g);
-      r = {s.row, s.col, s.value, s.exploitability, s.pivots, "exact"};
+      r = {s.row, s.col, s.value, s.exploitability, s.pivots, "exact", {}, {}, {}};
     } else if (o.method == "hedge") {
-      r = run_iterative(game::hedge{.eta = o.eta, .iters = o.iters}, g);
+      r = run_iterative(game::hedge{.eta = o.eta, .iters = o.iters, .trace_every = o.trace_every}, g);
     } else if (o.method == "optimistic") {
-      r = run_iterative(game::optimistic_mwu{.eta = o.eta, .iters = o.iters}, g);
+      r = run_iterative(game::optimistic_mwu{.eta = o.eta, .iters = o.iters, .trace_every = o.trace_every}, g);
     } else {
-      r = run_iterative(game::extragradient{.eta = o.eta, .iters = o.iters}, g);
+      r = run_iterative(game::extragradient{.eta = o.eta, .iters = o.iters, .trace_every = o.trace_every}, g);
     }
     std::cout.precision(12);
     std::cout << "method: " << o.method << " (" << r.iterate << " iterate), kind: " << o.kind
@@ -204,7 +224,16 @@ int main(int argc, char** argv) {
       write_list(js, r.column);
       js << ", \"value\": " << r.value << ", \"exploitability\": " << r.exploitability
          << ", \"iterations\": " << r.iterations << ", \"method\": \"" << o.method
-         << "\", \"kind\": \"" << o.kind << "\", \"iterate\": \"" << r.iterate << "\"}\n";
+         << "\", \"kind\": \"" << o.kind << "\", \"iterate\": \"" << r.iterate << '"';
+      if (!r.trace_iteration.empty()) {
+        js << ", \"trace_iteration\": ";
+        write_list(js, r.trace_iteration);
+        js << ", \"trace_last\": ";
+        write_list(js, r.trace_last);
+        js << ", \"trace_average\": ";
+        write_list(js, r.trace_average);
+      }
+      js << "}\n";
     }
     return 0;
   } catch (const usage_error& e) {
