@@ -202,7 +202,7 @@ int main(int argc, char** argv) {
       r = run_iterative(game::extragradient{.eta = o.eta, .iters = o.iters, .trace_every = o.trace_every}, g);
     }
     std::cout.precision(12);
-    std::cout << "method: " << o.method << " (" << r.iterate << " iterate), kind: " << o.kind
+    std::cout << "method: " << o.method << " (" << r.iterate << (r.iterate == "exact" ? "" : " iterate") << "), kind: " << o.kind
               << ", n = " << n << "\n";
     std::cout << "strategy:";
     for (double v : r.strategy) std::cout << ' ' << v;
