@@ -9,7 +9,7 @@
 //
 // Why a dense tableau simplex (and not interior point or an external solver):
 //  * the game LPs are dense (every payoff entry is non-zero), so sparse LU machinery buys nothing,
-//    and n ≤ ~1000 fits a dense m x (n + m) tableau (16 MB at n = 1000);
+//    and n ≤ ~1000 fits a dense m x (n + 1) compact tableau (8 MB at n = 1000);
 //  * a simplex ends on a *basis*, so the solution can be recomputed from the original data
 //    ("polish": one LU solve of B w_B = b and Bᵀu = c_B), which removes the rounding error the
 //    tableau accumulated over thousands of pivots and gives exploitability at the 1e-15 level —
@@ -134,18 +134,19 @@ inline lp_solution dense_simplex(index_t m, index_t n, std::span<const double> M
   for (index_t j = 0; j < n; ++j)
     require(std::isfinite(c[j]), "c[" + std::to_string(j) + "]", c[j], "must be finite");
 
-  const index_t cols = n + m;  // structural then slack columns
-  const index_t width = cols + 1;  // + right-hand side
-  std::vector<double> tab(static_cast<std::size_t>(m * width), 0.0);
-  std::vector<double> obj(static_cast<std::size_t>(width), 0.0);  // reduced costs, rhs = −z
-  std::vector<index_t> basis(static_cast<std::size_t>(m));
+  // Compact (Tucker) tableau: one row per basic variable, one column per non-basic variable,
+  // so a pivot touches m x n entries instead of m x (n + m). Variables 0..n-1 are structural,
+  // n..n+m-1 the slacks; row_var / col_var say which variable each row / column holds.
+  const index_t width = n + 1;  // + right-hand side
+  std::vector<double> tab(static_cast<std::size_t>(m * width));
+  std::vector<double> obj(static_cast<std::size_t>(n));  // reduced costs of the non-basic columns
+  std::vector<index_t> row_var(static_cast<std::size_t>(m)), col_var(static_cast<std::size_t>(n));
   for (index_t i = 0; i < m; ++i) {
     std::copy(M.begin() + i * n, M.begin() + (i + 1) * n, tab.begin() + i * width);
-    tab[i * width + n + i] = 1.0;
-    tab[i * width + cols] = b[i];
-    basis[i] = n + i;
+    tab[i * width + n] = b[i];
+    row_var[i] = n + i;
   }
-  std::copy(c.begin(), c.end(), obj.begin());
+  for (index_t j = 0; j < n; ++j) obj[j] = c[j], col_var[j] = j;
 
   const index_t max_pivots = options.max_pivots > 0 ? options.max_pivots : 50 * (m + n);
   const double opt_tol = options.optimality_tolerance, piv_tol = options.pivot_tolerance;
@@ -154,19 +155,19 @@ inline lp_solution dense_simplex(index_t m, index_t n, std::span<const double> M
   std::vector<double> pivot_row(static_cast<std::size_t>(width));
   // Exact steepest-edge weights 1 + ‖B⁻¹a_j‖² (Goldfarb & Reid 1977): with the whole tableau at
   // hand they are column sums of squares, accumulated in the same sweep as the elimination.
-  std::vector<double> edge(static_cast<std::size_t>(cols), 1.0);
+  std::vector<double> edge(static_cast<std::size_t>(n), 1.0);
   for (index_t i = 0; i < m; ++i)
-    for (index_t j = 0; j < cols; ++j) edge[j] += tab[i * width + j] * tab[i * width + j];
+    for (index_t j = 0; j < n; ++j) edge[j] += tab[i * width + j] * tab[i * width + j];
 
   for (;;) {
     const bool bland = degenerate_run >= options.bland_after;
     index_t enter = -1;
-    if (bland) {
-      for (index_t j = 0; j < cols && enter < 0; ++j)
-        if (obj[j] > opt_tol) enter = j;
+    if (bland) {  // smallest variable index among the improving columns
+      for (index_t j = 0; j < n; ++j)
+        if (obj[j] > opt_tol && (enter < 0 || col_var[j] < col_var[enter])) enter = j;
     } else {
       double best = 0.0;
-      for (index_t j = 0; j < cols; ++j) {
+      for (index_t j = 0; j < n; ++j) {
         if (obj[j] <= opt_tol) continue;
         const double score = obj[j] * obj[j] / edge[j];
         if (score > best) enter = j, best = score;
@@ -185,11 +186,11 @@ inline lp_solution dense_simplex(index_t m, index_t n, std::span<const double> M
     for (index_t i = 0; i < m; ++i) {
       const double a = tab[i * width + enter];
       if (a <= piv_tol) continue;
-      const double ratio = std::max(tab[i * width + cols], 0.0) / a;
+      const double ratio = std::max(tab[i * width + n], 0.0) / a;
       const bool tie = ratio <= best_ratio * (1.0 + 1e-12) && ratio >= best_ratio * (1.0 - 1e-12);
       if (ratio < best_ratio && !tie) {
         leave = i, best_ratio = ratio, best_piv = a;
-      } else if (tie && leave >= 0 && (bland ? basis[i] < basis[leave] : a > best_piv)) {
+      } else if (tie && leave >= 0 && (bland ? row_var[i] < row_var[leave] : a > best_piv)) {
         leave = i, best_ratio = std::min(best_ratio, ratio), best_piv = a;
       }
     }
@@ -199,11 +200,11 @@ inline lp_solution dense_simplex(index_t m, index_t n, std::span<const double> M
     }
     degenerate_run = best_ratio * obj[enter] > 1e-14 ? 0 : degenerate_run + 1;
 
-    // Pivot: normalise the leaving row, eliminate the entering column everywhere else.
+    // Jordan exchange of row `leave` and column `enter`.
     double* prow = tab.data() + leave * width;
     const double inv = 1.0 / prow[enter];
     for (index_t j = 0; j < width; ++j) prow[j] *= inv;
-    prow[enter] = 1.0;
+    prow[enter] = inv;
     std::copy(prow, prow + width, pivot_row.begin());
     const double* pr = pivot_row.data();
     std::fill(edge.begin(), edge.end(), 1.0);
@@ -214,17 +215,17 @@ inline lp_solution dense_simplex(index_t m, index_t n, std::span<const double> M
         const double f = row[enter];
         if (f != 0.0) {
           for (index_t j = 0; j < width; ++j) row[j] -= f * pr[j];
-          row[enter] = 0.0;
+          row[enter] = -f * inv;
         }
       }
-      for (index_t j = 0; j < cols; ++j) e[j] += row[j] * row[j];
+      for (index_t j = 0; j < n; ++j) e[j] += row[j] * row[j];
     }
     {
       const double f = obj[enter];
-      for (index_t j = 0; j < width; ++j) obj[j] -= f * pr[j];
-      obj[enter] = 0.0;
+      for (index_t j = 0; j < n; ++j) obj[j] -= f * pr[j];
+      obj[enter] = -f * inv;
     }
-    basis[leave] = enter;
+    std::swap(row_var[leave], col_var[enter]);
     ++out.pivots;
   }
 
@@ -232,8 +233,10 @@ inline lp_solution dense_simplex(index_t m, index_t n, std::span<const double> M
   out.primal.assign(static_cast<std::size_t>(n), 0.0);
   out.dual.assign(static_cast<std::size_t>(m), 0.0);
   for (index_t i = 0; i < m; ++i)
-    if (basis[i] < n) out.primal[basis[i]] = std::max(tab[i * width + cols], 0.0);
-  for (index_t i = 0; i < m; ++i) out.dual[i] = std::max(-obj[n + i], 0.0);
+    if (row_var[i] < n) out.primal[row_var[i]] = std::max(tab[i * width + n], 0.0);
+  for (index_t j = 0; j < n; ++j)
+    if (col_var[j] >= n) out.dual[col_var[j] - n] = std::max(-obj[j], 0.0);
+  const std::vector<index_t>& basis = row_var;
 
   if (out.status == lp_status::optimal) {
     std::vector<double> bmat(static_cast<std::size_t>(m * m), 0.0), cb(static_cast<std::size_t>(m));
