@@ -87,6 +87,16 @@ TEST_CASE("LP: weighted rock-paper-scissors has its known unique equilibrium", "
   }
 }
 
+TEST_CASE("LP: float games are solved in double and returned in float", "[game][lp]") {
+  const auto pd = game_test::weighted_rps(0.2, 0.5, 1.0);
+  const preference_matrix<float> pf(3, std::vector<float>(pd.values().begin(), pd.values().end()),
+                                    1e-6f);
+  const auto r = solve(lp{}, pf);
+  const auto want = game_test::weighted_rps_equilibrium(0.2, 0.5, 1.0);
+  for (int i = 0; i < 3; ++i) CHECK(r.row[i] == Approx(want[i]).margin(1e-6));
+  CHECK(r.exploitability <= 1e-6f);
+}
+
 TEST_CASE("LP: a transitive Bradley-Terry game has the pure equilibrium on the best item",
           "[game][lp]") {
   const auto r = solve(lp{}, game_test::bradley_terry({0.3, -1.0, 2.5, 0.0, 2.4}));

@@ -42,6 +42,19 @@ TEMPLATE_TEST_CASE("sppo_update is exactly pi exp(eta P pi) normalised", "[game]
                   prefopt::invalid_argument);
 }
 
+TEMPLATE_TEST_CASE("hedge's iterates are SPPO's iterates on P (the constant 1/2 cancels)",
+                   "[game][hedge]", PREFOPT_TEST_BACKENDS) {
+  using B = TestType;
+  using T = typename B::scalar_type;
+  const auto p = cast<T>(game_test::random_preferences(7, 4));
+  const auto pm = detail::upload_matrix<B>(7, 7, std::span<const T>(p.values()));
+  auto pi = detail::uniform<B>(7);
+  for (int t = 0; t < 5; ++t) pi = sppo_update<B>(pm, pi, T(0.7));
+  const auto h = solve<B>(hedge{.eta = 0.7, .iters = 5}, p);
+  const auto want = B::to_host(pi), got = B::to_host(h.row);
+  for (int i = 0; i < 7; ++i) CHECK(got[i] == Approx(want[i]).margin(sizeof(T) == 8 ? 1e-14 : 1e-6));
+}
+
 TEMPLATE_TEST_CASE("all iterative solvers find weighted RPS; OMWU and EG converge in the last "
                    "iterate, Hedge only on average",
                    "[game][iterative]", PREFOPT_TEST_BACKENDS) {
