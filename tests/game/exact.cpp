@@ -1,6 +1,7 @@
 // Exact solvers: dense simplex, LP Nash, exploitability / NashConv, Nash averaging.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <algorithm>
 #include <numeric>
 #include <span>
 
@@ -166,4 +167,30 @@ TEST_CASE("Nash averaging: transitive games rate everyone against the best item"
                   prefopt::invalid_argument);
   const preference_matrix<double> certain(2, {0.5, 1.0, 0.0, 0.5});
   CHECK_THROWS_AS(nash_averaging(certain, payoff_transform::logit), prefopt::invalid_argument);
+}
+
+TEST_CASE("Nash averaging is invariant to duplicating an agent of a random game",
+          "[game][nash_averaging]") {
+  const int n = 15;
+  const auto base = random_preferences(n, 21);
+  const auto r = nash_averaging(base);
+  REQUIRE(r.max_entropy);
+  CHECK(r.exploitability <= 1e-12);
+  // Append a copy of the agent with the largest equilibrium mass.
+  const int k = static_cast<int>(std::max_element(r.strategy.begin(), r.strategy.end()) -
+                                 r.strategy.begin());
+  const int m = n + 1;
+  std::vector<double> p(static_cast<std::size_t>(m * m));
+  auto src = [&](int i) { return i == n ? k : i; };
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) p[i * m + j] = src(i) == src(j) ? 0.5 : base(src(i), src(j));
+  const auto d = nash_averaging(preference_matrix<double>(m, p));
+  REQUIRE(d.max_entropy);
+  CHECK(d.strategy[k] == Approx(r.strategy[k] / 2).margin(1e-9));
+  CHECK(d.strategy[n] == Approx(r.strategy[k] / 2).margin(1e-9));
+  for (int i = 0; i < n; ++i) {
+    if (i != k) CHECK(d.strategy[i] == Approx(r.strategy[i]).margin(1e-9));
+    CHECK(d.ratings[i] == Approx(r.ratings[i]).margin(1e-9));
+  }
+  CHECK(d.ratings[n] == Approx(r.ratings[k]).margin(1e-9));
 }
