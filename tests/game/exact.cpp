@@ -135,7 +135,7 @@ TEST_CASE("LP: general rectangular games are solved to their value", "[game][lp]
   CHECK_THROWS_AS(solve(bad, g), prefopt::invalid_argument);
 }
 
-TEST_CASE("Nash averaging: copies of an agent split the mass, ratings are unchanged",
+TEST_CASE("Nash averaging: copies of an agent split the mass and ratings are unchanged",
           "[game][nash_averaging]") {
   const auto rps = game_test::weighted_rps(1, 1, 1);
   const auto base = nash_averaging(rps);

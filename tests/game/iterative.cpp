@@ -55,20 +55,20 @@ TEMPLATE_TEST_CASE("hedge's iterates are SPPO's iterates on P (the constant 1/2 
   for (int i = 0; i < 7; ++i) CHECK(got[i] == Approx(want[i]).margin(sizeof(T) == 8 ? 1e-14 : 1e-6));
 }
 
-TEMPLATE_TEST_CASE("all iterative solvers find weighted RPS; OMWU and EG converge in the last "
-                   "iterate, Hedge only on average",
+// (Test names avoid ',' and ';': catch_discover_tests would split them into several filters.)
+TEMPLATE_TEST_CASE("weighted RPS: OMWU and EG converge in the last iterate and Hedge on average",
                    "[game][iterative]", PREFOPT_TEST_BACKENDS) {
   using B = TestType;
   using T = typename B::scalar_type;
   const double tol_avg = sizeof(T) == 8 ? 5e-3 : 6e-3;
   const auto p = cast<T>(game_test::weighted_rps(0.2, 0.5, 1.0));
   const auto want = game_test::weighted_rps_equilibrium(0.2, 0.5, 1.0);
-  const auto h = solve<B>(hedge{.eta = 0.1, .iters = 4000}, p);
-  const auto o = solve<B>(optimistic_mwu{.eta = 0.1, .iters = 4000}, p);
-  const auto e = solve<B>(extragradient{.eta = 0.5, .iters = 4000}, p);
+  const auto h = solve<B>(hedge{.eta = 1.0, .iters = 4000}, p);
+  const auto o = solve<B>(optimistic_mwu{.eta = 1.0, .iters = 4000}, p);
+  const auto e = solve<B>(extragradient{.eta = 1.0, .iters = 4000}, p);
   CHECK(h.exploitability_average <= tol_avg);
   CHECK(h.exploitability_last >= 1e-2);  // Hedge's last iterate cycles
-  const double tol_last = sizeof(T) == 8 ? 1e-9 : 1e-5;
+  const double tol_last = sizeof(T) == 8 ? 1e-9 : 1e-6;  // measured 2e-14 / 1.2e-7
   CHECK(o.exploitability_last <= tol_last);  // linear last-iterate convergence
   CHECK(e.exploitability_last <= tol_last);
   const auto ox = B::to_host(o.row), ex = B::to_host(e.row);
