@@ -47,6 +47,7 @@ TEST_CASE("exploitability and NashConv follow OpenSpiel's definitions", "[game][
   CHECK(nash_conv(g, std::span<const double>(x), std::span<const double>(y)) == Approx(2.0));
   CHECK(exploitability(g, std::span<const double>(x), std::span<const double>(y)) == Approx(1.0));
   CHECK(exploitability(g, std::span<const double>(u), std::span<const double>(u)) == 0.0);
+  CHECK(nash_conv(g, x, u) == Approx(1.0));  // containers convert (T comes from the game)
   // Symmetric profile of a preference game: max_y P(y ≻ π) − ½.
   const auto p = game_test::weighted_rps(1, 1, 1);
   const std::vector<double> rock = {1, 0, 0};
