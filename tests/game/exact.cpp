@@ -117,6 +117,18 @@ TEST_CASE("LP: random preference games have value 1/2 and exploitability <= 1e-9
   }
 }
 
+TEST_CASE("LP: the result is bit-identical for every thread count", "[game][lp]") {
+  // n = 600: large enough that the pivots are really split (>= 64k entries per thread).
+  const auto p = random_preferences(600, 9);
+  lp one, three;
+  three.simplex.threads = 3;
+  const auto a = solve(one, p), b = solve(three, p);
+  CHECK(a.pivots == b.pivots);
+  CHECK(a.row == b.row);
+  CHECK(a.col == b.col);
+  CHECK(a.value == b.value);
+}
+
 TEST_CASE("LP: general rectangular games are solved to their value", "[game][lp]") {
   const matrix_game<double> g(40, 70, game_test::random_payoff(40, 70, 7));
   const auto r = solve(lp{}, g);
