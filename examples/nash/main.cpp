@@ -1,0 +1,249 @@
+// nash — Nash equilibrium of a matrix game read from CSV.
+//
+//   nash FILE.csv [--kind preference|payoff] [--method lp|hedge|optimistic|extragradient]
+//                 [--iters N] [--eta E] [--json OUT.json] [--trace-every K]
+//
+// FILE.csv: a square matrix, no header. kind=preference (default): P(i, j) = Pr(i beats j) with
+// P + Pᵀ = 1, solved as the symmetric game P − ½ (value ½). kind=payoff: a zero-sum payoff A, row
+// player maximises xᵀAy. Prints the strategy, the value and the exploitability; for the iterative
+// methods the better of the last and the averaged iterate is reported. Exit code 2 on bad input.
+
+#include <charconv>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <prefopt/backends/eigen.hpp>
+#include <prefopt/game/solve.hpp>
+
+namespace {
+
+using backend = prefopt::eigen::backend<double>;
+namespace game = prefopt::game;
+
+struct usage_error {
+  std::string message;
+};
+
+constexpr const char* usage =
+    "usage: nash FILE.csv [--kind preference|payoff] [--method lp|hedge|optimistic|extragradient]\n"
+    "                     [--iters N] [--eta E] [--json OUT.json] [--trace-every K]\n"
+    "  FILE.csv    square matrix, comma separated, no header\n"
+    "  --kind      preference (default): P(i,j) = Pr(i beats j), P + P^T = 1, game P - 1/2\n"
+    "              payoff: zero-sum payoff A, the row player maximises x^T A y\n"
+    "  --method    lp (default, exact) | hedge (SPPO's MWU) | optimistic | extragradient\n"
+    "  --iters N   iterations of the iterative methods (default 10000)\n"
+    "  --eta E     step size of the iterative methods (default 0.5)\n"
+    "  --json OUT  also write {strategy, value, exploitability, iterations, ...} to OUT\n"
+    "  --trace-every K  iterative methods: add the exploitability of the last and the averaged\n"
+    "              iterate every K iterations to the JSON (trace_iteration, trace_last,\n"
+    "              trace_average)\n";
+
+struct options {
+  std::string file, kind = "preference", method = "lp", json;
+  long long iters = 10000;
+  long long trace_every = 0;
+  double eta = 0.5;
+};
+
+
+
+double parse_double(std::string_view text, const std::string& what) {
+  std::size_t b = text.find_first_not_of(" \t\r"), e = text.find_last_not_of(" \t\r");
+  if (b == std::string_view::npos) throw usage_error{what + " is empty"};
+  text = text.substr(b, e - b + 1);
+  double v = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
+  if (ec != std::errc() || ptr != text.data() + text.size())
+    throw usage_error{what + " = \"" + std::string(text) + "\" is not a number"};
+  return v;
+}
+
+long long parse_count(const std::string& v, const std::string& what, long long min) {
+  const double d = parse_double(v, what);
+  if (d < static_cast<double>(min) || d > 9e15 || d != static_cast<double>(static_cast<long long>(d)))
+    throw usage_error{what + " must be an integer >= " + std::to_string(min) + ", got " + v};
+  return static_cast<long long>(d);
+}
+
+options parse_args(int argc, char** argv) {
+  options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw usage_error{a + " needs a value"};
+      return argv[++i];
+    };
+    if (a == "--help" || a == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    } else if (a == "--kind") {
+      o.kind = value();
+      if (o.kind != "preference" && o.kind != "payoff")
+        throw usage_error{"--kind must be preference or payoff, got \"" + o.kind + "\""};
+    } else if (a == "--method") {
+      o.method = value();
+      if (o.method != "lp" && o.method != "hedge" && o.method != "optimistic" &&
+          o.method != "extragradient")
+        throw usage_error{"--method must be lp, hedge, optimistic or extragradient, got \"" +
+                          o.method + "\""};
+    } else if (a == "--iters") {
+      o.iters = parse_count(value(), "--iters", 1);
+    } else if (a == "--trace-every") {
+      o.trace_every = parse_count(value(), "--trace-every", 1);
+    } else if (a == "--eta") {
+      o.eta = parse_double(value(), "--eta");
+      if (!(o.eta > 0) || !std::isfinite(o.eta))
+        throw usage_error{"--eta must be finite and > 0, got " + std::to_string(o.eta)};
+    } else if (a == "--json") {
+      o.json = value();
+    } else if (!a.empty() && a[0] == '-') {
+      throw usage_error{"unknown option " + a};
+    } else if (o.file.empty()) {
+      o.file = a;
+    } else {
+      throw usage_error{"more than one input file (" + o.file + ", " + a + ")"};
+    }
+  }
+  if (o.file.empty()) throw usage_error{"missing FILE.csv"};
+  return o;
+}
+
+/// Reads a square CSV matrix; returns n and the row-major values.
+std::vector<double> read_square_csv(const std::string& path, long long& n) {
+  std::ifstream in(path);
+  if (!in) throw usage_error{"cannot open " + path};
+  std::vector<std::vector<double>> rows;
+  std::string line;
+  for (long long lineno = 1; std::getline(in, line); ++lineno) {
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    std::vector<double> row;
+    std::stringstream ss(line);
+    std::string cell;
+    for (long long col = 1; std::getline(ss, cell, ','); ++col)
+      row.push_back(parse_double(cell, path + ":" + std::to_string(lineno) + " column " +
+                                           std::to_string(col)));
+    if (!line.empty() && (line.back() == ',')) throw usage_error{path + ":" + std::to_string(lineno) + ": trailing comma"};
+    rows.push_back(std::move(row));
+  }
+  n = static_cast<long long>(rows.size());
+  if (n == 0) throw usage_error{path + " holds no matrix"};
+  std::vector<double> values;
+  for (std::size_t r = 0; r < rows.size(); ++r) {
+    if (static_cast<long long>(rows[r].size()) != n)
+      throw usage_error{"matrix is not square: " + std::to_string(n) + " rows but row " +
+                        std::to_string(r + 1) + " has " + std::to_string(rows[r].size()) +
+                        " columns"};
+    values.insert(values.end(), rows[r].begin(), rows[r].end());
+  }
+  return values;
+}
+
+struct report {
+  std::vector<double> strategy, column;
+  double value, exploitability;
+  long long iterations;
+  std::string iterate;  // "exact", "last" or "average"
+  std::vector<long long> trace_iteration;
+  std::vector<double> trace_last, trace_average;
+};
+
+template <class Policy>
+report run_iterative(const Policy& policy, const game::matrix_game<double>& g) {
+  const auto r = game::solve<backend>(policy, g);
+  const bool last = r.exploitability_last <= r.exploitability_average;
+  const auto& x = last ? r.row : r.row_average;
+  const auto& y = last ? r.col : r.col_average;
+  return {backend::to_host(x),
+          backend::to_host(y),
+          last ? r.value_last : r.value_average,
+          last ? r.exploitability_last : r.exploitability_average,
+          policy.iters,
+          last ? "last" : "average",
+          {r.trace_iteration.begin(), r.trace_iteration.end()},
+          r.trace_last,
+          r.trace_average};
+}
+
+template <class V>
+void write_list(std::ostream& os, const std::vector<V>& v) {
+  os << '[';
+  for (std::size_t i = 0; i < v.size(); ++i) os << (i ? ", " : "") << v[i];
+  os << ']';
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const options o = parse_args(argc, argv);
+    long long n = 0;
+    const std::vector<double> values = read_square_csv(o.file, n);
+    const game::matrix_game<double> g =
+        o.kind == "preference"
+            ? game::matrix_game<double>::from_preferences(
+                  prefopt::prefmodel::preference_matrix<double>(n, values, 1e-9))
+            : game::matrix_game<double>(n, n, values);
+    report r;
+    if (o.method == "lp") {
+      const auto s = game::solve(game::lp{}, g);
+      r = {s.row, s.col, s.value, s.exploitability, s.pivots, "exact", {}, {}, {}};
+    } else if (o.method == "hedge") {
+      r = run_iterative(game::hedge{.eta = o.eta, .iters = o.iters, .trace_every = o.trace_every}, g);
+    } else if (o.method == "optimistic") {
+      r = run_iterative(game::optimistic_mwu{.eta = o.eta, .iters = o.iters, .trace_every = o.trace_every}, g);
+    } else {
+      r = run_iterative(game::extragradient{.eta = o.eta, .iters = o.iters, .trace_every = o.trace_every}, g);
+    }
+    std::cout.precision(12);
+    std::cout << "method: " << o.method << " (" << r.iterate << (r.iterate == "exact" ? "" : " iterate") << "), kind: " << o.kind
+              << ", n = " << n << "\n";
+    std::cout << "strategy:";
+    for (double v : r.strategy) std::cout << ' ' << v;
+    std::cout << '\n';
+    if (o.kind == "payoff") {
+      std::cout << "column strategy:";
+      for (double v : r.column) std::cout << ' ' << v;
+      std::cout << '\n';
+    }
+    std::cout << "value: " << r.value << "\nexploitability: " << r.exploitability
+              << "\niterations: " << r.iterations << '\n';
+    if (!o.json.empty()) {
+      std::ofstream js(o.json);
+      if (!js) throw usage_error{"cannot write " + o.json};
+      js.precision(17);
+      js << "{\"strategy\": ";
+      write_list(js, r.strategy);
+      js << ", \"column_strategy\": ";
+      write_list(js, r.column);
+      js << ", \"value\": " << r.value << ", \"exploitability\": " << r.exploitability
+         << ", \"iterations\": " << r.iterations << ", \"method\": \"" << o.method
+         << "\", \"kind\": \"" << o.kind << "\", \"iterate\": \"" << r.iterate << '"';
+      if (!r.trace_iteration.empty()) {
+        js << ", \"trace_iteration\": ";
+        write_list(js, r.trace_iteration);
+        js << ", \"trace_last\": ";
+        write_list(js, r.trace_last);
+        js << ", \"trace_average\": ";
+        write_list(js, r.trace_average);
+      }
+      js << "}\n";
+    }
+    return 0;
+  } catch (const usage_error& e) {
+    std::cerr << "nash: error: " << e.message << "\n" << usage;
+    return 2;
+  } catch (const prefopt::invalid_argument& e) {
+    std::cerr << "nash: error: invalid input: " << e.what() << '\n';
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "nash: error: " << e.what() << '\n';
+    return 1;
+  }
+}

@@ -1,0 +1,209 @@
+// Exact solvers: dense simplex, LP Nash, exploitability / NashConv, Nash averaging.
+#include <catch2/catch.hpp>
+#include <cmath>
+#include <algorithm>
+#include <numeric>
+#include <span>
+
+#include <prefopt/game/exploitability.hpp>
+#include <prefopt/game/lp_nash.hpp>
+#include <prefopt/game/nash_averaging.hpp>
+
+#include "oracles.hpp"
+
+using namespace prefopt::game;
+using prefopt::prefmodel::preference_matrix;
+using game_test::random_preferences;
+
+TEST_CASE("dense_simplex solves a textbook LP and its dual", "[game][simplex]") {
+  // max 3x + 5y  s.t. x ≤ 4, 2y ≤ 12, 3x + 2y ≤ 18  →  x = 2, y = 6, z = 36; duals (0, 3/2, 1).
+  const std::vector<double> m = {1, 0, 0, 2, 3, 2}, b = {4, 12, 18}, c = {3, 5};
+  const lp_solution s = dense_simplex(3, 2, m, b, c);
+  REQUIRE(s.status == lp_status::optimal);
+  CHECK(s.polished);
+  CHECK(s.primal[0] == Approx(2.0).margin(1e-14));
+  CHECK(s.primal[1] == Approx(6.0).margin(1e-14));
+  CHECK(s.objective == Approx(36.0).margin(1e-12));
+  CHECK(s.dual[0] == Approx(0.0).margin(1e-14));
+  CHECK(s.dual[1] == Approx(1.5).margin(1e-14));
+  CHECK(s.dual[2] == Approx(1.0).margin(1e-14));
+}
+
+TEST_CASE("dense_simplex reports unbounded LPs and rejects bad input", "[game][simplex]") {
+  const std::vector<double> m = {1, -1}, b = {1}, c = {0, 1};  // x − y ≤ 1, max y: unbounded
+  CHECK(dense_simplex(1, 2, m, b, c).status == lp_status::unbounded);
+  const std::vector<double> neg = {-1};
+  CHECK_THROWS_AS(dense_simplex(1, 2, m, neg, c), prefopt::invalid_argument);
+  CHECK_THROWS_AS(dense_simplex(1, 3, m, b, c), prefopt::invalid_argument);
+  simplex_options bad;
+  bad.pivot_tolerance = -1;
+  CHECK_THROWS_AS(dense_simplex(1, 2, m, b, c, bad), prefopt::invalid_argument);
+}
+
+TEST_CASE("exploitability and NashConv follow OpenSpiel's definitions", "[game][exploitability]") {
+  // Matching pennies: (1, 0) vs (1, 0): row gets 1, could get 1; column could hold it to −1.
+  const matrix_game<double> g(2, 2, {1, -1, -1, 1});
+  const std::vector<double> x = {1, 0}, y = {1, 0}, u = {0.5, 0.5};
+  CHECK(nash_conv(g, std::span<const double>(x), std::span<const double>(y)) == Approx(2.0));
+  CHECK(exploitability(g, std::span<const double>(x), std::span<const double>(y)) == Approx(1.0));
+  CHECK(exploitability(g, std::span<const double>(u), std::span<const double>(u)) == 0.0);
+  CHECK(nash_conv(g, x, u) == Approx(1.0));  // containers convert (T comes from the game)
+  // Symmetric profile of a preference game: max_y P(y ≻ π) − ½.
+  const auto p = game_test::weighted_rps(1, 1, 1);
+  const std::vector<double> rock = {1, 0, 0};
+  CHECK(exploitability(p, std::span<const double>(rock)) == Approx(0.5));  // paper beats rock
+  const std::vector<double> w = win_rates(p, std::span<const double>(rock));
+  CHECK(w[1] == Approx(1.0));
+  // Bad profiles.
+  const std::vector<double> not_dist = {0.7, 0.7}, wrong_size = {1.0};
+  CHECK_THROWS_AS(exploitability(g, std::span<const double>(not_dist), std::span<const double>(y)),
+                  prefopt::invalid_argument);
+  CHECK_THROWS_AS(nash_conv(g, std::span<const double>(wrong_size), std::span<const double>(y)),
+                  prefopt::invalid_argument);
+  CHECK_THROWS_AS(exploitability(g, std::span<const double>(x)), prefopt::invalid_argument);
+}
+
+TEST_CASE("game types validate their input", "[game][types]") {
+  CHECK_THROWS_AS(matrix_game<double>(2, 2, {1, 2, 3}), prefopt::invalid_argument);
+  CHECK_THROWS_AS(matrix_game<double>(0, 2, {}), prefopt::invalid_argument);
+  CHECK_THROWS_AS(matrix_game<double>(1, 1, {NAN}), prefopt::invalid_argument);
+  CHECK_THROWS_AS(matrix_game<double>::skew_symmetric(2, {0, 1, 1, 0}), prefopt::invalid_argument);
+  CHECK_THROWS_AS(matrix_game_batch<double>(2, 2, 2, {1, 2, 3, 4}), prefopt::invalid_argument);
+  const auto g = matrix_game<double>::from_preferences(game_test::weighted_rps(1, 1, 1));
+  CHECK(g.symmetric());
+  CHECK(g.value_offset() == 0.5);
+  CHECK(g(1, 0) == 0.5);  // P beats R with probability 1 → payoff ½
+}
+
+TEST_CASE("LP: weighted rock-paper-scissors has its known unique equilibrium", "[game][lp]") {
+  for (auto [a, b, c] : {std::tuple{1.0, 1.0, 1.0}, std::tuple{0.2, 0.5, 1.0},
+                         std::tuple{0.9, 0.1, 0.4}}) {
+    const auto r = solve(lp{}, game_test::weighted_rps(a, b, c));
+    const auto want = game_test::weighted_rps_equilibrium(a, b, c);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(r.row[i] == Approx(want[i]).margin(1e-14));
+      CHECK(r.col[i] == Approx(want[i]).margin(1e-14));
+    }
+    CHECK(r.value == Approx(0.5).margin(1e-15));
+    CHECK(r.exploitability <= 1e-15);
+  }
+}
+
+TEST_CASE("LP: float games are solved in double and returned in float", "[game][lp]") {
+  const auto pd = game_test::weighted_rps(0.2, 0.5, 1.0);
+  const preference_matrix<float> pf(3, std::vector<float>(pd.values().begin(), pd.values().end()),
+                                    1e-6f);
+  const auto r = solve(lp{}, pf);
+  const auto want = game_test::weighted_rps_equilibrium(0.2, 0.5, 1.0);
+  for (int i = 0; i < 3; ++i) CHECK(r.row[i] == Approx(want[i]).margin(1e-6));
+  CHECK(r.exploitability <= 1e-6f);
+}
+
+TEST_CASE("LP: a transitive Bradley-Terry game has the pure equilibrium on the best item",
+          "[game][lp]") {
+  const auto r = solve(lp{}, game_test::bradley_terry({0.3, -1.0, 2.5, 0.0, 2.4}));
+  for (int i = 0; i < 5; ++i) CHECK(r.row[i] == (i == 2 ? 1.0 : 0.0));
+  CHECK(r.value == 0.5);
+  CHECK(r.exploitability == 0.0);
+}
+
+TEST_CASE("LP: random preference games have value 1/2 and exploitability <= 1e-9",
+          "[game][lp]") {
+  for (unsigned seed : {1u, 2u, 3u}) {
+    const auto r = solve(lp{}, random_preferences(100, seed));
+    CHECK(std::fabs(r.value - 0.5) <= 1e-14);
+    CHECK(r.exploitability <= 1e-9);
+    CHECK(r.exploitability >= 0.0);
+  }
+}
+
+TEST_CASE("LP: the result is bit-identical for every thread count", "[game][lp]") {
+  // n = 600: large enough that the pivots are really split (>= 64k entries per thread).
+  const auto p = random_preferences(600, 9);
+  lp one, three;
+  three.simplex.threads = 3;
+  const auto a = solve(one, p), b = solve(three, p);
+  CHECK(a.pivots == b.pivots);
+  CHECK(a.row == b.row);
+  CHECK(a.col == b.col);
+  CHECK(a.value == b.value);
+}
+
+TEST_CASE("LP: general rectangular games are solved to their value", "[game][lp]") {
+  const matrix_game<double> g(40, 70, game_test::random_payoff(40, 70, 7));
+  const auto r = solve(lp{}, g);
+  CHECK(r.exploitability <= 1e-12);
+  CHECK(r.nash_conv == Approx(2 * r.exploitability));
+  // Minimax theorem: the value lies between the row's guarantee and the column's.
+  const auto v = evaluate_profile(g, std::span<const double>(r.row), std::span<const double>(r.col));
+  CHECK(v.col_best_response <= r.value + 1e-12);
+  CHECK(v.row_best_response >= r.value - 1e-12);
+  // A game whose row player has a dominant strategy.
+  const auto d = solve(lp{}, matrix_game<double>(2, 2, {3, 2, 1, 0}));
+  CHECK(d.row[0] == 1.0);
+  CHECK(d.col[1] == 1.0);
+  CHECK(d.value == 2.0);
+  lp bad;
+  bad.simplex.bland_after = 0;
+  CHECK_THROWS_AS(solve(bad, g), prefopt::invalid_argument);
+}
+
+TEST_CASE("Nash averaging: copies of an agent split the mass and ratings are unchanged",
+          "[game][nash_averaging]") {
+  const auto rps = game_test::weighted_rps(1, 1, 1);
+  const auto base = nash_averaging(rps);
+  CHECK(base.max_entropy);
+  for (double v : base.strategy) CHECK(v == Approx(1.0 / 3).margin(1e-12));
+  // Rock, a copy of rock, paper, scissors.
+  const double t = 0.5;
+  const preference_matrix<double> dup(4, {t, t, 0, 1, t, t, 0, 1, 1, 1, t, 0, 0, 0, 1, t});
+  const auto r = nash_averaging(dup);
+  CHECK(r.max_entropy);
+  CHECK(r.strategy[0] == Approx(1.0 / 6).margin(1e-10));
+  CHECK(r.strategy[1] == Approx(1.0 / 6).margin(1e-10));
+  CHECK(r.strategy[2] == Approx(1.0 / 3).margin(1e-10));
+  CHECK(r.entropy == Approx(std::log(3.0) + std::log(2.0) / 3).margin(1e-9));
+  for (double v : r.ratings) CHECK(v == Approx(0.0).margin(1e-12));
+  // An all-ties game: every distribution is an equilibrium; maximum entropy = uniform.
+  const auto ties = nash_averaging(preference_matrix<double>(3, std::vector<double>(9, 0.5)));
+  for (double v : ties.strategy) CHECK(v == Approx(1.0 / 3).margin(1e-12));
+}
+
+TEST_CASE("Nash averaging: transitive games rate everyone against the best item",
+          "[game][nash_averaging]") {
+  const std::vector<double> theta = {0.5, 1.5, -0.2};
+  const auto r = nash_averaging(game_test::bradley_terry(theta), payoff_transform::logit);
+  CHECK(r.strategy[1] == 1.0);
+  // With A = logit(P) = θ_i − θ_j, the rating is θ_i − θ_best.
+  for (int i = 0; i < 3; ++i) CHECK(r.ratings[i] == Approx(theta[i] - 1.5).margin(1e-12));
+  CHECK_THROWS_AS(nash_averaging(matrix_game<double>(2, 2, {0, 1, -1, 0})),
+                  prefopt::invalid_argument);
+  const preference_matrix<double> certain(2, {0.5, 1.0, 0.0, 0.5});
+  CHECK_THROWS_AS(nash_averaging(certain, payoff_transform::logit), prefopt::invalid_argument);
+}
+
+TEST_CASE("Nash averaging is invariant to duplicating an agent of a random game",
+          "[game][nash_averaging]") {
+  const int n = 15;
+  const auto base = random_preferences(n, 21);
+  const auto r = nash_averaging(base);
+  REQUIRE(r.max_entropy);
+  CHECK(r.exploitability <= 1e-12);
+  // Append a copy of the agent with the largest equilibrium mass.
+  const int k = static_cast<int>(std::max_element(r.strategy.begin(), r.strategy.end()) -
+                                 r.strategy.begin());
+  const int m = n + 1;
+  std::vector<double> p(static_cast<std::size_t>(m * m));
+  auto src = [&](int i) { return i == n ? k : i; };
+  for (int i = 0; i < m; ++i)
+    for (int j = 0; j < m; ++j) p[i * m + j] = src(i) == src(j) ? 0.5 : base(src(i), src(j));
+  const auto d = nash_averaging(preference_matrix<double>(m, p));
+  REQUIRE(d.max_entropy);
+  CHECK(d.strategy[k] == Approx(r.strategy[k] / 2).margin(1e-9));
+  CHECK(d.strategy[n] == Approx(r.strategy[k] / 2).margin(1e-9));
+  for (int i = 0; i < n; ++i) {
+    if (i != k) CHECK(d.strategy[i] == Approx(r.strategy[i]).margin(1e-9));
+    CHECK(d.ratings[i] == Approx(r.ratings[i]).margin(1e-9));
+  }
+  CHECK(d.ratings[n] == Approx(r.ratings[k]).margin(1e-9));
+}
