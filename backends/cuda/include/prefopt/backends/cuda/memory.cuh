@@ -51,7 +51,7 @@ inline bool device_available(std::string* reason = nullptr) {
                                        " (" + cudaGetErrorString(e) + ")"
                                  : std::string("no CUDA device present");
     }
-    (void)cudaGetLastError();  // clear the sticky-free error so later calls start clean
+    (void)cudaGetLastError();  // reset the last-error state so later checks start clean
     return false;
   }
   return true;
