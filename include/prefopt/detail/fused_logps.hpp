@@ -12,7 +12,9 @@
 //   fused_token_logps_forward / fused_token_logps_backward
 //                      the CPU drivers: host validation, rows split over threads (one row per
 //                      thread, fixed order, so bit-identical for any thread count), per-sequence
-//                      sums in double. A backend supplies only its vectorised row kernels.
+//                      sums in double.
+//   host_fused_logps   a mixin giving a host backend token_logps_forward / _backward from its
+//                      two vectorised row kernels (what the Eigen and xtensor backends use).
 
 #include <algorithm>
 #include <cstdint>
@@ -112,6 +114,20 @@ void fused_token_logps_forward(logits_view<const T> logits, matrix_view<const L>
   }
 }
 
+/// The same, allocating the result in backend B (host memory): what a CPU backend's
+/// token_logps_forward returns.
+template <class B, class L, class M, class RowLse>
+sequence_logps_result<B> fused_sequence_logps_forward(
+    logits_view<const typename B::scalar_type> logits, matrix_view<const L> labels,
+    matrix_view<const M> mask, const sequence_logps_options& options, RowLse&& row_lse) {
+  const index_t batch = logits.batch, P = options.layout.predicted_positions(logits.time);
+  sequence_logps_result<B> out{B::zeros(batch, P), B::zeros(batch, P), B::zeros(batch),
+                               B::zeros(batch), B::zeros(0)};
+  fused_token_logps_forward(logits, labels, mask, options, B::data(out.token_logps),
+                            B::data(out.token_lse), B::data(out.sum), B::data(out.count), row_lse);
+  return out;
+}
+
 /// Fused backward on host memory: every element of `grad` is written. For counted rows
 /// `row_grad(x, vocab, lse, c, g)` writes g = -c * exp(x - lse) (the backend's vectorised
 /// kernel) and the driver adds c at the label; all other rows are zero. token_lse is [batch, P]
@@ -139,5 +155,38 @@ void fused_token_logps_backward(logits_view<const T> logits, matrix_view<const L
     }
   });
 }
+
+/// Mixin giving a host-memory backend the optional fused operations token_logps_forward /
+/// token_logps_backward, built on the drivers above from two vectorised row kernels that the
+/// backend (Derived) provides as public static members:
+///   T    fused_row_logsumexp(const T* x, index_t n);                        log sum exp(x)
+///   void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out);
+///                                                     out = scale * exp(x - shift)
+/// Usage: template <class T> struct backend : prefopt::detail::host_fused_logps<backend<T>> {...}
+/// (the defaulted D keeps Derived's members dependent until Derived is complete).
+template <class Derived>
+struct host_fused_logps {
+  template <class L, class M, class D = Derived>
+  static sequence_logps_result<D> token_logps_forward(
+      logits_view<const typename D::scalar_type> logits, matrix_view<const L> labels,
+      matrix_view<const M> mask, const sequence_logps_options& options) {
+    return fused_sequence_logps_forward<D>(logits, labels, mask, options,
+                                           D::fused_row_logsumexp);
+  }
+
+  template <class L, class M, class D = Derived>
+  static void token_logps_backward(logits_view<const typename D::scalar_type> logits,
+                                   matrix_view<const L> labels, matrix_view<const M> mask,
+                                   const typename D::matrix_type& token_lse,
+                                   const typename D::vector_type& coeff,
+                                   logits_view<typename D::scalar_type> grad,
+                                   const sequence_logps_options& options) {
+    using T = typename D::scalar_type;
+    fused_token_logps_backward(logits, labels, mask, D::data(token_lse), D::data(coeff), grad,
+                               options, [](const T* x, index_t n, T lse, T c, T* g) {
+                                 D::fused_row_scaled_exp(x, n, lse, -c, g);
+                               });
+  }
+};
 
 }  // namespace prefopt::detail

@@ -47,7 +47,7 @@ T row_logsumexp(const T* x, index_t n) {
 }  // namespace detail
 
 template <std::floating_point T>
-struct backend {
+struct backend : prefopt::detail::host_fused_logps<backend<T>> {
   using scalar_type = T;
   using vector_type = Eigen::Matrix<T, Eigen::Dynamic, 1>;
   using matrix_type = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -141,33 +141,13 @@ struct backend {
   }
 
   // ---- fused sequence log-probs -------------------------------------------------------------
-  // The drivers in prefopt/detail/fused_logps.hpp do validation, threading and per-sequence sums;
-  // Eigen supplies the vectorised row kernels.
-  template <class L, class M>
-  static sequence_logps_result<backend> token_logps_forward(logits_view<const T> logits,
-                                                            matrix_view<const L> labels,
-                                                            matrix_view<const M> mask,
-                                                            const sequence_logps_options& options) {
-    const index_t B = logits.batch, P = options.layout.predicted_positions(logits.time);
-    sequence_logps_result<backend> out{zeros(B, P), zeros(B, P), zeros(B), zeros(B), zeros(0)};
-    prefopt::detail::fused_token_logps_forward(
-        logits, labels, mask, options, out.token_logps.data(), out.token_lse.data(),
-        out.sum.data(), out.count.data(),
-        [](const T* x, index_t n) { return detail::row_logsumexp(x, n); });
-    return out;
-  }
-
-  template <class L, class M>
-  static void token_logps_backward(logits_view<const T> logits, matrix_view<const L> labels,
-                                   matrix_view<const M> mask, const matrix_type& token_lse,
-                                   const vector_type& coeff, logits_view<T> grad,
-                                   const sequence_logps_options& options) {
-    prefopt::detail::fused_token_logps_backward(
-        logits, labels, mask, token_lse.data(), coeff.data(), grad, options,
-        [](const T* x, index_t n, T lse, T c, T* g) {
-          Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(g, n) =
-              (detail::array_map<T>(x, n) - lse).exp() * (-c);
-        });
+  // token_logps_forward / token_logps_backward come from prefopt::detail::host_fused_logps (the
+  // drivers shared with the xtensor backend do validation, threading and per-sequence sums);
+  // Eigen supplies the two vectorised row kernels.
+  static T fused_row_logsumexp(const T* x, index_t n) { return detail::row_logsumexp(x, n); }
+  static void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(out, n) =
+        (detail::array_map<T>(x, n) - shift).exp() * scale;
   }
 };
 
