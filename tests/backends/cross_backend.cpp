@@ -27,6 +27,9 @@
 
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/backends/xtensor.hpp>
+#include <xtensor/xbuilder.hpp>
+#include <xtensor/xmanipulation.hpp>
+#include <xtensor/xview.hpp>
 
 #include "backend_checks.hpp"
 
@@ -202,4 +205,40 @@ TEMPLATE_TEST_CASE("Eigen and xtensor agree on sequence_logps forward and backwa
     require_close(host<E>(sequence_logps_backward<E>(lv, lb, mk, fe, es, &em)),
                   host<X>(sequence_logps_backward<X>(lv, lb, mk, fx, xs, &xm)), rel_tol<T>, 5.0);
   }
+}
+
+TEST_CASE("xtensor view() and logits() wrap containers, adaptors and strided views without copying",
+          "[backends][xtensor]") {
+  using X = xtensor::backend<double>;
+  xt::xtensor<double, 2> m = xt::reshape_view(xt::arange<double>(0.0, 20.0), {4, 5});
+  const auto v = X::view(m);
+  CHECK(v.data == m.data());
+  CHECK((v.rows == 4 && v.cols == 5 && v.row_stride == 5));
+  // A row range: same memory, offset by one row.
+  const auto rows = xt::view(m, xt::range(1, 3), xt::all());
+  const auto rv = X::view(rows);
+  CHECK(rv.data == m.data() + 5);
+  CHECK((rv.rows == 2 && rv.cols == 5 && rv.row_stride == 5));
+  CHECK(X::to_host(X::row_sum(rv)) == std::vector<double>{35, 60});
+  // A column range keeps the row stride of the parent.
+  const auto cols = xt::view(m, xt::all(), xt::range(1, 4));
+  const auto cv = X::view(cols);
+  CHECK(cv.data == m.data() + 1);
+  CHECK((cv.rows == 4 && cv.cols == 3 && cv.row_stride == 5));
+  CHECK(X::to_host(X::row_max(cv)) == std::vector<double>{3, 8, 13, 18});
+  // A transpose has a strided column axis: rejected, naming the stride.
+  CHECK_THROWS_WITH(X::view(xt::transpose(m)), Catch::Contains("e.strides()[1] = 5"));
+
+  // logits() over an adaptor of caller memory, compared with the hand-built view.
+  std::vector<double> buf = normal_values<double>(2 * 3 * 7, 2.0, 121);
+  const std::vector<std::int64_t> labels{1, 2, 3, 4, 5, 6};
+  auto adapted = xt::adapt(buf.data(), buf.size(), xt::no_ownership(), std::array<std::size_t, 3>{2, 3, 7});
+  const auto lv = X::logits(adapted);
+  CHECK(lv.data == buf.data());
+  CHECK((lv.batch == 2 && lv.time == 3 && lv.vocab == 7 && lv.time_stride == 7 && lv.batch_stride == 21));
+  const auto lb = matrix_view<const std::int64_t>::contiguous(labels.data(), 2, 3);
+  const auto a = sequence_logps<X>(lv, lb);
+  const auto b = sequence_logps<X>(logits_view<const double>::contiguous(buf.data(), 2, 3, 7), lb);
+  CHECK(host<X>(a.sum) == host<X>(b.sum));
+  CHECK_THROWS_WITH(X::logits(m), Catch::Contains("e.dimension() = 2"));
 }
