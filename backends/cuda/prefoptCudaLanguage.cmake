@@ -25,3 +25,13 @@ macro(prefopt_enable_cuda_language)
     enable_language(CUDA)
   endif()
 endmacro()
+
+# prefopt's own CUDA targets (tests, benchmarks, header checks): built for
+# PREFOPT_CUDA_ARCHITECTURES, host code compiled with the warnings prefopt_set_warnings gives C++.
+function(prefopt_cuda_target target)
+  set_target_properties(${target} PROPERTIES CUDA_ARCHITECTURES "${PREFOPT_CUDA_ARCHITECTURES}")
+  target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Xcompiler=-Wall,-Wextra>)
+  if(PREFOPT_WARNINGS_AS_ERRORS)
+    target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings>)
+  endif()
+endfunction()

@@ -33,6 +33,11 @@
 
 #include "backend_checks.hpp"
 
+// The target prefopt::xtensor must switch xtensor's assignments to xsimd.
+#ifndef XTENSOR_USE_XSIMD
+#error "prefopt::xtensor does not define XTENSOR_USE_XSIMD"
+#endif
+
 using namespace prefopt;
 using prefopt::testing::normal_values;
 using prefopt::testing::token_batch;
