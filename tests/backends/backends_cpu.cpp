@@ -46,6 +46,11 @@ TEMPLATE_TEST_CASE("sequence_logps rejects bad labels, non-finite rows and empty
   check_sequence_logps_errors<TestType>();
 }
 
+TEMPLATE_TEST_CASE("the generic required-primitives path agrees with the fused operations",
+                   "[backends][logps]", PREFOPT_TEST_BACKENDS) {
+  check_generic_path_matches_fused<TestType>();
+}
+
 TEST_CASE("sequence_logps backward agrees with finite differences (double)", "[backends][logps]") {
   check_sequence_logps_finite_differences<prefopt::eigen::backend<double>>();
 #ifdef PREFOPT_HAVE_XTENSOR

@@ -16,6 +16,7 @@ namespace prefopt::testing {
 
 template <class T>
 struct memory_space<prefopt::cuda::backend<T>> {
+  static constexpr bool host = false;
   template <class U>
   static prefopt::cuda::device_buffer<U> upload(const std::vector<U>& v) {
     return prefopt::cuda::upload(v);
@@ -89,6 +90,12 @@ TEMPLATE_TEST_CASE("cuda: sequence_logps rejects bad labels, non-finite rows and
                    "[cuda][logps]", PREFOPT_CUDA_BACKENDS) {
   skip_without_device();
   check_sequence_logps_errors<TestType>();
+}
+
+TEMPLATE_TEST_CASE("cuda: the generic required-primitives backward agrees with the fused one",
+                   "[cuda][logps]", PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_generic_path_matches_fused<TestType>();
 }
 
 TEST_CASE("cuda: sequence_logps backward agrees with finite differences (double)",
