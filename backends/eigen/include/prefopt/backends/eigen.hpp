@@ -10,7 +10,8 @@
 // per chunk a vectorised max and sum of exp(x - max) are folded into a running (max, sum) pair in
 // double (the "online softmax"), so no softmax tensor is ever written. Rows are split across
 // `options.threads` threads; every row is computed by one thread with a fixed order, so results
-// are bit-identical for any thread count.
+// are bit-identical for any thread count. The backend-neutral drivers live in
+// prefopt/detail/fused_logps.hpp (shared with the xtensor backend).
 
 #include <Eigen/Core>
 #include <algorithm>
@@ -24,7 +25,7 @@
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"
-#include "prefopt/detail/parallel.hpp"
+#include "prefopt/detail/fused_logps.hpp"
 #include "prefopt/logps/sequence_logps.hpp"
 
 namespace prefopt::eigen {
@@ -34,32 +35,19 @@ namespace detail {
 template <class T>
 using array_map = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
-/// Online log-sum-exp of one contiguous row, vectorised per chunk, combined in double.
+/// Log-sum-exp of one contiguous row: vectorised max and sum of exp(x - max) per L1-sized chunk,
+/// chunks folded into a double online log-sum-exp (prefopt/detail/fused_logps.hpp).
 template <class T>
 T row_logsumexp(const T* x, index_t n) {
-  constexpr index_t chunk = 2048;  // 8 KiB of float: stays in L1 between the max and exp passes
-  double run_max = -std::numeric_limits<double>::infinity();
-  double run_sum = 0.0;
-  for (index_t start = 0; start < n; start += chunk) {
-    const array_map<T> a(x + start, std::min(chunk, n - start));
-    const T m = a.maxCoeff();
-    if (m == -std::numeric_limits<T>::infinity()) continue;  // all -inf: contributes nothing
-    const double s = static_cast<double>((a - m).exp().sum());
-    if (m > run_max) {
-      run_sum = run_sum * std::exp(run_max - static_cast<double>(m)) + s;
-      run_max = static_cast<double>(m);
-    } else {
-      // Also the NaN path: a NaN max fails both comparisons and poisons the sum.
-      run_sum += s * std::exp(static_cast<double>(m) - run_max);
-    }
-  }
-  return static_cast<T>(run_max + std::log(run_sum));
+  return prefopt::detail::chunked_row_logsumexp(
+      x, n, [](const T* c, index_t len) { return array_map<T>(c, len).maxCoeff(); },
+      [](const T* c, index_t len, T m) { return (array_map<T>(c, len) - m).exp().sum(); });
 }
 
 }  // namespace detail
 
 template <std::floating_point T>
-struct backend {
+struct backend : prefopt::detail::host_fused_logps<backend<T>> {
   using scalar_type = T;
   using vector_type = Eigen::Matrix<T, Eigen::Dynamic, 1>;
   using matrix_type = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
@@ -153,76 +141,13 @@ struct backend {
   }
 
   // ---- fused sequence log-probs -------------------------------------------------------------
-  template <class L, class M>
-  static sequence_logps_result<backend> token_logps_forward(logits_view<const T> logits,
-                                                            matrix_view<const L> labels,
-                                                            matrix_view<const M> mask,
-                                                            const sequence_logps_options& options) {
-    prefopt::detail::validate_labels(labels, mask, logits.vocab, options.layout);
-    const token_layout layout = options.layout;
-    const index_t B = logits.batch, P = layout.predicted_positions(logits.time);
-    sequence_logps_result<backend> out{zeros(B, P), zeros(B, P), zeros(B), zeros(B), zeros(0)};
-    // Each worker records the first non-finite row it meets; reported after the join.
-    constexpr index_t none = std::numeric_limits<index_t>::max();
-    std::vector<index_t> first_bad(static_cast<std::size_t>(B * P > 0 ? B * P : 1), none);
-    prefopt::detail::parallel_blocks(B * P, options.threads, 8, [&](index_t begin, index_t end) {
-      for (index_t r = begin; r < end; ++r) {
-        const index_t b = r / P, p = r % P, col = layout.label_column(p);
-        if (!prefopt::detail::position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b),
-                                               col, layout.ignore_index))
-          continue;
-        const T* x = logits.row(b, p);
-        const T lse = detail::row_logsumexp(x, logits.vocab);
-        const T lp = x[static_cast<index_t>(labels(b, col))] - lse;
-        if (!std::isfinite(lse) || !std::isfinite(lp)) first_bad[r] = r;
-        out.token_logps(b, p) = lp;
-        out.token_lse(b, p) = lse;
-      }
-    });
-    for (index_t r = 0; r < B * P; ++r)
-      if (first_bad[r] != none)
-        prefopt::detail::throw_non_finite_logits(r / P, r % P, out.token_lse(r / P, r % P));
-    for (index_t b = 0; b < B; ++b) {
-      double s = 0.0;
-      index_t n = 0;
-      const M* mrow = mask.empty() ? nullptr : mask.row(b);
-      for (index_t p = 0; p < P; ++p) {
-        if (!prefopt::detail::position_counted(labels.row(b), mrow, layout.label_column(p),
-                                               layout.ignore_index))
-          continue;
-        s += static_cast<double>(out.token_logps(b, p));
-        ++n;
-      }
-      out.sum[b] = static_cast<T>(s);
-      out.count[b] = static_cast<T>(n);
-    }
-    return out;
-  }
-
-  template <class L, class M>
-  static void token_logps_backward(logits_view<const T> logits, matrix_view<const L> labels,
-                                   matrix_view<const M> mask, const matrix_type& token_lse,
-                                   const vector_type& coeff, logits_view<T> grad,
-                                   const sequence_logps_options& options) {
-    const token_layout layout = options.layout;
-    const index_t B = logits.batch, Tt = logits.time, V = logits.vocab;
-    const index_t P = layout.predicted_positions(Tt);
-    prefopt::detail::parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
-      for (index_t r = begin; r < end; ++r) {
-        const index_t b = r / Tt, t = r % Tt;
-        Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>> g(grad.row(b, t), V);
-        const index_t col = layout.label_column(t);
-        if (t >= P || !prefopt::detail::position_counted(
-                          labels.row(b), mask.empty() ? nullptr : mask.row(b), col,
-                          layout.ignore_index)) {
-          g.setZero();
-          continue;
-        }
-        const T c = coeff[b];
-        g = (detail::array_map<T>(logits.row(b, t), V) - token_lse(b, t)).exp() * (-c);
-        g[static_cast<index_t>(labels(b, col))] += c;
-      }
-    });
+  // token_logps_forward / token_logps_backward come from prefopt::detail::host_fused_logps (the
+  // drivers shared with the xtensor backend do validation, threading and per-sequence sums);
+  // Eigen supplies the two vectorised row kernels.
+  static T fused_row_logsumexp(const T* x, index_t n) { return detail::row_logsumexp(x, n); }
+  static void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
+    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(out, n) =
+        (detail::array_map<T>(x, n) - shift).exp() * scale;
   }
 };
 

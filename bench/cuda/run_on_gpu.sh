@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# GPU check: builds the CUDA backend's tests and bandwidth benchmark, runs the tests (which must
+# run, not skip, here) and the sequence log-probs bandwidth benchmark (N=8192 tokens, V=128256,
+# float logits; ~8.4 GB of device memory), printing GB/s and the fraction of peak bandwidth.
+#
+#   bench/cuda/run_on_gpu.sh [build-dir]        (default: build-gpu next to the sources)
+# Environment: PREFOPT_CUDA_ARCHITECTURES (default 80-real;90), JOBS (default nproc).
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+build=${1:-$root/build-gpu}
+if ! command -v nvcc >/dev/null && [ -x /usr/local/cuda/bin/nvcc ]; then
+  export PATH=/usr/local/cuda/bin:$PATH
+fi
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,driver_version,memory.total --format=csv,noheader || true
+
+cmake -S "$root" -B "$build" -DCMAKE_BUILD_TYPE=Release -DPREFOPT_BUILD_EXAMPLES=OFF \
+  -DPREFOPT_CUDA_ARCHITECTURES="${PREFOPT_CUDA_ARCHITECTURES:-80-real;90}"
+cmake --build "$build" -j"${JOBS:-$(nproc)}" --target prefopt_tests_cuda prefopt_bench_cuda_logps
+
+echo "== CUDA tests"
+set +e
+"$build/tests/backends/prefopt_tests_cuda"
+rc=$?
+set -e
+if [ "$rc" -eq 4 ]; then
+  echo "error: the CUDA tests skipped (no usable device) on a machine meant to have one" >&2
+  exit 1
+fi
+[ "$rc" -eq 0 ] || { echo "error: CUDA tests failed (exit $rc)" >&2; exit "$rc"; }
+ctest --test-dir "$build" -R prefopt_tests_cuda --output-on-failure
+
+echo "== sequence log-probs bandwidth"
+"$build/bench/cuda/prefopt_bench_cuda_logps" --tokens 8192 --vocab 128256 --reps 20

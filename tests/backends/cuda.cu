@@ -1,0 +1,126 @@
+// The backend-generic checks of backend_checks.hpp on prefopt::cuda::backend<float / double>:
+// the same assertions the CPU backends pass, with inputs uploaded to device memory.
+//
+// Always compiled when nvcc is found. Without a usable CUDA device each test prints the reason
+// and exits with code 4, which ctest reports as "Skipped" (SKIP_RETURN_CODE 4 on every test of
+// prefopt_add_test_suite) rather than as passed or failed.
+#include <prefopt/backends/cuda.hpp>
+
+#include "backend_checks.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace prefopt::testing {
+
+template <class T>
+struct memory_space<prefopt::cuda::backend<T>> {
+  static constexpr bool host = false;
+  template <class U>
+  static prefopt::cuda::device_buffer<U> upload(const std::vector<U>& v) {
+    return prefopt::cuda::upload(v);
+  }
+  template <class U>
+  static std::vector<U> download(const U* p, index_t n) {
+    return prefopt::cuda::download(p, n);
+  }
+};
+
+}  // namespace prefopt::testing
+
+namespace {
+
+void skip_without_device() {
+  std::string reason;
+  if (!prefopt::cuda::device_available(&reason)) {
+    std::printf("SKIPPED: no usable CUDA device (%s)\n", reason.c_str());
+    std::fflush(stdout);
+    std::exit(4);
+  }
+}
+
+}  // namespace
+
+using namespace prefopt::testing;
+
+#define PREFOPT_CUDA_BACKENDS prefopt::cuda::backend<float>, prefopt::cuda::backend<double>
+
+TEMPLATE_TEST_CASE("cuda: element-wise primitives match long-double references", "[cuda]",
+                   PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_elementwise<TestType>();
+}
+
+TEMPLATE_TEST_CASE("cuda: reductions, row reductions and gather on strided views", "[cuda]",
+                   PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_reductions<TestType>();
+}
+
+TEMPLATE_TEST_CASE("cuda: matvec, matvec_transposed and for_each", "[cuda]",
+                   PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_linear_and_for_each<TestType>();
+}
+
+TEMPLATE_TEST_CASE("cuda: fused sequence_logps forward matches the reference", "[cuda][logps]",
+                   PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_sequence_logps_forward<TestType>(false, true, 3001);
+  check_sequence_logps_forward<TestType>(true, true, 3001);
+  check_sequence_logps_forward<TestType>(true, false, 17);
+  check_sequence_logps_forward<TestType, std::int32_t>(true, true, 517);
+}
+
+TEMPLATE_TEST_CASE("cuda: fused sequence_logps backward matches the analytic gradient",
+                   "[cuda][logps]", PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_sequence_logps_backward<TestType>(true, true, 2100);
+  check_sequence_logps_backward<TestType>(false, false, 33);
+}
+
+TEMPLATE_TEST_CASE("cuda: sequence_logps is deterministic across launches", "[cuda][logps]",
+                   PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_sequence_logps_deterministic<TestType>();
+}
+
+TEMPLATE_TEST_CASE("cuda: sequence_logps rejects bad labels, non-finite rows and empty sequences",
+                   "[cuda][logps]", PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_sequence_logps_errors<TestType>();
+}
+
+TEMPLATE_TEST_CASE("cuda: the generic required-primitives backward agrees with the fused one",
+                   "[cuda][logps]", PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_generic_path_matches_fused<TestType>();
+}
+
+TEST_CASE("cuda: sequence_logps backward agrees with finite differences (double)",
+          "[cuda][logps]") {
+  skip_without_device();
+  check_sequence_logps_finite_differences<prefopt::cuda::backend<double>>();
+}
+
+TEST_CASE("cuda: device buffers copy deeply and CUDA errors name the failing call", "[cuda]") {
+  skip_without_device();
+  const std::vector<float> h{1, 2, 3};
+  auto a = prefopt::cuda::upload(h);
+  auto b = a;  // deep copy
+  float one = 7;
+  a.copy_from_host(&one, 1);
+  CHECK(prefopt::cuda::download(b.data(), 3) == h);
+  CHECK(prefopt::cuda::download(a.data(), 1)[0] == 7.0f);
+  auto moved = std::move(b);
+  CHECK(b.size() == 0);
+  CHECK(moved.size() == 3);
+  try {
+    prefopt::cuda::device_buffer<float> huge(prefopt::index_t{1} << 50);  // 4 PiB
+    FAIL("allocation of 4 PiB succeeded");
+  } catch (const prefopt::cuda::cuda_error& e) {
+    CHECK_THAT(std::string(e.what()), Catch::Contains("cudaMalloc") &&
+                                          Catch::Contains("cudaErrorMemoryAllocation"));
+  }
+}
