@@ -1,0 +1,60 @@
+#pragma once
+// Anchored Preference Optimization (D'Oosterlinck et al. 2024, eqs. 7 and 8), TRL DPOTrainer
+// loss_type="apo_zero" / "apo_down":
+//   apo_zero  L = 1 - sigma(beta r_w) + sigma(beta r_l)        (chosen better than the model)
+//   apo_down  L = sigma(beta r_w) + 1 - sigma(beta (r_w - r_l)) (chosen worse than the model)
+
+#include <concepts>
+#include <string_view>
+
+#include "prefopt/losses/dpo.hpp"
+#include "prefopt/losses/pair.hpp"
+
+namespace prefopt::losses {
+
+template <std::floating_point T>
+class apo_zero {
+ public:
+  using scalar_type = T;
+  static constexpr std::string_view name = "apo_zero";
+  static constexpr loss_traits traits{};
+
+  explicit apo_zero(T beta = T(0.1)) : beta_(beta) { detail::require_beta(beta); }
+  PREFOPT_HD T beta() const { return beta_; }
+  PREFOPT_HD T reward_scale() const { return beta_; }
+
+  PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
+                                       const batch_context<T>& = {}) const {
+    const T a = beta_ * detail::chosen_reward(p), b = beta_ * detail::rejected_reward(p);
+    return {T(1) - prefopt::sigmoid(a) + prefopt::sigmoid(b),
+            -beta_ * detail::sigmoid_derivative(a), beta_ * detail::sigmoid_derivative(b), T(0)};
+  }
+
+ private:
+  T beta_;
+};
+
+template <std::floating_point T>
+class apo_down {
+ public:
+  using scalar_type = T;
+  static constexpr std::string_view name = "apo_down";
+  static constexpr loss_traits traits{};
+
+  explicit apo_down(T beta = T(0.1)) : beta_(beta) { detail::require_beta(beta); }
+  PREFOPT_HD T beta() const { return beta_; }
+  PREFOPT_HD T reward_scale() const { return beta_; }
+
+  PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
+                                       const batch_context<T>& = {}) const {
+    const T a = beta_ * detail::chosen_reward(p), z = beta_ * detail::margin(p);
+    const T dz = detail::sigmoid_derivative(z);
+    return {prefopt::sigmoid(a) + T(1) - prefopt::sigmoid(z),
+            beta_ * (detail::sigmoid_derivative(a) - dz), beta_ * dz, T(0)};
+  }
+
+ private:
+  T beta_;
+};
+
+}  // namespace prefopt::losses

@@ -1,0 +1,64 @@
+#pragma once
+// KTO, Kahneman-Tversky optimisation (Ethayarajh et al. 2024, eq. 7), TRL KTOTrainer.kto_loss:
+//   desirable y:    L = lambda_D (1 - sigma(beta (r(y) - z0)))
+//   undesirable y:  L = lambda_U (1 - sigma(beta (z0 - r(y))))
+//   z0 = max(0, mean over mismatched (x_i, y_j) of l^policy - l^ref), detached.
+// The mismatched pairs pair each prompt with another example's completion, so a batch needs at
+// least two examples; the caller supplies their policy and reference log-probs (TRL computes them
+// under no_grad). The batch API computes z0 (see preference_loss.hpp / kto_loss).
+//
+// Paired use: when a preference pair is fed to KTO, its chosen completion is a desirable example
+// and its rejected one an undesirable example; the per-pair value is the *average* of the two
+// terms, so the batch mean over pairs equals TRL's mean over the concatenated 2N examples.
+
+#include <concepts>
+#include <string_view>
+
+#include "prefopt/losses/dpo.hpp"
+#include "prefopt/losses/pair.hpp"
+
+namespace prefopt::losses {
+
+template <std::floating_point T>
+class kto {
+ public:
+  using scalar_type = T;
+  static constexpr std::string_view name = "kto";
+  static constexpr loss_traits traits{.batch = coupling::kl_baseline};
+
+  explicit kto(T beta = T(0.1), T desirable_weight = T(1), T undesirable_weight = T(1))
+      : beta_(beta), desirable_weight_(desirable_weight), undesirable_weight_(undesirable_weight) {
+    detail::require_beta(beta);
+    require_positive_finite("desirable_weight", desirable_weight);
+    require_positive_finite("undesirable_weight", undesirable_weight);
+  }
+  PREFOPT_HD T beta() const { return beta_; }
+  PREFOPT_HD T desirable_weight() const { return desirable_weight_; }
+  PREFOPT_HD T undesirable_weight() const { return undesirable_weight_; }
+  PREFOPT_HD T reward_scale() const { return beta_; }
+
+  /// One desirable example with log-ratio r: {value, dL/dl^policy}.
+  PREFOPT_HD detail::value_slope<T> desirable(T r, T kl_baseline) const {
+    const T u = beta_ * (r - kl_baseline);
+    return {desirable_weight_ * (T(1) - prefopt::sigmoid(u)),
+            -desirable_weight_ * beta_ * detail::sigmoid_derivative(u)};
+  }
+  /// One undesirable example with log-ratio r.
+  PREFOPT_HD detail::value_slope<T> undesirable(T r, T kl_baseline) const {
+    const T u = beta_ * (kl_baseline - r);
+    return {undesirable_weight_ * (T(1) - prefopt::sigmoid(u)),
+            undesirable_weight_ * beta_ * detail::sigmoid_derivative(u)};
+  }
+
+  PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
+                                       const batch_context<T>& c = {}) const {
+    const auto d = desirable(detail::chosen_reward(p), c.kl_baseline);
+    const auto u = undesirable(detail::rejected_reward(p), c.kl_baseline);
+    return {T(0.5) * (d.value + u.value), T(0.5) * d.slope, T(0.5) * u.slope, T(0)};
+  }
+
+ private:
+  T beta_, desirable_weight_, undesirable_weight_;
+};
+
+}  // namespace prefopt::losses

@@ -1,0 +1,125 @@
+#pragma once
+// The per-pair vocabulary shared by every preference loss.
+//
+// A loss is a small policy object: validated hyper-parameters set in its constructor, plus a
+// PREFOPT_HD call operator that maps one pair_input to the pair's loss value and its analytic
+// derivatives with respect to the *policy* log-probabilities (reference log-probs, token counts
+// and win rates are constants). Because the operator is PREFOPT_HD and the policy is a trivially
+// copyable aggregate of scalars, the same object is captured by value into CUDA kernels.
+//
+// Notation (docs/losses.md): l_w, l_l = policy log-prob of the chosen / rejected completion,
+// summed over completion tokens; r_w = l_w - l_w^ref, r_l = l_l - l_l^ref; Delta = r_w - r_l;
+// z = beta * Delta. Losses that need per-token means (ipo, orpo, simpo) divide the sums by the
+// token counts themselves, so every derivative is taken with respect to the *summed* log-probs —
+// exactly what prefopt::sequence_logps_backward consumes as dL/d(sum).
+
+#include <concepts>
+#include <string_view>
+
+#include "prefopt/config.hpp"
+#include "prefopt/core/errors.hpp"
+#include "prefopt/core/numerics.hpp"
+
+namespace prefopt::losses {
+
+/// One preference pair (or, for unpaired losses, one chosen and one rejected example).
+template <class T>
+struct pair_input {
+  T chosen_logps = T(0);        // l_w, summed over completion tokens
+  T rejected_logps = T(0);      // l_l
+  T ref_chosen_logps = T(0);    // l_w^ref (0 in reference-free mode)
+  T ref_rejected_logps = T(0);  // l_l^ref
+  T chosen_tokens = T(1);       // completion token counts (per-token means: ipo, orpo, simpo)
+  T rejected_tokens = T(1);
+  T chosen_win_rate = T(1);     // P-hat(y_w > pi_t), SPPO's estimated win rate in [0, 1]
+  T rejected_win_rate = T(0);   // P-hat(y_l > pi_t)
+  T chosen_nll = T(0);          // per-token mean NLL of the chosen completion (NLL-carrying losses)
+};
+
+/// Value and derivatives of one pair's loss. d_nll is dL/d(chosen_nll) (zero for losses without an
+/// NLL term); the batch API folds it into d_chosen when the NLL is derived from l_w.
+template <class T>
+struct pair_result {
+  T loss = T(0);
+  T d_chosen = T(0);    // dL/dl_w
+  T d_rejected = T(0);  // dL/dl_l
+  T d_nll = T(0);       // dL/d chosen_nll
+};
+
+/// Batch statistics that couple pairs, computed on the host by the batch API before the per-pair
+/// kernel runs and treated as constants (detached) by the per-pair functions.
+template <class T>
+struct batch_context {
+  T kl_baseline = T(0);  // KTO's z0 = max(0, mean KL over mismatched pairs)
+  T delta = T(0);        // BCO's running mean of the rewards
+};
+
+/// How a loss couples the pairs of a batch.
+enum class coupling {
+  none,               // independent pairs
+  kl_baseline,        // KTO: z0 from mismatched (prompt, completion) pairs
+  running_mean,       // BCO: delta = running mean of the batch rewards
+  sorted_logratios,   // AOT (paired): sort policy and reference log-ratios separately
+  sorted_rewards,     // AOT (unpaired): sort chosen and rejected log-ratios separately
+};
+
+/// What a loss reads, so the batch API can validate exactly the inputs that matter.
+struct loss_traits {
+  bool uses_reference = true;    // false: reference log-probs are ignored (orpo, simpo, cpo)
+  bool needs_tokens = false;     // divides by chosen_tokens / rejected_tokens
+  bool needs_win_rates = false;  // reads chosen_win_rate / rejected_win_rate (sppo)
+  bool has_nll = false;          // adds a term in chosen_nll
+  bool needs_negative_logps = false;  // log(1 - p) of the mean log-prob (orpo): logps < 0
+  coupling batch = coupling::none;
+};
+
+/// Every loss policy: traits, a reward scale for the metrics, and the per-pair operator.
+template <class L>
+concept preference_loss_policy = requires(const L& loss, const pair_input<typename L::scalar_type>& p,
+                                          const batch_context<typename L::scalar_type>& c) {
+  typename L::scalar_type;
+  { L::name } -> std::convertible_to<std::string_view>;
+  { L::traits } -> std::convertible_to<loss_traits>;
+  { loss.reward_scale() } -> std::same_as<typename L::scalar_type>;
+  { loss(p, c) } -> std::same_as<pair_result<typename L::scalar_type>>;
+};
+
+namespace detail {
+
+/// sigma'(x) = sigma(x) sigma(-x), stable for any finite x.
+template <class T>
+PREFOPT_HD inline T sigmoid_derivative(T x) {
+  return prefopt::sigmoid(x) * prefopt::sigmoid(-x);
+}
+
+/// Conservative (label-smoothed) logistic loss of a margin z and its derivative dL/dz:
+///   L = -(1 - eps) log sigma(z) - eps log sigma(-z),  dL/dz = -(1 - eps) sigma(-z) + eps sigma(z).
+/// cDPO (Mitchell 2023), TRL DPOTrainer loss_type="sigmoid"; also the AOT, SimPO and CPO core.
+template <class T>
+struct value_slope {
+  T value;
+  T slope;
+};
+template <class T>
+PREFOPT_HD inline value_slope<T> smoothed_logistic(T z, T eps) {
+  return {-(T(1) - eps) * log_sigmoid(z) - eps * log_sigmoid(-z),
+          -(T(1) - eps) * prefopt::sigmoid(-z) + eps * prefopt::sigmoid(z)};
+}
+
+// ---- hyper-parameter validation (host) ----------------------------------------------------
+template <class T>
+void require_beta(T beta, std::string_view name = "beta") {
+  require_positive_finite(name, beta);
+}
+template <class T>
+void require_label_smoothing(T eps, std::string_view name = "label_smoothing") {
+  require(eps >= T(0) && eps < T(0.5), name, eps, "must be in [0, 0.5)");
+}
+template <class T>
+void require_non_negative_finite(std::string_view name, T value) {
+  require(std::isfinite(value) && value >= T(0), name, value, "must be finite and >= 0");
+}
+
+}  // namespace detail
+
+}  // namespace prefopt::losses
