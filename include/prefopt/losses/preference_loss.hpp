@@ -43,17 +43,17 @@ enum class reduction { mean, sum };
 /// empty when not supplied.
 template <class T>
 struct preference_batch {
-  std::span<const T> chosen_logps;        // [N] policy, summed over completion tokens
-  std::span<const T> rejected_logps;      // [N]
-  std::span<const T> ref_chosen_logps;    // [N] or empty (reference-free)
-  std::span<const T> ref_rejected_logps;  // [N] or empty
-  std::span<const T> chosen_tokens;       // [N] completion token counts (losses using means)
-  std::span<const T> rejected_tokens;     // [N]
-  std::span<const T> chosen_win_rates;    // [N] sppo
-  std::span<const T> rejected_win_rates;  // [N] sppo
-  std::span<const T> chosen_nll;          // [N] or empty: then NLL = -chosen_logps / chosen_tokens
-  std::span<const T> kl_policy_logps;     // [M] KTO: mismatched (prompt, completion) pairs
-  std::span<const T> kl_ref_logps;        // [M]
+  std::span<const T> chosen_logps{};        // [N] policy, summed over completion tokens
+  std::span<const T> rejected_logps{};      // [N]
+  std::span<const T> ref_chosen_logps{};    // [N] or empty (reference-free)
+  std::span<const T> ref_rejected_logps{};  // [N] or empty
+  std::span<const T> chosen_tokens{};       // [N] completion token counts (losses using means)
+  std::span<const T> rejected_tokens{};     // [N]
+  std::span<const T> chosen_win_rates{};    // [N] sppo
+  std::span<const T> rejected_win_rates{};  // [N] sppo
+  std::span<const T> chosen_nll{};          // [N] or empty: then NLL = -chosen_logps / chosen_tokens
+  std::span<const T> kl_policy_logps{};     // [M] KTO: mismatched (prompt, completion) pairs
+  std::span<const T> kl_ref_logps{};        // [M]
 };
 
 /// BCO's running mean of the batch-mean reward (TRL RunningMoments with one scalar per step).
