@@ -372,15 +372,12 @@ void sorted_pass(const L& loss, const host_batch<typename B::scalar_type>& h,
 }  // namespace detail
 
 /// Reduced loss, per-pair losses, gradients and metrics of `loss` over `batch`.
-template <class B, class L>
+template <class B, preference_loss_policy L>
 preference_loss_result<B> preference_loss(const L& loss,
                                           const preference_batch<typename B::scalar_type>& batch,
                                           const preference_loss_options<typename B::scalar_type>& options = {}) {
   PREFOPT_ASSERT_BACKEND(B);
   using T = typename B::scalar_type;
-  static_assert(preference_loss_policy<L>,
-                "preference_loss: L must be a loss policy (scalar_type, name, traits, "
-                "reward_scale(), operator()(pair_input, batch_context))");
   static_assert(std::is_same_v<typename L::scalar_type, T>,
                 "preference_loss: the loss and the backend must use the same scalar type");
   constexpr loss_traits tr = L::traits;
