@@ -6,7 +6,9 @@
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
+#include <cstdlib>
 #include <istream>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -20,6 +22,8 @@ class csv_error : public std::runtime_error {
   csv_error(std::size_t line, const std::string& column, const std::string& what)
       : std::runtime_error("line " + std::to_string(line) + ", column " + column + ": " + what) {}
 };
+
+std::optional<double> parse_number(const std::string& text);
 
 struct csv_table {
   std::vector<std::string> header;
@@ -35,19 +39,21 @@ struct csv_table {
   /// The cell (row r, column c) as a finite-or-not double; throws csv_error if it is not a number.
   [[nodiscard]] double number(std::size_t r, std::size_t c) const {
     const std::string& cell = rows[r][c];
-    std::size_t used = 0;
-    double v = 0;
-    try {
-      v = std::stod(cell, &used);
-    } catch (const std::exception&) {
-      used = 0;
-    }
-    if (cell.empty() || used != cell.size())
-      throw csv_error(lines[r], "\"" + header[c] + "\"", "\"" + cell + "\" is not a number");
-    return v;
+    const auto v = parse_number(cell);
+    if (!v) throw csv_error(lines[r], "\"" + header[c] + "\"", "\"" + cell + "\" is not a number");
+    return *v;
   }
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 };
+
+/// The whole of `text` as a double (strtod syntax, incl. subnormals, inf, nan), or nullopt.
+inline std::optional<double> parse_number(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  char* end = nullptr;
+  const double v = std::strtod(text.c_str(), &end);  // subnormals set ERANGE but are exact
+  if (end != text.c_str() + text.size()) return std::nullopt;
+  return v;
+}
 
 inline std::vector<std::string> split_csv_line(std::string line) {
   if (!line.empty() && line.back() == '\r') line.pop_back();

@@ -56,16 +56,9 @@ const std::vector<std::string_view> known_columns{
     "chosen_nll",      "kl_policy_logps",   "kl_ref_logps"};
 
 double parse_option_value(std::string_view option, const std::string& text) {
-  std::size_t used = 0;
-  double v = 0;
-  try {
-    v = std::stod(text, &used);
-  } catch (const std::exception&) {
-    used = 0;
-  }
-  if (text.empty() || used != text.size())
-    throw usage_error(std::string(option) + ": \"" + text + "\" is not a number");
-  return v;
+  const auto v = loss_table::parse_number(text);
+  if (!v) throw usage_error(std::string(option) + ": \"" + text + "\" is not a number");
+  return *v;
 }
 
 struct arguments {

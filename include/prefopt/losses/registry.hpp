@@ -8,7 +8,9 @@
 // Unknown names and hyper-parameters the chosen loss does not have are rejected with
 // prefopt::invalid_argument; the message lists the valid choices.
 
+#include <algorithm>
 #include <array>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -60,8 +62,13 @@ inline void check_allowed(std::string_view loss, const hyper_parameters& hp,
                           std::string_view allowed) {
   const auto check = [&](std::string_view name, const std::optional<double>& v) {
     if (!v) return;
-    const std::string padded = " " + std::string(allowed) + " ";
-    if (padded.find(" " + std::string(name) + " ") == std::string::npos)
+    bool found = false;
+    for (std::size_t start = 0; start <= allowed.size() && !found;) {
+      const std::size_t end = std::min(allowed.find(' ', start), allowed.size());
+      found = allowed.substr(start, end - start) == name;
+      start = end + 1;
+    }
+    if (!found)
       throw_invalid_argument(name, *v,
                              "not a hyper-parameter of loss \"" + std::string(loss) +
                                  "\" (it takes: " +
