@@ -13,6 +13,7 @@
 #include <vector>
 
 #include <prefopt/backends/eigen.hpp>
+#include <prefopt/losses/kto_unpaired.hpp>
 #include <prefopt/losses/registry.hpp>
 
 #include "support.hpp"
@@ -288,4 +289,38 @@ TEST_CASE("weighted_sum combines losses linearly and RPO equals sigmoid + alpha 
   CHECK(a.d_nll == Approx(0.7));
   static_assert(pl::weighted_sum<pl::sigmoid<double>, pl::bco_pair<double>>::traits.batch ==
                 pl::coupling::running_mean);
+}
+
+TEST_CASE("unpaired KTO equals paired KTO on a balanced batch (TRL's concatenation)", "[losses][kto]") {
+  using B = prefopt::eigen::backend<double>;
+  const std::vector<double> cw{-10, -12, -9}, cl{-11, -10, -13}, rw{-10.5, -11, -9}, rl{-10, -10, -12};
+  const std::vector<double> kp{-5, -7, -9}, kr{-6, -9, -9};
+  const pl::kto<double> kto(0.3, 1.4, 0.6);
+  const auto paired =
+      pl::preference_loss<B>(kto, pl::preference_batch<double>{cw, cl, rw, rl, {}, {}, {}, {}, {}, kp, kr});
+  std::vector<double> policy(cw), ref(rw);
+  policy.insert(policy.end(), cl.begin(), cl.end());
+  ref.insert(ref.end(), rl.begin(), rl.end());
+  const std::vector<std::uint8_t> desirable{1, 1, 1, 0, 0, 0};
+  const auto unpaired = pl::kto_loss<B>(kto, pl::kto_batch<double>{policy, ref, desirable, kp, kr});
+  CHECK(unpaired.loss == Approx(paired.loss).epsilon(1e-14));
+  CHECK(unpaired.kl_baseline == Approx(1.0));
+  for (Eigen::Index i = 0; i < 3; ++i) {
+    CHECK(unpaired.grad[i] == Approx(paired.grad_chosen[i]).epsilon(1e-14));
+    CHECK(unpaired.grad[i + 3] == Approx(paired.grad_rejected[i]).epsilon(1e-14));
+  }
+  CHECK(unpaired.rewards_chosen == Approx(paired.metrics.rewards_chosen));
+  CHECK(unpaired.desirable_count == 3);
+  // Unbalanced data: the mean runs over all M examples.
+  const std::vector<std::uint8_t> mostly_good{1, 1, 1, 1, 1, 0};
+  const auto u2 = pl::kto_loss<B>(kto, pl::kto_batch<double>{policy, ref, mostly_good, kp, kr});
+  double total = 0;
+  for (std::size_t i = 0; i < 6; ++i) {
+    const double r = policy[i] - ref[i];
+    total += mostly_good[i] ? kto.desirable(r, 1.0).value : kto.undesirable(r, 1.0).value;
+  }
+  CHECK(u2.loss == Approx(total / 6));
+  const std::vector<double> one{-1};
+  const std::vector<std::uint8_t> flag{1};
+  CHECK_THROWS_AS(pl::kto_loss<B>(kto, pl::kto_batch<double>{one, one, flag, kp, kr}), prefopt::invalid_argument);
 }

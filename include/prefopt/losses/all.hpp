@@ -13,3 +13,4 @@
 #include "prefopt/losses/longpo.hpp"
 #include "prefopt/losses/combination.hpp"
 #include "prefopt/losses/preference_loss.hpp"
+#include "prefopt/losses/kto_unpaired.hpp"

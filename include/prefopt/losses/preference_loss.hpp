@@ -250,6 +250,34 @@ host_batch<typename B::scalar_type> validate_batch(const L& loss,
   return h;
 }
 
+/// KTO's z0 = max(0, mean(kl_policy - kl_ref)) over the mismatched pairs, or the caller's value
+/// (also clamped at 0). Detached: a constant for the per-example functions.
+template <class B>
+typename B::scalar_type kl_baseline(std::span<const typename B::scalar_type> kl_policy,
+                                    std::span<const typename B::scalar_type> kl_ref,
+                                    std::optional<typename B::scalar_type> given) {
+  using T = typename B::scalar_type;
+  if (given) {
+    require_finite("options.kl_baseline", *given);
+    return std::max(T(0), *given);
+  }
+  if (kl_policy.empty())
+    throw_invalid_argument("kl_policy_logps", "empty",
+                           "KTO needs the log-probs of mismatched pairs (or options.kl_baseline)");
+  require_same_size("kl_ref_logps.size()", static_cast<long long>(kl_ref.size()),
+                    "kl_policy_logps.size()", static_cast<long long>(kl_policy.size()));
+  const auto kp = host_copy<B>(kl_policy), kr = host_copy<B>(kl_ref);
+  double s = 0.0;
+  for (std::size_t i = 0; i < kp.size(); ++i) {
+    const double d = static_cast<double>(kp[i]) - static_cast<double>(kr[i]);
+    if (!std::isfinite(d))
+      throw_invalid_argument("kl_policy_logps[" + std::to_string(i) + "] - kl_ref_logps", d,
+                             "must be finite");
+    s += d;
+  }
+  return static_cast<T>(std::max(0.0, s / static_cast<double>(kp.size())));
+}
+
 template <class B, class L>
 batch_context<typename B::scalar_type> compute_context(
     const L& loss, const preference_batch<typename B::scalar_type>& in,
@@ -261,27 +289,7 @@ batch_context<typename B::scalar_type> compute_context(
   if constexpr (needs_coupling<L>::kl_baseline) {
     require(n >= 2, "chosen_logps.size()", n,
             "KTO needs a batch of at least 2 pairs (the KL baseline uses mismatched pairs)");
-    if (options.kl_baseline) {
-      require_finite("options.kl_baseline", *options.kl_baseline);
-      ctx.kl_baseline = std::max(T(0), *options.kl_baseline);
-    } else {
-      if (in.kl_policy_logps.empty())
-        throw_invalid_argument("kl_policy_logps", "empty",
-                               "KTO needs the log-probs of mismatched pairs (or "
-                               "options.kl_baseline)");
-      require_same_size("kl_ref_logps.size()", static_cast<long long>(in.kl_ref_logps.size()),
-                        "kl_policy_logps.size()", static_cast<long long>(in.kl_policy_logps.size()));
-      const auto kp = host_copy<B>(in.kl_policy_logps), kr = host_copy<B>(in.kl_ref_logps);
-      double s = 0.0;
-      for (std::size_t i = 0; i < kp.size(); ++i) {
-        if (!std::isfinite(kp[i]) || !std::isfinite(kr[i]))
-          throw_invalid_argument("kl_policy_logps[" + std::to_string(i) + "] - kl_ref_logps",
-                                 static_cast<double>(kp[i]) - static_cast<double>(kr[i]),
-                                 "must be finite");
-        s += static_cast<double>(kp[i]) - static_cast<double>(kr[i]);
-      }
-      ctx.kl_baseline = static_cast<T>(std::max(0.0, s / static_cast<double>(kp.size())));
-    }
+    ctx.kl_baseline = kl_baseline<B>(in.kl_policy_logps, in.kl_ref_logps, options.kl_baseline);
   }
   if constexpr (needs_coupling<L>::running_mean) {
     const double beta = static_cast<double>(running_mean_beta(loss));
