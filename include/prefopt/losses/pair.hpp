@@ -102,8 +102,16 @@ struct value_slope {
 };
 template <class T>
 PREFOPT_HD inline value_slope<T> smoothed_logistic(T z, T eps) {
-  return {-(T(1) - eps) * log_sigmoid(z) - eps * log_sigmoid(-z),
-          -(T(1) - eps) * prefopt::sigmoid(-z) + eps * prefopt::sigmoid(z)};
+  // One exp and one log1p for all four terms: with e = exp(-|z|),
+  //   log sigma(z) = min(z, 0) - log1p(e),  log sigma(-z) = min(-z, 0) - log1p(e),
+  //   sigma(|z|) = 1 / (1 + e),  sigma(-|z|) = e / (1 + e)  (the softplus identities of numerics.hpp).
+  const T e = prefopt::detail::exp_(-prefopt::detail::fabs_(z));
+  const T l = prefopt::detail::log1p_(e);
+  const T inv = T(1) / (T(1) + e);
+  const bool positive = z >= T(0);
+  const T log_sig_pos = (positive ? T(0) : z) - l, log_sig_neg = (positive ? -z : T(0)) - l;
+  const T sig_pos = positive ? inv : e * inv, sig_neg = positive ? e * inv : inv;
+  return {-(T(1) - eps) * log_sig_pos - eps * log_sig_neg, -(T(1) - eps) * sig_neg + eps * sig_pos};
 }
 
 // ---- hyper-parameter validation (host) ----------------------------------------------------

@@ -304,30 +304,24 @@ batch_context<typename B::scalar_type> compute_context(
   return ctx;
 }
 
-template <class B>
-preference_metrics<typename B::scalar_type> compute_metrics(const typename B::vector_type& cw,
-                                                            const typename B::vector_type& cl,
-                                                            const typename B::vector_type& rw,
-                                                            const typename B::vector_type& rl,
-                                                            typename B::scalar_type beta) {
-  using T = typename B::scalar_type;
-  const index_t n = B::size(cw);
-  auto m = B::zeros(6, n);
-  T* out = B::data(m);
-  const T *pcw = B::data(cw), *pcl = B::data(cl), *prw = B::data(rw), *prl = B::data(rl);
-  B::for_each(n, [=] PREFOPT_HD(index_t i) {
-    const T a = pcw[i] - prw[i], b = pcl[i] - prl[i];
-    out[i] = beta * a;
-    out[n + i] = beta * b;
-    out[2 * n + i] = beta * (a - b);
-    out[3 * n + i] = a > b ? T(1) : T(0);
-    out[4 * n + i] = pcw[i];
-    out[5 * n + i] = pcl[i];
-  });
-  const auto sums =
-      B::to_host(B::row_sum(matrix_view<const T>::contiguous(B::data(m), 6, n)));
-  const T inv = T(1) / static_cast<T>(n);
-  return {sums[0] * inv, sums[1] * inv, sums[2] * inv, sums[3] * inv, sums[4] * inv, sums[5] * inv};
+/// The TRL metrics from the validated host copies, accumulated in double in a fixed order.
+template <class T>
+preference_metrics<T> compute_metrics(const host_batch<T>& h, T beta) {
+  double acc[6] = {0, 0, 0, 0, 0, 0};
+  const std::size_t n = h.cw.size();
+  const double b = static_cast<double>(beta);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double a = static_cast<double>(h.cw[i]) - h.rw[i], r = static_cast<double>(h.cl[i]) - h.rl[i];
+    acc[0] += b * a;
+    acc[1] += b * r;
+    acc[2] += b * (a - r);
+    acc[3] += a > r ? 1.0 : 0.0;
+    acc[4] += h.cw[i];
+    acc[5] += h.cl[i];
+  }
+  const double inv = 1.0 / static_cast<double>(n);
+  return {static_cast<T>(acc[0] * inv), static_cast<T>(acc[1] * inv), static_cast<T>(acc[2] * inv),
+          static_cast<T>(acc[3] * inv), static_cast<T>(acc[4] * inv), static_cast<T>(acc[5] * inv)};
 }
 
 template <class B>
@@ -397,10 +391,6 @@ preference_loss_result<B> preference_loss(const L& loss,
   preference_loss_result<B> out;
   out.context = detail::compute_context<B>(loss, batch, host, options);
 
-  // Reference arrays in backend memory (zeros in reference-free mode) for the kernel and metrics.
-  auto cw = detail::to_backend<B>(host.cw), cl = detail::to_backend<B>(host.cl);
-  auto rw = detail::to_backend<B>(host.rw), rl = detail::to_backend<B>(host.rl);
-
   if constexpr (detail::is_sorted_coupling(tr.batch)) {
     detail::sorted_pass<B>(loss, host, scale, out);
     out.grad_nll = B::zeros(0);
@@ -412,7 +402,11 @@ preference_loss_result<B> preference_loss(const L& loss,
     out.grad_nll = B::zeros(nll_given ? n : 0);
     T *per = B::data(out.per_pair), *gc = B::data(out.grad_chosen),
       *gr = B::data(out.grad_rejected), *gn = nll_given ? B::data(out.grad_nll) : nullptr;
-    const T *pcw = B::data(cw), *pcl = B::data(cl), *prw = B::data(rw), *prl = B::data(rl);
+    // The kernel reads the caller's memory directly; no reference = null = zero.
+    const T* pcw = batch.chosen_logps.data();
+    const T* pcl = batch.rejected_logps.data();
+    const T* prw = use_reference ? batch.ref_chosen_logps.data() : nullptr;
+    const T* prl = use_reference ? batch.ref_rejected_logps.data() : nullptr;
     const T* pnw = batch.chosen_tokens.empty() ? nullptr : batch.chosen_tokens.data();
     const T* pnl = batch.rejected_tokens.empty() ? nullptr : batch.rejected_tokens.data();
     const T* pww = tr.needs_win_rates ? batch.chosen_win_rates.data() : nullptr;
@@ -425,8 +419,8 @@ preference_loss_result<B> preference_loss(const L& loss,
       pair_input<T> p{};
       p.chosen_logps = pcw[i];
       p.rejected_logps = pcl[i];
-      p.ref_chosen_logps = prw[i];
-      p.ref_rejected_logps = prl[i];
+      if (prw != nullptr) p.ref_chosen_logps = prw[i];
+      if (prl != nullptr) p.ref_rejected_logps = prl[i];
       if (pnw != nullptr) p.chosen_tokens = pnw[i];
       if (pnl != nullptr) p.rejected_tokens = pnl[i];
       if (pww != nullptr) p.chosen_win_rate = pww[i];
@@ -442,7 +436,7 @@ preference_loss_result<B> preference_loss(const L& loss,
     });
   }
   out.loss = B::sum(out.per_pair) * scale;
-  out.metrics = detail::compute_metrics<B>(cw, cl, rw, rl, loss.reward_scale());
+  out.metrics = detail::compute_metrics(host, loss.reward_scale());
   return out;
 }
 
