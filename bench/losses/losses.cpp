@@ -39,9 +39,15 @@ struct data {
   }
 };
 
-template <class T, class Loss>
+/// The Eigen backend declaring host-readable memory: validation reads the inputs in place
+/// (prefopt::losses::detail::host_accessible) instead of copying them through B::to_host.
+template <class T>
+struct host_eigen : prefopt::eigen::backend<T> {
+  static constexpr bool host_memory = true;
+};
+
+template <class T, class Loss, class B = prefopt::eigen::backend<T>>
 void batch_loss(benchmark::State& state, Loss loss) {
-  using B = prefopt::eigen::backend<T>;
   const data<T> d(static_cast<std::size_t>(state.range(0)));
   for (auto _ : state) {
     auto out = pl::preference_loss<B>(loss, d.batch());
@@ -74,6 +80,12 @@ constexpr long pairs = 1L << 20;
 
 void batch_sigmoid_float(benchmark::State& s) { batch_loss<float>(s, pl::sigmoid<float>(0.1f)); }
 void batch_sigmoid_double(benchmark::State& s) { batch_loss<double>(s, pl::sigmoid<double>(0.1)); }
+void batch_sigmoid_float_in_place(benchmark::State& s) {
+  batch_loss<float, pl::sigmoid<float>, host_eigen<float>>(s, pl::sigmoid<float>(0.1f));
+}
+void batch_kto_float_in_place(benchmark::State& s) {
+  batch_loss<float, pl::kto<float>, host_eigen<float>>(s, pl::kto<float>(0.1f));
+}
 void batch_kto_float(benchmark::State& s) { batch_loss<float>(s, pl::kto<float>(0.1f)); }
 void batch_kto_double(benchmark::State& s) { batch_loss<double>(s, pl::kto<double>(0.1)); }
 void batch_ipo_float(benchmark::State& s) { batch_loss<float>(s, pl::ipo<float>(0.1f)); }
@@ -85,6 +97,8 @@ void per_pair_kto_float(benchmark::State& s) { per_pair_loop<float>(s, pl::kto<f
 
 BENCHMARK(batch_sigmoid_float)->Arg(pairs)->Unit(benchmark::kMillisecond);
 BENCHMARK(batch_sigmoid_double)->Arg(pairs)->Unit(benchmark::kMillisecond);
+BENCHMARK(batch_sigmoid_float_in_place)->Arg(pairs)->Unit(benchmark::kMillisecond);
+BENCHMARK(batch_kto_float_in_place)->Arg(pairs)->Unit(benchmark::kMillisecond);
 BENCHMARK(batch_kto_float)->Arg(pairs)->Unit(benchmark::kMillisecond);
 BENCHMARK(batch_kto_double)->Arg(pairs)->Unit(benchmark::kMillisecond);
 BENCHMARK(batch_ipo_float)->Arg(pairs)->Unit(benchmark::kMillisecond);

@@ -18,8 +18,9 @@ The formulas follow HF TRL (DPOTrainer.dpo_loss, KTOTrainer.kto_loss, ORPOTraine
 CPOTrainer.cpo_loss) and uclaml/SPPO; gradients come from torch.autograd, not from the analytic
 derivatives in the C++ headers. Two deliberate deviations from TRL's literal code, both for
 numerical stability only (same mathematics): sigmoid(x) is written exp(logsigmoid(x)) so that its
-autograd derivative keeps full relative precision in the tails, and DiscoPOP's m * exp(-z) is
-written exp(logsigmoid(z / tau) - z) (TRL's form gives inf * 0 = NaN for z << 0).
+autograd derivative keeps full relative precision in the tails, 1 - sigmoid(x) is written
+sigmoid(-x) (KTO, APO), and DiscoPOP's m * exp(-z) is written exp(logsigmoid(z / tau) - z) (TRL's
+form gives inf * 0 = NaN for z << 0).
 """
 
 import csv
@@ -93,9 +94,9 @@ def losses_for(name, hp, d, cw, cl):
         v, _ = torch.sort(b, stable=True)
         return smoothed(beta * (u - v), eps)
     if name == "apo_zero":
-        return (1 - sig(beta * a)) + sig(beta * b)
+        return sig(-beta * a) + sig(beta * b)  # TRL: (1 - sigmoid(beta a)) + sigmoid(beta b)
     if name == "apo_down":
-        return sig(beta * a) + (1 - sig(beta * (a - b)))
+        return sig(beta * a) + sig(-beta * (a - b))  # TRL: ... + (1 - sigmoid(beta (a - b)))
     if name == "discopop":
         tau = hp.get("tau", 0.05)
         z = beta * logits
@@ -104,8 +105,8 @@ def losses_for(name, hp, d, cw, cl):
     if name == "kto":
         kl = (d["kl_policy_logps"] - d["kl_ref_logps"]).mean().clamp(min=0).detach()
         wd, wu = hp.get("desirable_weight", 1.0), hp.get("undesirable_weight", 1.0)
-        chosen = 1 - sig(beta * (a - kl))
-        rejected = 1 - sig(beta * (kl - b))
+        chosen = sig(-beta * (a - kl))  # TRL: 1 - sigmoid(...), the same value without cancellation
+        rejected = sig(-beta * (kl - b))
         return torch.cat((wd * chosen, wu * rejected))  # TRL's concatenation, 2N examples
     if name == "orpo":
         lam = hp.get("lambda", 0.1)

@@ -25,9 +25,10 @@ class apo_zero {
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const T a = beta_ * detail::chosen_reward(p), b = beta_ * detail::rejected_reward(p);
-    return {T(1) - prefopt::sigmoid(a) + prefopt::sigmoid(b),
-            -beta_ * detail::sigmoid_derivative(a), beta_ * detail::sigmoid_derivative(b), T(0)};
+    const auto a = detail::sigmoid_both(beta_ * detail::chosen_reward(p));
+    const auto b = detail::sigmoid_both(beta_ * detail::rejected_reward(p));
+    // 1 - sigma(a) = sigma(-a): no cancellation.
+    return {a.neg + b.pos, -beta_ * a.pos * a.neg, beta_ * b.pos * b.neg, T(0)};
   }
 
  private:
@@ -47,10 +48,10 @@ class apo_down {
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const T a = beta_ * detail::chosen_reward(p), z = beta_ * detail::margin(p);
-    const T dz = detail::sigmoid_derivative(z);
-    return {prefopt::sigmoid(a) + T(1) - prefopt::sigmoid(z),
-            beta_ * (detail::sigmoid_derivative(a) - dz), beta_ * dz, T(0)};
+    const auto a = detail::sigmoid_both(beta_ * detail::chosen_reward(p));
+    const auto z = detail::sigmoid_both(beta_ * detail::margin(p));
+    const T dz = z.pos * z.neg;
+    return {a.pos + z.neg, beta_ * (a.pos * a.neg - dz), beta_ * dz, T(0)};
   }
 
  private:

@@ -38,16 +38,15 @@ class kto {
   PREFOPT_HD T reward_scale() const { return beta_; }
 
   /// One desirable example with log-ratio r: {value, dL/dl^policy}.
+  /// 1 - sigma(u) is evaluated as sigma(-u) (no cancellation when the example is well fit).
   PREFOPT_HD detail::value_slope<T> desirable(T r, T kl_baseline) const {
-    const T u = beta_ * (r - kl_baseline);
-    return {desirable_weight_ * (T(1) - prefopt::sigmoid(u)),
-            -desirable_weight_ * beta_ * detail::sigmoid_derivative(u)};
+    const auto s = detail::sigmoid_both(beta_ * (r - kl_baseline));
+    return {desirable_weight_ * s.neg, -desirable_weight_ * beta_ * s.pos * s.neg};
   }
   /// One undesirable example with log-ratio r.
   PREFOPT_HD detail::value_slope<T> undesirable(T r, T kl_baseline) const {
-    const T u = beta_ * (kl_baseline - r);
-    return {undesirable_weight_ * (T(1) - prefopt::sigmoid(u)),
-            undesirable_weight_ * beta_ * detail::sigmoid_derivative(u)};
+    const auto s = detail::sigmoid_both(beta_ * (kl_baseline - r));
+    return {undesirable_weight_ * s.neg, undesirable_weight_ * beta_ * s.pos * s.neg};
   }
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,

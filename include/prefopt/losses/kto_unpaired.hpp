@@ -61,21 +61,19 @@ kto_result<B> kto_loss(const kto<typename B::scalar_type>& loss,
   const auto finite = [](T v) { return std::isfinite(v); };
   const auto policy = detail::host_copy<B>(in.policy_logps);
   detail::require_each("policy_logps", policy, finite, "must be finite");
-  std::vector<T> ref(m, T(0));
-  if (use_reference) {
-    ref = detail::host_copy<B>(in.ref_logps);
-    detail::require_each("ref_logps", ref, finite, "must be finite");
-  }
+  auto ref = use_reference ? detail::host_copy<B>(in.ref_logps) : detail::host_array<T>::zeros(m);
+  if (use_reference) detail::require_each("ref_logps", ref, finite, "must be finite");
 
   kto_result<B> out;
   out.kl_baseline = detail::kl_baseline<B>(in.kl_policy_logps, in.kl_ref_logps, options.kl_baseline);
   const T scale = options.reduce == reduction::mean ? T(1) / static_cast<T>(m) : T(1);
   const auto n = static_cast<index_t>(m);
-  auto r = detail::to_backend<B>(ref);
+  auto r = use_reference ? B::zeros(0) : B::zeros(n);  // zeros stand in for a missing reference
   out.per_example = B::zeros(n);
   out.grad = B::zeros(n);
   T *per = B::data(out.per_example), *g = B::data(out.grad);
-  const T *lp = in.policy_logps.data(), *rp = B::data(r);
+  const T* lp = in.policy_logps.data();
+  const T* rp = use_reference ? in.ref_logps.data() : B::data(r);
   const std::uint8_t* des = in.desirable.data();
   const T z0 = out.kl_baseline;
   const kto<T> k = loss;

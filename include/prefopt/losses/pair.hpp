@@ -86,10 +86,25 @@ concept preference_loss_policy = requires(const L& loss, const pair_input<typena
 
 namespace detail {
 
+/// sigma(x) and sigma(-x) from one exp: with e = exp(-|x|), sigma(|x|) = 1/(1+e) and
+/// sigma(-|x|) = e/(1+e); both keep full relative precision (no 1 - sigma cancellation).
+template <class T>
+struct sigmoid_both_t {
+  T pos;  // sigma(x)
+  T neg;  // sigma(-x) = 1 - sigma(x)
+};
+template <class T>
+PREFOPT_HD inline sigmoid_both_t<T> sigmoid_both(T x) {
+  const T e = prefopt::detail::exp_(-prefopt::detail::fabs_(x));
+  const T inv = T(1) / (T(1) + e);
+  return x >= T(0) ? sigmoid_both_t<T>{inv, e * inv} : sigmoid_both_t<T>{e * inv, inv};
+}
+
 /// sigma'(x) = sigma(x) sigma(-x), stable for any finite x.
 template <class T>
 PREFOPT_HD inline T sigmoid_derivative(T x) {
-  return prefopt::sigmoid(x) * prefopt::sigmoid(-x);
+  const auto s = sigmoid_both(x);
+  return s.pos * s.neg;
 }
 
 /// Conservative (label-smoothed) logistic loss of a margin z and its derivative dL/dz:

@@ -26,6 +26,7 @@
 #include <string>
 #include <string_view>
 #include <type_traits>
+#include <utility>
 #include <vector>
 
 #include "prefopt/config.hpp"
@@ -106,20 +107,61 @@ struct preference_loss_result {
 
 namespace detail {
 
-/// Copies a span in B's memory space to a host vector (for validation and host-side steps).
+/// Backends whose memory the host can read directly declare `static constexpr bool host_memory =
+/// true`; validation and the host-side batch steps then read the caller's buffers in place.
 template <class B>
-std::vector<typename B::scalar_type> host_copy(std::span<const typename B::scalar_type> s) {
+concept host_accessible = requires { requires B::host_memory; };
+
+/// Host-readable values of a span in B's memory space: the span itself for host-accessible
+/// backends, otherwise an owned copy.
+template <class T>
+struct host_array {
+  std::vector<T> storage;
+  std::span<const T> view;
+  [[nodiscard]] std::size_t size() const { return view.size(); }
+  const T& operator[](std::size_t i) const { return view[i]; }
+  static host_array zeros(std::size_t n) {
+    host_array a;
+    a.storage.assign(n, T(0));
+    a.view = a.storage;
+    return a;
+  }
+  host_array() = default;
+  host_array(const host_array& o) : storage(o.storage), view(o.storage.empty() ? o.view : storage) {}
+  // A moved vector keeps its buffer, so the view stays valid.
+  host_array(host_array&& o) noexcept : storage(std::move(o.storage)), view(o.view) {}
+  host_array& operator=(host_array&& o) noexcept {
+    storage = std::move(o.storage);
+    view = o.view;
+    return *this;
+  }
+  host_array& operator=(const host_array& o) {
+    storage = o.storage;
+    view = o.storage.empty() ? o.view : std::span<const T>(storage);
+    return *this;
+  }
+};
+
+template <class B>
+host_array<typename B::scalar_type> host_copy(std::span<const typename B::scalar_type> s) {
   using T = typename B::scalar_type;
-  const index_t n = static_cast<index_t>(s.size());
-  auto v = B::zeros(n);
-  T* dst = B::data(v);
-  const T* src = s.data();
-  B::for_each(n, [=] PREFOPT_HD(index_t i) { dst[i] = src[i]; });
-  return B::to_host(v);
+  host_array<T> out;
+  if constexpr (host_accessible<B>) {
+    out.view = s;
+  } else {
+    const index_t n = static_cast<index_t>(s.size());
+    auto v = B::zeros(n);
+    T* dst = B::data(v);
+    const T* src = s.data();
+    B::for_each(n, [=] PREFOPT_HD(index_t i) { dst[i] = src[i]; });
+    out.storage = B::to_host(v);
+    out.view = out.storage;
+  }
+  return out;
 }
 
-template <class T, class Pred>
-void require_each(std::string_view name, const std::vector<T>& values, Pred ok,
+template <class Values, class Pred>
+void require_each(std::string_view name, const Values& values, Pred ok,
                   std::string_view requirement) {
   for (std::size_t i = 0; i < values.size(); ++i)
     if (!ok(values[i]))
@@ -167,7 +209,7 @@ typename L0::scalar_type running_mean_beta(const weighted_sum<L0, Ls...>& loss) 
 /// Host copies of every input the loss reads, validated.
 template <class T>
 struct host_batch {
-  std::vector<T> cw, cl, rw, rl, nw, nl;
+  host_array<T> cw, cl, rw, rl, nw, nl;
 };
 
 template <class B, class L>
@@ -220,8 +262,8 @@ host_batch<typename B::scalar_type> validate_batch(const L& loss,
     require_each("ref_chosen_logps", h.rw, finite, "must be finite");
     require_each("ref_rejected_logps", h.rl, finite, "must be finite");
   } else {
-    h.rw.assign(n, T(0));
-    h.rl.assign(n, T(0));
+    h.rw = host_array<T>::zeros(n);
+    h.rl = host_array<T>::zeros(n);
   }
   if (!in.chosen_tokens.empty()) {
     h.nw = host_copy<B>(in.chosen_tokens);
