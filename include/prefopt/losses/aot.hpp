@@ -21,27 +21,16 @@ namespace prefopt::losses {
 
 namespace detail {
 template <class T, coupling C>
-class aot_base {
+class aot_base : public smoothed_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr loss_traits traits{.batch = C};
 
-  explicit aot_base(T beta, T label_smoothing) : beta_(beta), label_smoothing_(label_smoothing) {
-    require_beta(beta);
-    require_label_smoothing(label_smoothing);
-  }
-  PREFOPT_HD T beta() const { return beta_; }
-  PREFOPT_HD T label_smoothing() const { return label_smoothing_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
+  aot_base(T beta, T label_smoothing) : smoothed_policy<T>(beta, label_smoothing) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const auto f = smoothed_logistic(beta_ * margin(p), label_smoothing_);
-    return margin_result(f.value, f.slope, beta_);
+    return this->logistic_of_margin(margin(p));
   }
-
- private:
-  T beta_, label_smoothing_;
 };
 }  // namespace detail
 

@@ -13,49 +13,37 @@
 namespace prefopt::losses {
 
 template <std::floating_point T>
-class apo_zero {
+class apo_zero : public detail::beta_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "apo_zero";
   static constexpr loss_traits traits{};
 
-  explicit apo_zero(T beta = T(0.1)) : beta_(beta) { detail::require_beta(beta); }
-  PREFOPT_HD T beta() const { return beta_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
+  explicit apo_zero(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const auto a = detail::sigmoid_both(beta_ * detail::chosen_reward(p));
-    const auto b = detail::sigmoid_both(beta_ * detail::rejected_reward(p));
+    const auto a = detail::sigmoid_both(this->beta_ * detail::chosen_reward(p));
+    const auto b = detail::sigmoid_both(this->beta_ * detail::rejected_reward(p));
     // 1 - sigma(a) = sigma(-a): no cancellation.
-    return {a.neg + b.pos, -beta_ * a.pos * a.neg, beta_ * b.pos * b.neg, T(0)};
+    return {a.neg + b.pos, -this->beta_ * a.pos * a.neg, this->beta_ * b.pos * b.neg, T(0)};
   }
-
- private:
-  T beta_;
 };
 
 template <std::floating_point T>
-class apo_down {
+class apo_down : public detail::beta_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "apo_down";
   static constexpr loss_traits traits{};
 
-  explicit apo_down(T beta = T(0.1)) : beta_(beta) { detail::require_beta(beta); }
-  PREFOPT_HD T beta() const { return beta_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
+  explicit apo_down(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const auto a = detail::sigmoid_both(beta_ * detail::chosen_reward(p));
-    const auto z = detail::sigmoid_both(beta_ * detail::margin(p));
+    const auto a = detail::sigmoid_both(this->beta_ * detail::chosen_reward(p));
+    const auto z = detail::sigmoid_both(this->beta_ * detail::margin(p));
     const T dz = z.pos * z.neg;
-    return {a.pos + z.neg, beta_ * (a.pos * a.neg - dz), beta_ * dz, T(0)};
+    return {a.pos + z.neg, this->beta_ * (a.pos * a.neg - dz), this->beta_ * dz, T(0)};
   }
-
- private:
-  T beta_;
 };
 
 }  // namespace prefopt::losses

@@ -17,23 +17,19 @@
 namespace prefopt::losses {
 
 template <std::floating_point T>
-class discopop {
+class discopop : public detail::beta_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "discopop";
   static constexpr loss_traits traits{};
 
-  explicit discopop(T beta = T(0.1), T tau = T(0.05)) : beta_(beta), tau_(tau) {
-    detail::require_beta(beta);
+  explicit discopop(T beta = T(0.1), T tau = T(0.05)) : detail::beta_policy<T>(beta), tau_(tau) {
     require_positive_finite("tau", tau);
   }
-  PREFOPT_HD T beta() const { return beta_; }
   PREFOPT_HD T tau() const { return tau_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const T z = beta_ * detail::margin(p), s = z / tau_;
+    const T z = this->beta_ * detail::margin(p), s = z / tau_;
     const T log_m = log_sigmoid(s), log_1m = log_sigmoid(-s);
     const T one_minus_m = prefopt::sigmoid(-s);
     const T logistic = -log_sigmoid(z);
@@ -42,11 +38,11 @@ class discopop {
     const T mm = prefopt::detail::exp_(log_m + log_1m);               // m (1 - m)
     const T value = one_minus_m * logistic + m_exp;
     const T slope = -one_minus_m * prefopt::sigmoid(-z) - m_exp + (mm_exp - mm * logistic) / tau_;
-    return detail::margin_result(value, slope, beta_);
+    return detail::margin_result(value, slope, this->beta_);
   }
 
  private:
-  T beta_, tau_;
+  T tau_;
 };
 
 }  // namespace prefopt::losses

@@ -20,33 +20,31 @@
 namespace prefopt::losses {
 
 template <std::floating_point T>
-class kto {
+class kto : public detail::beta_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "kto";
   static constexpr loss_traits traits{.batch = coupling::kl_baseline};
 
   explicit kto(T beta = T(0.1), T desirable_weight = T(1), T undesirable_weight = T(1))
-      : beta_(beta), desirable_weight_(desirable_weight), undesirable_weight_(undesirable_weight) {
-    detail::require_beta(beta);
+      : detail::beta_policy<T>(beta),
+        desirable_weight_(desirable_weight),
+        undesirable_weight_(undesirable_weight) {
     require_positive_finite("desirable_weight", desirable_weight);
     require_positive_finite("undesirable_weight", undesirable_weight);
   }
-  PREFOPT_HD T beta() const { return beta_; }
   PREFOPT_HD T desirable_weight() const { return desirable_weight_; }
   PREFOPT_HD T undesirable_weight() const { return undesirable_weight_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
 
   /// One desirable example with log-ratio r: {value, dL/dl^policy}.
   /// 1 - sigma(u) is evaluated as sigma(-u) (no cancellation when the example is well fit).
   PREFOPT_HD detail::value_slope<T> desirable(T r, T kl_baseline) const {
-    const auto s = detail::sigmoid_both(beta_ * (r - kl_baseline));
-    return {desirable_weight_ * s.neg, -desirable_weight_ * beta_ * s.pos * s.neg};
+    const auto s = detail::sigmoid_both(this->beta_ * (r - kl_baseline));
+    return {desirable_weight_ * s.neg, -desirable_weight_ * this->beta_ * s.pos * s.neg};
   }
   /// One undesirable example with log-ratio r.
   PREFOPT_HD detail::value_slope<T> undesirable(T r, T kl_baseline) const {
-    const auto s = detail::sigmoid_both(beta_ * (kl_baseline - r));
-    return {undesirable_weight_ * s.neg, undesirable_weight_ * beta_ * s.pos * s.neg};
+    const auto s = detail::sigmoid_both(this->beta_ * (kl_baseline - r));
+    return {undesirable_weight_ * s.neg, undesirable_weight_ * this->beta_ * s.pos * s.neg};
   }
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
@@ -57,7 +55,7 @@ class kto {
   }
 
  private:
-  T beta_, desirable_weight_, undesirable_weight_;
+  T desirable_weight_, undesirable_weight_;
 };
 
 }  // namespace prefopt::losses

@@ -65,28 +65,25 @@ class rpo {
 };
 
 template <std::floating_point T>
-class longpo {
+class longpo : public detail::beta_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "longpo";
   static constexpr loss_traits traits{.has_nll = true};
 
-  explicit longpo(T beta = T(0.01), T lambda = T(0.01)) : beta_(beta), lambda_(lambda) {
-    detail::require_beta(beta);
+  explicit longpo(T beta = T(0.01), T lambda = T(0.01))
+      : detail::beta_policy<T>(beta), lambda_(lambda) {
     detail::require_non_negative_finite("lambda", lambda);
   }
-  PREFOPT_HD T beta() const { return beta_; }
   PREFOPT_HD T lambda() const { return lambda_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const T z = beta_ * detail::margin(p);
+    const T b = this->beta_, z = b * detail::margin(p);
     const T g = -lambda_ * prefopt::sigmoid(-z);
-    return {p.chosen_nll - lambda_ * log_sigmoid(z), beta_ * g, -beta_ * g, T(1)};
+    return {p.chosen_nll - lambda_ * log_sigmoid(z), b * g, -b * g, T(1)};
   }
 
  private:
-  T beta_, lambda_;
+  T lambda_;
 };
 
 }  // namespace prefopt::losses

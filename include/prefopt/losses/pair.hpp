@@ -143,6 +143,39 @@ void require_non_negative_finite(std::string_view name, T value) {
   require(std::isfinite(value) && value >= T(0), name, value, "must be finite and >= 0");
 }
 
+/// Base of every loss with a temperature beta: holds it, validated (finite, > 0), and reports it
+/// as the reward scale of the metrics (rewards = beta * r).
+template <class T>
+class beta_policy {
+ public:
+  using scalar_type = T;
+  PREFOPT_HD T beta() const { return beta_; }
+  PREFOPT_HD T reward_scale() const { return beta_; }
+
+ protected:
+  explicit beta_policy(T beta) : beta_(beta) { require_beta(beta); }
+  T beta_;
+};
+
+/// beta plus a label smoothing eps in [0, 0.5) (cDPO-style conservative labels).
+template <class T>
+class smoothed_policy : public beta_policy<T> {
+ public:
+  PREFOPT_HD T label_smoothing() const { return label_smoothing_; }
+
+ protected:
+  smoothed_policy(T beta, T label_smoothing)
+      : beta_policy<T>(beta), label_smoothing_(label_smoothing) {
+    require_label_smoothing(label_smoothing);
+  }
+  /// The conservative logistic loss of z = beta * margin, with dL/dl_w = beta g, dL/dl_l = -beta g.
+  PREFOPT_HD pair_result<T> logistic_of_margin(T margin) const {
+    const auto f = smoothed_logistic(this->beta_ * margin, label_smoothing_);
+    return {f.value, this->beta_ * f.slope, -this->beta_ * f.slope, T(0)};
+  }
+  T label_smoothing_;
+};
+
 }  // namespace detail
 
 }  // namespace prefopt::losses

@@ -56,65 +56,54 @@ class orpo {
 /// Defaults beta = 2.0 (the paper's range is 2.0-2.5; TRL's CPOConfig defaults to 0.1) and
 /// gamma = 0.5 (TRL's simpo_gamma).
 template <std::floating_point T>
-class simpo {
+class simpo : public detail::smoothed_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "simpo";
   static constexpr loss_traits traits{.uses_reference = false, .needs_tokens = true};
 
   explicit simpo(T beta = T(2), T gamma = T(0.5), T label_smoothing = T(0))
-      : beta_(beta), gamma_(gamma), label_smoothing_(label_smoothing) {
-    detail::require_beta(beta);
+      : detail::smoothed_policy<T>(beta, label_smoothing), gamma_(gamma) {
     require_finite("gamma", gamma);
-    detail::require_label_smoothing(label_smoothing);
   }
-  PREFOPT_HD T beta() const { return beta_; }
   PREFOPT_HD T gamma() const { return gamma_; }
-  PREFOPT_HD T label_smoothing() const { return label_smoothing_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const T z = beta_ * (p.chosen_logps / p.chosen_tokens - p.rejected_logps / p.rejected_tokens) -
-                gamma_;
-    const auto f = detail::smoothed_logistic(z, label_smoothing_);
-    return {f.value, beta_ * f.slope / p.chosen_tokens, -beta_ * f.slope / p.rejected_tokens, T(0)};
+    const T b = this->beta_;
+    const T z = b * (p.chosen_logps / p.chosen_tokens - p.rejected_logps / p.rejected_tokens) - gamma_;
+    const auto f = detail::smoothed_logistic(z, this->label_smoothing_);
+    return {f.value, b * f.slope / p.chosen_tokens, -b * f.slope / p.rejected_tokens, T(0)};
   }
 
  private:
-  T beta_, gamma_, label_smoothing_;
+  T gamma_;
 };
 
 /// CPO (Xu et al. 2024, "Contrastive Preference Optimization"), TRL CPOTrainer loss_type="sigmoid"
 /// with cpo_alpha: reference-free DPO on summed log-probs plus alpha times the chosen NLL,
 ///   L = -(1 - eps) log sigma(beta (l_w - l_l)) - eps log sigma(-beta (l_w - l_l)) + alpha NLL_w.
 template <std::floating_point T>
-class cpo {
+class cpo : public detail::smoothed_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "cpo";
   static constexpr loss_traits traits{.uses_reference = false, .has_nll = true};
 
   explicit cpo(T beta = T(0.1), T alpha = T(1), T label_smoothing = T(0))
-      : beta_(beta), alpha_(alpha), label_smoothing_(label_smoothing) {
-    detail::require_beta(beta);
+      : detail::smoothed_policy<T>(beta, label_smoothing), alpha_(alpha) {
     detail::require_non_negative_finite("alpha", alpha);
-    detail::require_label_smoothing(label_smoothing);
   }
-  PREFOPT_HD T beta() const { return beta_; }
   PREFOPT_HD T alpha() const { return alpha_; }
-  PREFOPT_HD T label_smoothing() const { return label_smoothing_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const auto f =
-        detail::smoothed_logistic(beta_ * (p.chosen_logps - p.rejected_logps), label_smoothing_);
-    return {f.value + alpha_ * p.chosen_nll, beta_ * f.slope, -beta_ * f.slope, alpha_};
+    auto r = this->logistic_of_margin(p.chosen_logps - p.rejected_logps);
+    r.loss += alpha_ * p.chosen_nll;
+    r.d_nll = alpha_;
+    return r;
   }
 
  private:
-  T beta_, alpha_, label_smoothing_;
+  T alpha_;
 };
 
 }  // namespace prefopt::losses

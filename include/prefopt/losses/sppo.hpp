@@ -17,47 +17,35 @@
 namespace prefopt::losses {
 
 template <std::floating_point T>
-class sppo_hard {
+class sppo_hard : public detail::beta_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "sppo_hard";
   static constexpr loss_traits traits{};
 
-  explicit sppo_hard(T beta = T(0.1)) : beta_(beta) { detail::require_beta(beta); }
-  PREFOPT_HD T beta() const { return beta_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
+  explicit sppo_hard(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const T h = T(0.5) / beta_;
+    const T h = T(0.5) / this->beta_;
     const T a = detail::chosen_reward(p) - h, b = detail::rejected_reward(p) + h;
     return {a * a + b * b, T(2) * a, T(2) * b, T(0)};
   }
-
- private:
-  T beta_;
 };
 
 template <std::floating_point T>
-class sppo {
+class sppo : public detail::beta_policy<T> {
  public:
-  using scalar_type = T;
   static constexpr std::string_view name = "sppo";
   static constexpr loss_traits traits{.needs_win_rates = true};
 
-  explicit sppo(T beta = T(0.001)) : beta_(beta) { detail::require_beta(beta); }
-  PREFOPT_HD T beta() const { return beta_; }
-  PREFOPT_HD T reward_scale() const { return beta_; }
+  explicit sppo(T beta = T(0.001)) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
-    const T a = detail::chosen_reward(p) - (p.chosen_win_rate - T(0.5)) / beta_;
-    const T b = detail::rejected_reward(p) - (p.rejected_win_rate - T(0.5)) / beta_;
+    const T a = detail::chosen_reward(p) - (p.chosen_win_rate - T(0.5)) / this->beta_;
+    const T b = detail::rejected_reward(p) - (p.rejected_win_rate - T(0.5)) / this->beta_;
     return {T(0.5) * (a * a + b * b), a, b, T(0)};
   }
-
- private:
-  T beta_;
 };
 
 }  // namespace prefopt::losses
