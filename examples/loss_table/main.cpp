@@ -13,6 +13,7 @@
 // loss. The reduced loss and the TRL metrics go to stderr.
 // Exit status: 0 on success, 2 on bad usage or bad input (the message names line and column).
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -38,8 +39,11 @@ namespace pl = prefopt::losses;
 constexpr std::string_view usage =
     "usage: loss_table --loss NAME [--beta B] [--label-smoothing E] [--gamma G] [--alpha A]\n"
     "                  [--lambda L] [--tau T] [--desirable-weight W] [--undesirable-weight W]\n"
-    "                  [--reference-free] [--reduction mean|sum] FILE.csv\n"
+    "                  [--reference-free] [--reduction mean|sum] [--loss-weights W1,W2,...]\n"
+    "                  FILE.csv\n"
     "\n"
+    "NAME is a TRL loss_type (sigmoid, ipo, kto, ...) or a comma-separated list of them\n"
+    "(e.g. sigmoid,bco_pair,sft), weighted by --loss-weights (default 1 each).\n"
     "Evaluates a preference loss on each row of FILE.csv (\"-\" = stdin). The header names the\n"
     "columns present among chosen_logps, rejected_logps, ref_chosen_logps, ref_rejected_logps,\n"
     "chosen_tokens, rejected_tokens, chosen_win_rate, rejected_win_rate, chosen_nll,\n"
@@ -67,6 +71,7 @@ struct arguments {
   bool reference_free = false;
   pl::reduction reduce = pl::reduction::mean;
   std::string file;
+  std::vector<double> loss_weights;
 };
 
 arguments parse_arguments(int argc, char** argv) {
@@ -93,6 +98,10 @@ arguments parse_arguments(int argc, char** argv) {
       a.loss = value();
     } else if (auto it = numeric.find(arg); it != numeric.end()) {
       a.hp.*(it->second) = parse_option_value(arg, value());
+    } else if (arg == "--loss-weights") {
+      const std::string list = value();
+      for (const auto& cell : loss_table::split_csv_line(list))
+        a.loss_weights.push_back(parse_option_value(arg, cell));
     } else if (arg == "--reference-free") {
       a.reference_free = true;
     } else if (arg == "--reduction") {
@@ -121,8 +130,21 @@ std::string column_of(const std::string& field) {
 
 int run(int argc, char** argv) {
   const arguments args = parse_arguments(argc, argv);
-  const auto loss = pl::make_loss<double>(args.loss, args.hp);  // invalid_argument -> exit 2
-  const pl::loss_traits traits = pl::traits_of(loss);
+  // invalid_argument -> exit 2
+  const auto losses = pl::make_loss_list<double>(args.loss, args.loss_weights, args.hp);
+  pl::loss_traits traits{};  // what any term reads
+  traits.uses_reference = false;
+  for (const auto& l : losses) {
+    const auto t = pl::traits_of(l.loss);
+    traits.uses_reference = traits.uses_reference || t.uses_reference;
+    traits.needs_tokens = traits.needs_tokens || t.needs_tokens;
+    traits.needs_win_rates = traits.needs_win_rates || t.needs_win_rates;
+    traits.has_nll = traits.has_nll || t.has_nll;
+    if (t.batch != pl::coupling::none) traits.batch = t.batch;
+  }
+  const bool needs_kl = std::any_of(losses.begin(), losses.end(), [](const auto& l) {
+    return pl::traits_of(l.loss).batch == pl::coupling::kl_baseline;
+  });
 
   std::ifstream file;
   if (args.file != "-") {
@@ -163,7 +185,7 @@ int run(int argc, char** argv) {
     require_column("chosen_win_rate", args.loss + " needs win rates");
     require_column("rejected_win_rate", args.loss + " needs win rates");
   }
-  if (traits.batch == pl::coupling::kl_baseline) {
+  if (needs_kl) {
     require_column("kl_policy_logps", "kto's KL baseline");
     require_column("kl_ref_logps", "kto's KL baseline");
   }
@@ -185,7 +207,7 @@ int run(int argc, char** argv) {
 
   pl::preference_loss_result<backend> out;
   try {
-    out = pl::preference_loss<backend>(loss, batch, options);
+    out = pl::preference_loss<backend>(losses, batch, options);
   } catch (const prefopt::invalid_argument& e) {
     // Library messages name "field[i] = value: ..."; point at the CSV cell instead.
     static const std::regex cell(R"(^([a-z_]+)\[([0-9]+)\]( - [a-z_]+)? = (.*)$)");
@@ -204,7 +226,7 @@ int run(int argc, char** argv) {
     std::printf("%.17g,%.17g,%.17g\n", out.per_pair[static_cast<Eigen::Index>(i)],
                 out.grad_chosen[static_cast<Eigen::Index>(i)],
                 out.grad_rejected[static_cast<Eigen::Index>(i)]);
-  std::fprintf(stderr, "loss (%s, %s) = %.17g\n", std::string(pl::loss_name(loss)).c_str(),
+  std::fprintf(stderr, "loss (%s, %s) = %.17g\n", args.loss.c_str(),
                args.reduce == pl::reduction::mean ? "mean" : "sum", out.loss);
   const auto values = out.metrics.values();
   for (std::size_t k = 0; k < values.size(); ++k)

@@ -137,3 +137,26 @@ TEST_CASE("registry: unknown names list the valid ones, foreign hyper-parameters
   CHECK_THROWS_AS(pl::cpo<double>(0.1, -1.0), prefopt::invalid_argument);
   CHECK_THROWS_AS(pl::longpo<double>(0.01, inf), prefopt::invalid_argument);
 }
+
+TEST_CASE("registry: loss lists take one weight per loss and share hyper-parameters", "[losses][registry]") {
+  const std::vector<double> w{1.0, 0.7};
+  const auto list = pl::make_loss_list<double>("sigmoid,sft", w, {.beta = 0.2});
+  REQUIRE(list.size() == 2);
+  CHECK(std::get<pl::sigmoid<double>>(list[0].loss).beta() == 0.2);
+  const std::vector<double> n{3, 4, 5};
+  const pl::preference_batch<double> batch{cw, cl, rw, rl, n};
+  const auto combined = pl::preference_loss<B>(list, batch);
+  const auto rpo = pl::preference_loss<B>(pl::rpo<double>(0.2, 0.7), batch);
+  CHECK(combined.loss == Approx(rpo.loss).epsilon(1e-14));
+  CHECK(combined.grad_chosen[1] == Approx(rpo.grad_chosen[1]).epsilon(1e-14));
+  CHECK(combined.per_pair[2] == Approx(rpo.per_pair[2]).epsilon(1e-14));
+  const std::vector<double> one{1.0};
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", one), Contains("loss weights"));
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,aot", w), Contains("cannot be combined"));
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", w, {.gamma = 1.0}),
+                    Contains("gamma") && Contains("any of"));
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,nope", w), Contains("unknown loss"));
+  const std::vector<double> negative{1.0, -1.0};
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", negative), Contains("weights[1]"));
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", w, {.beta = -1.0}), Contains("beta = -1"));
+}
