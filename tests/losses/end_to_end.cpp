@@ -14,25 +14,27 @@
 #include <prefopt/losses/registry.hpp>
 
 #include "support.hpp"
+#include "support/backends.hpp"
 
 namespace {
 namespace pl = prefopt::losses;
 using B = prefopt::eigen::backend<double>;
 
-struct chain {
+template <class T>
+struct chain_t {
   static constexpr prefopt::index_t N = 3, Tw = 5, Tl = 4, V = 4;
-  std::vector<double> chosen_logits, rejected_logits;
+  std::vector<T> chosen_logits, rejected_logits;
   std::vector<std::int64_t> chosen_labels, rejected_labels;
   std::vector<std::uint8_t> chosen_mask, rejected_mask;
-  std::vector<double> ref_chosen{-4.0, -5.5, -3.0}, ref_rejected{-4.5, -3.0, -6.0};
-  std::vector<double> kl_policy{-5, -6, -7}, kl_ref{-5.5, -6.2, -6.0};
+  std::vector<T> ref_chosen{-4.0, -5.5, -3.0}, ref_rejected{-4.5, -3.0, -6.0};
+  std::vector<T> kl_policy{-5, -6, -7}, kl_ref{-5.5, -6.2, -6.0};
 
-  explicit chain(unsigned seed) {
+  explicit chain_t(unsigned seed) {
     std::mt19937_64 rng(seed);
     std::normal_distribution<double> z(0.0, 1.5);
     std::uniform_int_distribution<int> tok(0, V - 1);
-    for (prefopt::index_t i = 0; i < N * Tw * V; ++i) chosen_logits.push_back(z(rng));
-    for (prefopt::index_t i = 0; i < N * Tl * V; ++i) rejected_logits.push_back(z(rng));
+    for (prefopt::index_t i = 0; i < N * Tw * V; ++i) chosen_logits.push_back(T(z(rng)));
+    for (prefopt::index_t i = 0; i < N * Tl * V; ++i) rejected_logits.push_back(T(z(rng)));
     for (prefopt::index_t i = 0; i < N * Tw; ++i) chosen_labels.push_back(tok(rng));
     for (prefopt::index_t i = 0; i < N * Tl; ++i) rejected_labels.push_back(tok(rng));
     // Prompt position 1 is masked out of the completion; one label is ignore_index.
@@ -41,11 +43,11 @@ struct chain {
     rejected_labels[2] = -100;
   }
 
-  template <class Loss>
-  pl::logits_loss_result<B> run(const Loss& loss) const {
-    pl::preference_logits<double, std::int64_t, std::uint8_t> in;
-    in.chosen_logits = prefopt::logits_view<const double>::contiguous(chosen_logits.data(), N, Tw, V);
-    in.rejected_logits = prefopt::logits_view<const double>::contiguous(rejected_logits.data(), N, Tl, V);
+  template <class Backend = B, class Loss>
+  pl::logits_loss_result<Backend> run(const Loss& loss) const {
+    pl::preference_logits<T, std::int64_t, std::uint8_t> in;
+    in.chosen_logits = prefopt::logits_view<const T>::contiguous(chosen_logits.data(), N, Tw, V);
+    in.rejected_logits = prefopt::logits_view<const T>::contiguous(rejected_logits.data(), N, Tl, V);
     in.chosen_labels = prefopt::matrix_view<const std::int64_t>::contiguous(chosen_labels.data(), N, Tw);
     in.rejected_labels = prefopt::matrix_view<const std::int64_t>::contiguous(rejected_labels.data(), N, Tl);
     in.chosen_mask = prefopt::matrix_view<const std::uint8_t>::contiguous(chosen_mask.data(), N, Tw);
@@ -54,9 +56,10 @@ struct chain {
     in.ref_rejected_logps = ref_rejected;
     in.kl_policy_logps = kl_policy;
     in.kl_ref_logps = kl_ref;
-    return pl::preference_loss_from_logits<B>(loss, in);
+    return pl::preference_loss_from_logits<Backend>(loss, in);
   }
 };
+using chain = chain_t<double>;
 
 template <class Loss>
 void check_chain(const Loss& loss, const std::string& name) {
@@ -92,15 +95,22 @@ TEST_CASE("dL/dlogits equals finite differences through the whole chain", "[loss
   check_chain(pl::longpo<double>(0.5, 0.3), "longpo");
 }
 
-TEST_CASE("the chain's sums and metrics match sequence_logps + preference_loss", "[losses][end_to_end]") {
-  chain c(5);
-  const pl::sigmoid<double> dpo(0.2);
-  const auto out = c.run(dpo);
-  const auto cw = B::to_host(out.chosen.sum), cl = B::to_host(out.rejected.sum);
-  const auto direct = pl::preference_loss<B>(dpo, pl::preference_batch<double>{cw, cl, c.ref_chosen, c.ref_rejected});
-  CHECK(out.pairs.loss == Approx(direct.loss).epsilon(1e-14));
-  CHECK(out.pairs.metrics.logps_chosen == Approx(direct.metrics.logps_chosen).epsilon(1e-14));
+TEMPLATE_TEST_CASE("the chain's sums and metrics match sequence_logps + preference_loss",
+                   "[losses][end_to_end]", PREFOPT_TEST_BACKENDS) {
+  using Bk = TestType;
+  using T = typename Bk::scalar_type;
+  chain_t<T> c(5);
+  const pl::sigmoid<T> dpo(T(0.2));
+  const auto out = c.template run<Bk>(dpo);
+  const auto cw = Bk::to_host(out.chosen.sum), cl = Bk::to_host(out.rejected.sum);
+  const auto direct =
+      pl::preference_loss<Bk>(dpo, pl::preference_batch<T>{cw, cl, c.ref_chosen, c.ref_rejected});
+  CHECK(out.pairs.loss == Approx(direct.loss).epsilon(1e-6));
+  CHECK(out.pairs.metrics.logps_chosen == Approx(direct.metrics.logps_chosen).epsilon(1e-6));
   // Counted tokens: the mask removes input position 1 (label column 1 -> predicted position 0).
-  CHECK(B::to_host(out.chosen.count)[0] == chain::Tw - 2);
-  CHECK(B::to_host(out.rejected.count)[0] == chain::Tl - 2);  // ignore_index at column 2
+  CHECK(Bk::to_host(out.chosen.count)[0] == T(chain::Tw - 2));
+  CHECK(Bk::to_host(out.rejected.count)[0] == T(chain::Tl - 2));  // ignore_index at column 2
+  // dL/dlogits of a sum-reduced DPO loss is c_b (onehot - softmax): each counted row sums to 0.
+  const auto& g = out.grad_chosen_logits;
+  for (Eigen::Index r = 0; r < g.rows(); ++r) CHECK(std::abs(g.row(r).sum()) < T(1e-5));
 }
