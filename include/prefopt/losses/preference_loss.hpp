@@ -1,0 +1,485 @@
+#pragma once
+// The batch API: any loss policy over a batch of pairs on any prefopt::Backend.
+//
+//   auto out = prefopt::losses::preference_loss<B>(loss, batch, options);
+//   out.loss                         reduced loss (mean over pairs by default, or sum)
+//   out.per_pair                     per-pair losses (aot / aot_unpaired: per sorted position)
+//   out.grad_chosen / grad_rejected  d(out.loss)/d(chosen_logps) and /d(rejected_logps)
+//   out.grad_nll                     d(out.loss)/d(chosen_nll) when chosen_nll was passed
+//   out.metrics                      the TRL log: rewards/chosen, rewards/rejected,
+//                                    rewards/margins, rewards/accuracies, logps/chosen,
+//                                    logps/rejected
+//
+// Inputs are non-owning spans in B's memory space (host memory for Eigen; device pointers for a
+// CUDA backend), so tensors held by PyTorch or NumPy are never copied. The per-pair work runs in
+// one B::for_each with a PREFOPT_HD lambda. Validation reads the inputs back to the host first
+// (device code cannot throw). Batch couplings are computed on the host and passed to the kernel as
+// constants: KTO's z0, BCO's delta; AOT's sort runs on the host (a device backend would need a
+// sort primitive).
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <numeric>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include "prefopt/config.hpp"
+#include "prefopt/core/concepts.hpp"
+#include "prefopt/core/errors.hpp"
+#include "prefopt/losses/combination.hpp"
+#include "prefopt/losses/dpo.hpp"
+#include "prefopt/losses/pair.hpp"
+
+namespace prefopt::losses {
+
+enum class reduction { mean, sum };
+
+/// Per-sequence inputs of a batch of N pairs (spans in B's memory space). Optional spans are
+/// empty when not supplied.
+template <class T>
+struct preference_batch {
+  std::span<const T> chosen_logps{};        // [N] policy, summed over completion tokens
+  std::span<const T> rejected_logps{};      // [N]
+  std::span<const T> ref_chosen_logps{};    // [N] or empty (reference-free)
+  std::span<const T> ref_rejected_logps{};  // [N] or empty
+  std::span<const T> chosen_tokens{};       // [N] completion token counts (losses using means)
+  std::span<const T> rejected_tokens{};     // [N]
+  std::span<const T> chosen_win_rates{};    // [N] sppo
+  std::span<const T> rejected_win_rates{};  // [N] sppo
+  std::span<const T> chosen_nll{};          // [N] or empty: then NLL = -chosen_logps / chosen_tokens
+  std::span<const T> kl_policy_logps{};     // [M] KTO: mismatched (prompt, completion) pairs
+  std::span<const T> kl_ref_logps{};        // [M]
+};
+
+/// BCO's running mean of the batch-mean reward (TRL RunningMoments with one scalar per step).
+struct bco_running_mean {
+  double mean = 0.0;
+  long long count = 0;
+  void update(double batch_mean) {
+    ++count;
+    mean += (batch_mean - mean) / static_cast<double>(count);
+  }
+};
+
+template <class T>
+struct preference_loss_options {
+  reduction reduce = reduction::mean;
+  bool reference_free = false;               // treat the reference log-probs as 0
+  bco_running_mean* bco_state = nullptr;     // BCO: updated in place; nullptr = a fresh state
+  std::optional<T> kl_baseline;              // KTO: this z0 instead of the mismatched pairs
+};
+
+/// Metrics as TRL logs them (means over the batch).
+template <class T>
+struct preference_metrics {
+  T rewards_chosen = T(0);      // mean beta r_w
+  T rewards_rejected = T(0);    // mean beta r_l
+  T rewards_margins = T(0);     // mean beta (r_w - r_l)
+  T rewards_accuracies = T(0);  // share of pairs with r_w > r_l (strict)
+  T logps_chosen = T(0);        // mean l_w
+  T logps_rejected = T(0);      // mean l_l
+  static constexpr std::array<std::string_view, 6> names{
+      "rewards/chosen", "rewards/rejected", "rewards/margins",
+      "rewards/accuracies", "logps/chosen", "logps/rejected"};
+  [[nodiscard]] std::array<T, 6> values() const {
+    return {rewards_chosen, rewards_rejected, rewards_margins,
+            rewards_accuracies, logps_chosen, logps_rejected};
+  }
+};
+
+template <class B>
+struct preference_loss_result {
+  using T = typename B::scalar_type;
+  T loss = T(0);
+  typename B::vector_type per_pair;
+  typename B::vector_type grad_chosen;
+  typename B::vector_type grad_rejected;
+  typename B::vector_type grad_nll;  // size N when batch.chosen_nll was given, else 0
+  preference_metrics<T> metrics;
+  batch_context<T> context;          // z0 / delta actually used
+};
+
+namespace detail {
+
+/// Backends whose memory the host can read directly declare `static constexpr bool host_memory =
+/// true`; validation and the host-side batch steps then read the caller's buffers in place.
+template <class B>
+concept host_accessible = requires { requires B::host_memory; };
+
+/// Host-readable values of a span in B's memory space: the span itself for host-accessible
+/// backends, otherwise an owned copy.
+template <class T>
+struct host_array {
+  std::vector<T> storage;
+  std::span<const T> view;
+  [[nodiscard]] std::size_t size() const { return view.size(); }
+  const T& operator[](std::size_t i) const { return view[i]; }
+  static host_array zeros(std::size_t n) {
+    host_array a;
+    a.storage.assign(n, T(0));
+    a.view = a.storage;
+    return a;
+  }
+  host_array() = default;
+  host_array(const host_array& o) : storage(o.storage), view(o.storage.empty() ? o.view : storage) {}
+  // A moved vector keeps its buffer, so the view stays valid.
+  host_array(host_array&& o) noexcept : storage(std::move(o.storage)), view(o.view) {}
+  host_array& operator=(host_array&& o) noexcept {
+    storage = std::move(o.storage);
+    view = o.view;
+    return *this;
+  }
+  host_array& operator=(const host_array& o) {
+    storage = o.storage;
+    view = o.storage.empty() ? o.view : std::span<const T>(storage);
+    return *this;
+  }
+};
+
+template <class B>
+host_array<typename B::scalar_type> host_copy(std::span<const typename B::scalar_type> s) {
+  using T = typename B::scalar_type;
+  host_array<T> out;
+  if constexpr (host_accessible<B>) {
+    out.view = s;
+  } else {
+    const index_t n = static_cast<index_t>(s.size());
+    auto v = B::zeros(n);
+    T* dst = B::data(v);
+    const T* src = s.data();
+    B::for_each(n, [=] PREFOPT_HD(index_t i) { dst[i] = src[i]; });
+    out.storage = B::to_host(v);
+    out.view = out.storage;
+  }
+  return out;
+}
+
+template <class Values, class Pred>
+void require_each(std::string_view name, const Values& values, Pred ok,
+                  std::string_view requirement) {
+  for (std::size_t i = 0; i < values.size(); ++i)
+    if (!ok(values[i]))
+      throw_invalid_argument(std::string(name) + "[" + std::to_string(i) + "]", values[i],
+                             requirement);
+}
+
+template <class T>
+void require_batch_span(std::string_view name, std::span<const T> s, std::size_t n,
+                        std::string_view why) {
+  if (s.empty())
+    throw_invalid_argument(name, "empty", std::string("required: ") + std::string(why));
+  require_same_size(std::string(name) + ".size()", static_cast<long long>(s.size()),
+                    "chosen_logps.size()", static_cast<long long>(n));
+}
+
+template <class T>
+void require_optional_span(std::string_view name, std::span<const T> s, std::size_t n) {
+  if (!s.empty())
+    require_same_size(std::string(name) + ".size()", static_cast<long long>(s.size()),
+                      "chosen_logps.size()", static_cast<long long>(n));
+}
+
+// The beta that defines BCO's rewards, also inside a combination.
+template <class L>
+typename L::scalar_type running_mean_beta(const L& loss) {
+  if constexpr (L::traits.batch == coupling::running_mean) return loss.reward_scale();
+  return typename L::scalar_type(0);
+}
+template <class L0, class... Ls>
+typename L0::scalar_type running_mean_beta(const weighted_sum<L0, Ls...>& loss) {
+  using T = typename L0::scalar_type;
+  T beta = T(0);
+  std::apply(
+      [&](const auto&... l) {
+        ((beta = (beta == T(0) && needs_coupling<std::decay_t<decltype(l)>>::running_mean)
+                     ? l.reward_scale()
+                     : beta),
+         ...);
+      },
+      loss.losses());
+  return beta;
+}
+
+/// Host copies of every input the loss reads, validated.
+template <class T>
+struct host_batch {
+  host_array<T> cw, cl, rw, rl, nw, nl;
+};
+
+template <class B, class L>
+host_batch<typename B::scalar_type> validate_batch(const L& loss,
+                                                   const preference_batch<typename B::scalar_type>& in,
+                                                   bool use_reference) {
+  using T = typename B::scalar_type;
+  constexpr loss_traits tr = L::traits;
+  const std::size_t n = in.chosen_logps.size();
+  require(n >= 1, "chosen_logps.size()", n, "a batch needs at least one pair");
+  require_same_size("rejected_logps.size()", static_cast<long long>(in.rejected_logps.size()),
+                    "chosen_logps.size()", static_cast<long long>(n));
+  const bool nll_derived = tr.has_nll && in.chosen_nll.empty();
+  if (use_reference) {
+    require_batch_span("ref_chosen_logps", in.ref_chosen_logps, n,
+                       "reference log-probs (or options.reference_free = true)");
+    require_batch_span("ref_rejected_logps", in.ref_rejected_logps, n,
+                       "reference log-probs (or options.reference_free = true)");
+  } else {
+    require_optional_span("ref_chosen_logps", in.ref_chosen_logps, n);
+    require_optional_span("ref_rejected_logps", in.ref_rejected_logps, n);
+  }
+  if (tr.needs_tokens || nll_derived) {
+    require_batch_span("chosen_tokens", in.chosen_tokens, n,
+                       tr.needs_tokens ? std::string(L::name) + " uses per-token means"
+                                       : "the chosen NLL is derived as -chosen_logps / chosen_tokens");
+  } else {
+    require_optional_span("chosen_tokens", in.chosen_tokens, n);
+  }
+  if (tr.needs_tokens) require_batch_span("rejected_tokens", in.rejected_tokens, n,
+                                          std::string(L::name) + " uses per-token means");
+  else require_optional_span("rejected_tokens", in.rejected_tokens, n);
+  if (tr.needs_win_rates) {
+    require_batch_span("chosen_win_rates", in.chosen_win_rates, n, "sppo needs win rates");
+    require_batch_span("rejected_win_rates", in.rejected_win_rates, n, "sppo needs win rates");
+  }
+  require_optional_span("chosen_nll", in.chosen_nll, n);
+
+  const auto finite = [](T v) { return std::isfinite(v); };
+  const auto positive = [](T v) { return std::isfinite(v) && v > T(0); };
+  const auto probability = [](T v) { return v >= T(0) && v <= T(1); };
+  host_batch<T> h;
+  h.cw = host_copy<B>(in.chosen_logps);
+  h.cl = host_copy<B>(in.rejected_logps);
+  require_each("chosen_logps", h.cw, finite, "must be finite");
+  require_each("rejected_logps", h.cl, finite, "must be finite");
+  if (use_reference) {
+    h.rw = host_copy<B>(in.ref_chosen_logps);
+    h.rl = host_copy<B>(in.ref_rejected_logps);
+    require_each("ref_chosen_logps", h.rw, finite, "must be finite");
+    require_each("ref_rejected_logps", h.rl, finite, "must be finite");
+  } else {
+    h.rw = host_array<T>::zeros(n);
+    h.rl = host_array<T>::zeros(n);
+  }
+  if (!in.chosen_tokens.empty()) {
+    h.nw = host_copy<B>(in.chosen_tokens);
+    require_each("chosen_tokens", h.nw, positive, "token counts must be finite and > 0");
+  }
+  if (!in.rejected_tokens.empty()) {
+    h.nl = host_copy<B>(in.rejected_tokens);
+    require_each("rejected_tokens", h.nl, positive, "token counts must be finite and > 0");
+  }
+  if (tr.needs_win_rates) {
+    require_each("chosen_win_rates", host_copy<B>(in.chosen_win_rates), probability,
+                 "win rates must be in [0, 1]");
+    require_each("rejected_win_rates", host_copy<B>(in.rejected_win_rates), probability,
+                 "win rates must be in [0, 1]");
+  }
+  if (!in.chosen_nll.empty())
+    require_each("chosen_nll", host_copy<B>(in.chosen_nll), finite, "must be finite");
+  if constexpr (tr.needs_negative_logps) {
+    const auto negative = [](T v) { return v < T(0); };
+    require_each("chosen_logps", h.cw, negative,
+                 std::string(L::name) + " takes log(1 - p): log-probs must be < 0");
+    require_each("rejected_logps", h.cl, negative,
+                 std::string(L::name) + " takes log(1 - p): log-probs must be < 0");
+  }
+  (void)loss;
+  return h;
+}
+
+/// KTO's z0 = max(0, mean(kl_policy - kl_ref)) over the mismatched pairs, or the caller's value
+/// (also clamped at 0). Detached: a constant for the per-example functions.
+template <class B>
+typename B::scalar_type kl_baseline(std::span<const typename B::scalar_type> kl_policy,
+                                    std::span<const typename B::scalar_type> kl_ref,
+                                    std::optional<typename B::scalar_type> given) {
+  using T = typename B::scalar_type;
+  if (given) {
+    require_finite("options.kl_baseline", *given);
+    return std::max(T(0), *given);
+  }
+  if (kl_policy.empty())
+    throw_invalid_argument("kl_policy_logps", "empty",
+                           "KTO needs the log-probs of mismatched pairs (or options.kl_baseline)");
+  require_same_size("kl_ref_logps.size()", static_cast<long long>(kl_ref.size()),
+                    "kl_policy_logps.size()", static_cast<long long>(kl_policy.size()));
+  const auto kp = host_copy<B>(kl_policy), kr = host_copy<B>(kl_ref);
+  double s = 0.0;
+  for (std::size_t i = 0; i < kp.size(); ++i) {
+    const double d = static_cast<double>(kp[i]) - static_cast<double>(kr[i]);
+    if (!std::isfinite(d))
+      throw_invalid_argument("kl_policy_logps[" + std::to_string(i) + "] - kl_ref_logps", d,
+                             "must be finite");
+    s += d;
+  }
+  return static_cast<T>(std::max(0.0, s / static_cast<double>(kp.size())));
+}
+
+template <class B, class L>
+batch_context<typename B::scalar_type> compute_context(
+    const L& loss, const preference_batch<typename B::scalar_type>& in,
+    const host_batch<typename B::scalar_type>& h,
+    const preference_loss_options<typename B::scalar_type>& options) {
+  using T = typename B::scalar_type;
+  batch_context<T> ctx{};
+  const std::size_t n = h.cw.size();
+  if constexpr (needs_coupling<L>::kl_baseline) {
+    require(n >= 2, "chosen_logps.size()", n,
+            "KTO needs a batch of at least 2 pairs (the KL baseline uses mismatched pairs)");
+    ctx.kl_baseline = kl_baseline<B>(in.kl_policy_logps, in.kl_ref_logps, options.kl_baseline);
+  }
+  if constexpr (needs_coupling<L>::running_mean) {
+    const double beta = static_cast<double>(running_mean_beta(loss));
+    double s = 0.0;
+    for (std::size_t i = 0; i < n; ++i)
+      s += beta * ((static_cast<double>(h.cw[i]) - h.rw[i]) + (static_cast<double>(h.cl[i]) - h.rl[i]));
+    bco_running_mean fresh;
+    bco_running_mean& state = options.bco_state ? *options.bco_state : fresh;
+    state.update(s / static_cast<double>(2 * n));
+    ctx.delta = static_cast<T>(state.mean);
+  }
+  return ctx;
+}
+
+/// The TRL metrics from the validated host copies, accumulated in double in a fixed order.
+template <class T>
+preference_metrics<T> compute_metrics(const host_batch<T>& h, T beta) {
+  double acc[6] = {0, 0, 0, 0, 0, 0};
+  const std::size_t n = h.cw.size();
+  const double b = static_cast<double>(beta);
+  for (std::size_t i = 0; i < n; ++i) {
+    const double a = static_cast<double>(h.cw[i]) - h.rw[i], r = static_cast<double>(h.cl[i]) - h.rl[i];
+    acc[0] += b * a;
+    acc[1] += b * r;
+    acc[2] += b * (a - r);
+    acc[3] += a > r ? 1.0 : 0.0;
+    acc[4] += h.cw[i];
+    acc[5] += h.cl[i];
+  }
+  const double inv = 1.0 / static_cast<double>(n);
+  return {static_cast<T>(acc[0] * inv), static_cast<T>(acc[1] * inv), static_cast<T>(acc[2] * inv),
+          static_cast<T>(acc[3] * inv), static_cast<T>(acc[4] * inv), static_cast<T>(acc[5] * inv)};
+}
+
+template <class B>
+typename B::vector_type to_backend(const std::vector<typename B::scalar_type>& v) {
+  return B::from_host(std::span<const typename B::scalar_type>(v));
+}
+
+// AOT: sort on the host, evaluate virtual pairs, scatter the gradients through the permutations.
+template <class B, class L>
+void sorted_pass(const L& loss, const host_batch<typename B::scalar_type>& h,
+                 typename B::scalar_type scale, preference_loss_result<B>& out) {
+  using T = typename B::scalar_type;
+  const std::size_t n = h.cw.size();
+  std::vector<T> u(n), v(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    if constexpr (L::traits.batch == coupling::sorted_logratios) {
+      u[i] = h.cw[i] - h.cl[i];  // policy log-ratio
+      v[i] = h.rw[i] - h.rl[i];  // reference log-ratio
+    } else {
+      u[i] = h.cw[i] - h.rw[i];  // chosen reward r_w
+      v[i] = h.cl[i] - h.rl[i];  // rejected reward r_l
+    }
+  }
+  std::vector<std::size_t> pu(n), pv(n);
+  std::iota(pu.begin(), pu.end(), std::size_t{0});
+  std::iota(pv.begin(), pv.end(), std::size_t{0});
+  std::stable_sort(pu.begin(), pu.end(), [&](std::size_t a, std::size_t b) { return u[a] < u[b]; });
+  std::stable_sort(pv.begin(), pv.end(), [&](std::size_t a, std::size_t b) { return v[a] < v[b]; });
+  std::vector<T> per(n), gc(n, T(0)), gr(n, T(0));
+  for (std::size_t k = 0; k < n; ++k) {
+    pair_input<T> p{};
+    p.chosen_logps = u[pu[k]];
+    if constexpr (L::traits.batch == coupling::sorted_logratios) p.ref_chosen_logps = v[pv[k]];
+    else p.rejected_logps = v[pv[k]];
+    const auto r = loss(p, batch_context<T>{});
+    per[k] = r.loss;
+    if constexpr (L::traits.batch == coupling::sorted_logratios) {
+      gc[pu[k]] += scale * r.d_chosen;  // d u_i / d l_w,i = 1, d u_i / d l_l,i = -1
+      gr[pu[k]] -= scale * r.d_chosen;
+    } else {
+      gc[pu[k]] += scale * r.d_chosen;
+      gr[pv[k]] += scale * r.d_rejected;
+    }
+  }
+  out.per_pair = to_backend<B>(per);
+  out.grad_chosen = to_backend<B>(gc);
+  out.grad_rejected = to_backend<B>(gr);
+}
+
+}  // namespace detail
+
+/// Reduced loss, per-pair losses, gradients and metrics of `loss` over `batch`.
+template <class B, preference_loss_policy L>
+preference_loss_result<B> preference_loss(const L& loss,
+                                          const preference_batch<typename B::scalar_type>& batch,
+                                          const preference_loss_options<typename B::scalar_type>& options = {}) {
+  PREFOPT_ASSERT_BACKEND(B);
+  using T = typename B::scalar_type;
+  static_assert(std::is_same_v<typename L::scalar_type, T>,
+                "preference_loss: the loss and the backend must use the same scalar type");
+  constexpr loss_traits tr = L::traits;
+  const bool use_reference = tr.uses_reference && !options.reference_free;
+  const auto host = detail::validate_batch<B>(loss, batch, use_reference);
+  const index_t n = static_cast<index_t>(host.cw.size());
+  const T scale = options.reduce == reduction::mean ? T(1) / static_cast<T>(n) : T(1);
+
+  preference_loss_result<B> out;
+  out.context = detail::compute_context<B>(loss, batch, host, options);
+
+  if constexpr (detail::is_sorted_coupling(tr.batch)) {
+    detail::sorted_pass<B>(loss, host, scale, out);
+    out.grad_nll = B::zeros(0);
+  } else {
+    out.per_pair = B::zeros(n);
+    out.grad_chosen = B::zeros(n);
+    out.grad_rejected = B::zeros(n);
+    const bool nll_given = tr.has_nll && !batch.chosen_nll.empty();
+    out.grad_nll = B::zeros(nll_given ? n : 0);
+    T *per = B::data(out.per_pair), *gc = B::data(out.grad_chosen),
+      *gr = B::data(out.grad_rejected), *gn = nll_given ? B::data(out.grad_nll) : nullptr;
+    // The kernel reads the caller's memory directly; no reference = null = zero.
+    const T* pcw = batch.chosen_logps.data();
+    const T* pcl = batch.rejected_logps.data();
+    const T* prw = use_reference ? batch.ref_chosen_logps.data() : nullptr;
+    const T* prl = use_reference ? batch.ref_rejected_logps.data() : nullptr;
+    const T* pnw = batch.chosen_tokens.empty() ? nullptr : batch.chosen_tokens.data();
+    const T* pnl = batch.rejected_tokens.empty() ? nullptr : batch.rejected_tokens.data();
+    const T* pww = tr.needs_win_rates ? batch.chosen_win_rates.data() : nullptr;
+    const T* pwl = tr.needs_win_rates ? batch.rejected_win_rates.data() : nullptr;
+    const T* pnll = nll_given ? batch.chosen_nll.data() : nullptr;
+    const bool derive_nll = tr.has_nll && !nll_given;
+    const batch_context<T> ctx = out.context;
+    const L policy = loss;
+    B::for_each(n, [=] PREFOPT_HD(index_t i) {
+      pair_input<T> p{};
+      p.chosen_logps = pcw[i];
+      p.rejected_logps = pcl[i];
+      if (prw != nullptr) p.ref_chosen_logps = prw[i];
+      if (prl != nullptr) p.ref_rejected_logps = prl[i];
+      if (pnw != nullptr) p.chosen_tokens = pnw[i];
+      if (pnl != nullptr) p.rejected_tokens = pnl[i];
+      if (pww != nullptr) p.chosen_win_rate = pww[i];
+      if (pwl != nullptr) p.rejected_win_rate = pwl[i];
+      if (pnll != nullptr) p.chosen_nll = pnll[i];
+      if (derive_nll) p.chosen_nll = -p.chosen_logps / p.chosen_tokens;
+      const pair_result<T> r = policy(p, ctx);
+      per[i] = r.loss;
+      // A derived NLL = -l_w / n_w contributes dL/dnll * (-1 / n_w) to dL/dl_w.
+      gc[i] = scale * (derive_nll ? r.d_chosen - r.d_nll / p.chosen_tokens : r.d_chosen);
+      gr[i] = scale * r.d_rejected;
+      if (gn != nullptr) gn[i] = scale * r.d_nll;
+    });
+  }
+  out.loss = B::sum(out.per_pair) * scale;
+  out.metrics = detail::compute_metrics(host, loss.reward_scale());
+  return out;
+}
+
+}  // namespace prefopt::losses

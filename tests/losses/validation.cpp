@@ -1,0 +1,162 @@
+// Bad hyper-parameters and bad batches are rejected with prefopt::invalid_argument (one test per
+// rule of issue 3), with messages naming the argument.
+
+#include <catch2/catch.hpp>
+
+#include <limits>
+#include <span>
+#include <vector>
+
+#include <prefopt/backends/eigen.hpp>
+#include <prefopt/losses/registry.hpp>
+
+namespace {
+namespace pl = prefopt::losses;
+using B = prefopt::eigen::backend<double>;
+constexpr double not_a_number = std::numeric_limits<double>::quiet_NaN();
+constexpr double inf = std::numeric_limits<double>::infinity();
+using Catch::Matchers::Contains;
+
+const std::vector<double> cw{-10, -12, -9}, cl{-11, -10, -13}, rw{-10.5, -11, -9}, rl{-10, -10, -12};
+}  // namespace
+
+TEST_CASE("beta <= 0 or non-finite is rejected by every loss that has a beta", "[losses][validation]") {
+  for (const auto name : pl::loss_names) {
+    if (name == "sft") continue;  // no hyper-parameters
+    for (const double beta : {0.0, -0.1, not_a_number, inf, -inf}) {
+      INFO(name << " beta " << beta);
+      CHECK_THROWS_AS(pl::make_loss<double>(name, {.beta = beta}), prefopt::invalid_argument);
+    }
+  }
+  CHECK_THROWS_WITH(pl::sigmoid<double>(0.0), Contains("beta") && Contains("> 0"));
+  CHECK_THROWS_AS(pl::orpo<double>(-1.0), prefopt::invalid_argument);  // orpo's lambda
+}
+
+TEST_CASE("label smoothing outside 0 <= eps < 0.5 is rejected", "[losses][validation]") {
+  for (const auto name : {"sigmoid", "robust", "exo_pair", "aot", "aot_pair", "simpo", "cpo", "rpo"}) {
+    for (const double eps : {-0.01, 0.5, 0.7, not_a_number}) {
+      INFO(name << " label_smoothing " << eps);
+      CHECK_THROWS_AS(pl::make_loss<double>(name, {.label_smoothing = eps}), prefopt::invalid_argument);
+    }
+  }
+  CHECK_THROWS_WITH(pl::sigmoid<double>(0.1, 0.5), Contains("label_smoothing") && Contains("[0, 0.5)"));
+  CHECK_NOTHROW(pl::sigmoid<double>(0.1, 0.49));
+}
+
+TEST_CASE("exo_pair with label smoothing 0 is rejected", "[losses][validation]") {
+  CHECK_THROWS_WITH(pl::exo_pair<double>(0.1, 0.0), Contains("label_smoothing") && Contains("> 0"));
+  CHECK_THROWS_AS(pl::make_loss<double>("exo_pair", {.label_smoothing = 0.0}), prefopt::invalid_argument);
+  CHECK_NOTHROW(pl::exo_pair<double>(0.1));  // default 1e-3
+}
+
+TEST_CASE("robust with label smoothing >= 0.5 is rejected", "[losses][validation]") {
+  CHECK_THROWS_AS(pl::robust<double>(0.1, 0.5), prefopt::invalid_argument);
+  CHECK_THROWS_AS(pl::robust<double>(0.1, 0.75), prefopt::invalid_argument);
+}
+
+TEST_CASE("KTO needs a batch of at least 2 and the mismatched-pair log-probs", "[losses][validation]") {
+  const pl::kto<double> kto;
+  const std::vector<double> one{-10}, kl{-5};
+  CHECK_THROWS_WITH(pl::preference_loss<B>(kto, pl::preference_batch<double>{one, one, one, one, {}, {}, {}, {}, {}, kl, kl}),
+                    Contains("at least 2"));
+  CHECK_THROWS_WITH(pl::preference_loss<B>(kto, pl::preference_batch<double>{cw, cl, rw, rl}),
+                    Contains("kl_policy_logps"));
+  const std::vector<double> kp{-5, -6}, kr{-5};
+  CHECK_THROWS_AS(pl::preference_loss<B>(kto, pl::preference_batch<double>{cw, cl, rw, rl, {}, {}, {}, {}, {}, kp, kr}),
+                  prefopt::invalid_argument);
+  CHECK_THROWS_AS(pl::kto<double>(0.1, 0.0), prefopt::invalid_argument);
+  CHECK_THROWS_AS(pl::kto<double>(0.1, 1.0, -1.0), prefopt::invalid_argument);
+}
+
+TEST_CASE("win rates outside 0..1 are rejected", "[losses][validation]") {
+  const pl::sppo<double> sppo;
+  const std::vector<double> good{0.2, 0.5, 1.0}, bad{0.2, 1.5, 0.0}, negative{-0.1, 0.5, 0.5};
+  CHECK_NOTHROW(pl::preference_loss<B>(sppo, pl::preference_batch<double>{cw, cl, rw, rl, {}, {}, good, good}));
+  CHECK_THROWS_WITH(pl::preference_loss<B>(sppo, pl::preference_batch<double>{cw, cl, rw, rl, {}, {}, good, bad}),
+                    Contains("rejected_win_rates[1]") && Contains("[0, 1]"));
+  CHECK_THROWS_WITH(pl::preference_loss<B>(sppo, pl::preference_batch<double>{cw, cl, rw, rl, {}, {}, negative, good}),
+                    Contains("chosen_win_rates[0]"));
+  CHECK_THROWS_WITH(pl::preference_loss<B>(sppo, pl::preference_batch<double>{cw, cl, rw, rl}),
+                    Contains("chosen_win_rates"));
+}
+
+TEST_CASE("token counts <= 0 are rejected where a mean is needed", "[losses][validation]") {
+  const std::vector<double> n{3, 4, 5}, zero{3, 0, 5}, negative{-1, 4, 5};
+  for (const auto name : {"ipo", "orpo", "simpo"}) {
+    const auto loss = pl::make_loss<double>(name);
+    INFO(name);
+    CHECK_NOTHROW(pl::preference_loss<B>(loss, pl::preference_batch<double>{cw, cl, rw, rl, n, n}));
+    CHECK_THROWS_WITH(pl::preference_loss<B>(loss, pl::preference_batch<double>{cw, cl, rw, rl, n, zero}),
+                      Contains("rejected_tokens[1]"));
+    CHECK_THROWS_WITH(pl::preference_loss<B>(loss, pl::preference_batch<double>{cw, cl, rw, rl, negative, n}),
+                      Contains("chosen_tokens[0]"));
+    CHECK_THROWS_WITH(pl::preference_loss<B>(loss, pl::preference_batch<double>{cw, cl, rw, rl}),
+                      Contains("chosen_tokens"));
+  }
+  // A derived NLL (-l_w / n_w) needs the chosen counts too.
+  CHECK_THROWS_WITH(pl::preference_loss<B>(pl::cpo<double>(), pl::preference_batch<double>{cw, cl}),
+                    Contains("chosen_tokens"));
+}
+
+TEST_CASE("mismatched batch sizes are rejected", "[losses][validation]") {
+  const std::vector<double> two{-1, -2};
+  const pl::sigmoid<double> dpo;
+  CHECK_THROWS_WITH(pl::preference_loss<B>(dpo, pl::preference_batch<double>{cw, two, rw, rl}),
+                    Contains("rejected_logps.size()") && Contains("3"));
+  CHECK_THROWS_WITH(pl::preference_loss<B>(dpo, pl::preference_batch<double>{cw, cl, two, rl}),
+                    Contains("ref_chosen_logps.size()"));
+  CHECK_THROWS_AS(pl::preference_loss<B>(pl::ipo<double>(), pl::preference_batch<double>{cw, cl, rw, rl, two, cw}),
+                  prefopt::invalid_argument);
+  CHECK_THROWS_WITH(pl::preference_loss<B>(dpo, pl::preference_batch<double>{}), Contains("at least one pair"));
+}
+
+TEST_CASE("missing reference log-probs need reference_free, non-finite inputs are rejected", "[losses][validation]") {
+  const pl::sigmoid<double> dpo;
+  CHECK_THROWS_WITH(pl::preference_loss<B>(dpo, pl::preference_batch<double>{cw, cl}),
+                    Contains("reference_free"));
+  const std::vector<double> with_nan{-1, not_a_number, -3};
+  CHECK_THROWS_WITH(pl::preference_loss<B>(dpo, pl::preference_batch<double>{cw, with_nan, rw, rl}),
+                    Contains("rejected_logps[1]"));
+  // ORPO takes log(1 - p): a log-prob of 0 (p = 1) has no odds.
+  const std::vector<double> zero{-1, 0, -3}, n{1, 1, 1};
+  CHECK_THROWS_WITH(pl::preference_loss<B>(pl::orpo<double>(), pl::preference_batch<double>{zero, cl, {}, {}, n, n}),
+                    Contains("chosen_logps[1]") && Contains("< 0"));
+}
+
+TEST_CASE("registry: unknown names list the valid ones, foreign hyper-parameters are rejected", "[losses][registry]") {
+  CHECK_THROWS_WITH(pl::make_loss<double>("dpo"),
+                    Contains("unknown loss") && Contains("sigmoid") && Contains("kto") && Contains("longpo"));
+  CHECK_THROWS_WITH(pl::make_loss<double>("sigmoid", {.gamma = 0.5}), Contains("gamma") && Contains("sigmoid"));
+  CHECK_THROWS_AS(pl::make_loss<double>("orpo", {.beta = 0.1, .lambda = 0.2}), prefopt::invalid_argument);
+  CHECK(pl::loss_name(pl::make_loss<double>("aot_pair")) == "aot_unpaired");
+  CHECK(std::get<pl::sppo<double>>(pl::make_loss<double>("sppo")).beta() == 0.001);
+  CHECK(std::get<pl::simpo<double>>(pl::make_loss<double>("simpo", {.gamma = 1.0})).gamma() == 1.0);
+  for (const auto name : pl::loss_names) CHECK_NOTHROW(pl::make_loss<float>(name));
+  CHECK_THROWS_AS(pl::discopop<double>(0.1, 0.0), prefopt::invalid_argument);
+  CHECK_THROWS_AS(pl::simpo<double>(2.0, not_a_number), prefopt::invalid_argument);
+  CHECK_THROWS_AS(pl::cpo<double>(0.1, -1.0), prefopt::invalid_argument);
+  CHECK_THROWS_AS(pl::longpo<double>(0.01, inf), prefopt::invalid_argument);
+}
+
+TEST_CASE("registry: loss lists take one weight per loss and share hyper-parameters", "[losses][registry]") {
+  const std::vector<double> w{1.0, 0.7};
+  const auto list = pl::make_loss_list<double>("sigmoid,sft", w, {.beta = 0.2});
+  REQUIRE(list.size() == 2);
+  CHECK(std::get<pl::sigmoid<double>>(list[0].loss).beta() == 0.2);
+  const std::vector<double> n{3, 4, 5};
+  const pl::preference_batch<double> batch{cw, cl, rw, rl, n};
+  const auto combined = pl::preference_loss<B>(list, batch);
+  const auto rpo = pl::preference_loss<B>(pl::rpo<double>(0.2, 0.7), batch);
+  CHECK(combined.loss == Approx(rpo.loss).epsilon(1e-14));
+  CHECK(combined.grad_chosen[1] == Approx(rpo.grad_chosen[1]).epsilon(1e-14));
+  CHECK(combined.per_pair[2] == Approx(rpo.per_pair[2]).epsilon(1e-14));
+  const std::vector<double> one{1.0};
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", one), Contains("loss weights"));
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,aot", w), Contains("cannot be combined"));
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", w, {.gamma = 1.0}),
+                    Contains("gamma") && Contains("any of"));
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,nope", w), Contains("unknown loss"));
+  const std::vector<double> negative{1.0, -1.0};
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", negative), Contains("weights[1]"));
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", w, {.beta = -1.0}), Contains("beta = -1"));
+}
