@@ -8,4 +8,21 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/logps/sequence_logps.hpp"
+
+// Preference losses (DPO family, KTO, ORPO/SimPO/CPO, SPPO, LongPO, combinations).
+#include "prefopt/losses/from_logits.hpp"
+#include "prefopt/losses/kto_unpaired.hpp"
+#include "prefopt/losses/preference_loss.hpp"
+#include "prefopt/losses/registry.hpp"
+
+// Preference models: Bradley-Terry, general preference, GPM.
+#include "prefopt/prefmodel/bootstrap.hpp"
+#include "prefopt/prefmodel/bradley_terry.hpp"
+#include "prefopt/prefmodel/general.hpp"
+#include "prefopt/prefmodel/gpm.hpp"
 #include "prefopt/prefmodel/preference_matrix.hpp"
+#include "prefopt/prefmodel/rating_scale.hpp"
+
+// Games: Nash solvers, exploitability, Nash averaging.
+#include "prefopt/game/nash_averaging.hpp"
+#include "prefopt/game/solve.hpp"

@@ -38,7 +38,7 @@ TEST_CASE("CSV battles: header order, quoting, weights, blank lines", "[prefmode
   CHECK(ab.n_ties == 1);
 }
 
-TEST_CASE("CSV bad rows name the line; skip_bad_rows counts them", "[prefmodel][io]") {
+TEST_CASE("CSV bad rows name the line and skip_bad_rows counts them", "[prefmodel][io]") {
   const std::string text =
       "model_a,model_b,winner,weight\n"
       "a,b,model_a,1\n"

@@ -19,6 +19,10 @@
 //              out[r] = m(r, cols[r]), 0 where cols[r] is outside [0, m.cols)
 //   linear     B::matvec(m, x) -> m x, B::matvec_transposed(m, x) -> m^T x
 //
+// Optional traits: `static constexpr bool host_memory = true` tells algorithms that the host can
+// read B's memory directly (CPU backends), so host-side validation reads inputs in place instead
+// of copying them through to_host.
+//
 // Optional fused operations are detected with `if constexpr (requires { ... })` (see
 // prefopt/logps/sequence_logps.hpp): B::token_logps_forward / B::token_logps_backward.
 //

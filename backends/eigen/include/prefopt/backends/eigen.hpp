@@ -51,6 +51,8 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
   using scalar_type = T;
   using vector_type = Eigen::Matrix<T, Eigen::Dynamic, 1>;
   using matrix_type = Eigen::Matrix<T, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  /// Host memory: algorithms may validate and read the caller's buffers in place (no copies).
+  static constexpr bool host_memory = true;
 
   // ---- containers ---------------------------------------------------------------------------
   static vector_type zeros(index_t n) {

@@ -118,6 +118,8 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
   using scalar_type = T;
   using vector_type = xt::xtensor<T, 1>;
   using matrix_type = xt::xtensor<T, 2>;  // row-major (XTENSOR_DEFAULT_LAYOUT)
+  /// Host memory: algorithms may validate and read the caller's buffers in place (no copies).
+  static constexpr bool host_memory = true;
 
   // ---- containers ---------------------------------------------------------------------------
   static vector_type zeros(index_t n) {
