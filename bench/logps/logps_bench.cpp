@@ -1,6 +1,6 @@
 // Sequence log-probs throughput: N = 2048 predicted tokens (4 sequences x 512), V = 32000, float.
 // items = tokens; bytes = logits read (forward) or read + gradient written (forward + backward).
-//   build/bench/logps/bench_logps --benchmark_counters_tabular=true
+//   build/bench/logps/prefopt_bench_logps --benchmark_counters_tabular=true
 #include <benchmark/benchmark.h>
 
 #include <cstdint>

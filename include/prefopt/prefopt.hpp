@@ -10,6 +10,7 @@
 #include "prefopt/logps/sequence_logps.hpp"
 
 // Preference losses (DPO family, KTO, ORPO/SimPO/CPO, SPPO, LongPO, combinations).
+#include "prefopt/losses/all.hpp"
 #include "prefopt/losses/from_logits.hpp"
 #include "prefopt/losses/kto_unpaired.hpp"
 #include "prefopt/losses/preference_loss.hpp"
