@@ -1,5 +1,6 @@
 // The backend-generic checks of backend_checks.hpp on every host backend (PREFOPT_TEST_BACKENDS:
 // Eigen, and xtensor when available). The CUDA suite (cuda.cu) runs the same bodies on a GPU.
+#include "algorithm_checks.hpp"
 #include "backend_checks.hpp"
 
 #include <support/backends.hpp>
@@ -56,4 +57,36 @@ TEST_CASE("sequence_logps backward agrees with finite differences (double)", "[b
 #ifdef PREFOPT_HAVE_XTENSOR
   check_sequence_logps_finite_differences<prefopt::xtensor::backend<double>>();
 #endif
+}
+
+// ---- algorithms against the Eigen backend (algorithm_checks.hpp) ----------------------------
+// Eigen against itself checks run-to-run bit identity; xtensor is held to the documented
+// tolerances. The CUDA suite (cuda_algorithms.cu) runs the same bodies on device memory.
+
+TEMPLATE_TEST_CASE("preference_loss matches Eigen for every batch coupling", "[backends][losses]",
+                   PREFOPT_TEST_BACKENDS) {
+  check_preference_losses_match_eigen<TestType>();
+}
+
+TEMPLATE_TEST_CASE("preference_loss validates backend inputs on the host", "[backends][losses]",
+                   PREFOPT_TEST_BACKENDS) {
+  check_preference_loss_validation<TestType>();
+}
+
+TEMPLATE_TEST_CASE("unpaired kto_loss matches Eigen", "[backends][losses]", PREFOPT_TEST_BACKENDS) {
+  check_kto_unpaired_matches_eigen<TestType>();
+}
+
+TEMPLATE_TEST_CASE("preference_loss_from_logits matches Eigen end to end",
+                   "[backends][losses][logps]", PREFOPT_TEST_BACKENDS) {
+  check_from_logits_matches_eigen<TestType>();
+}
+
+TEMPLATE_TEST_CASE("solve with hedge, optimistic_mwu and extragradient matches Eigen",
+                   "[backends][game]", PREFOPT_TEST_BACKENDS) {
+  check_solve_matches_eigen<TestType>();
+}
+
+TEMPLATE_TEST_CASE("solve_batch matches Eigen", "[backends][game]", PREFOPT_TEST_BACKENDS) {
+  check_solve_batch_matches_eigen<TestType>();
 }
