@@ -47,18 +47,19 @@ namespace prefopt::testing {
 
 /// One loss per batch coupling and input family: reference-based, per-token means, KTO's KL
 /// baseline, SPPO's win rates, reference-free with a derived NLL, host-sorted (AOT, both
-/// variants), BCO's running mean, and the reference-free summed variant of DPO.
+/// variants), BCO's running mean, the reference-free summed variant of DPO, RPO with a given
+/// chosen NLL (grad_nll), and a weighted_sum combination (std::tuple of policies on the device).
 enum class loss_case { sigmoid, sigmoid_reference_free_sum, ipo, kto, sppo, orpo, simpo, aot,
-                       aot_unpaired, bco };
+                       aot_unpaired, bco, rpo_given_nll, sigmoid_plus_sft };
 inline constexpr std::array all_loss_cases{
     loss_case::sigmoid, loss_case::sigmoid_reference_free_sum, loss_case::ipo, loss_case::kto,
     loss_case::sppo,    loss_case::orpo, loss_case::simpo, loss_case::aot, loss_case::aot_unpaired,
-    loss_case::bco};
+    loss_case::bco,     loss_case::rpo_given_nll, loss_case::sigmoid_plus_sft};
 
 inline const char* loss_case_name(loss_case c) {
-  constexpr std::array<const char*, 10> names{"sigmoid", "sigmoid (reference-free, sum)", "ipo",
-                                              "kto", "sppo", "orpo", "simpo", "aot",
-                                              "aot_unpaired", "bco_pair"};
+  constexpr std::array<const char*, 12> names{
+      "sigmoid", "sigmoid (reference-free, sum)", "ipo", "kto", "sppo", "orpo", "simpo", "aot",
+      "aot_unpaired", "bco_pair", "rpo (given chosen NLL)", "weighted_sum<sigmoid, sft>"};
   return names[static_cast<std::size_t>(c)];
 }
 
@@ -67,7 +68,7 @@ inline const char* loss_case_name(loss_case c) {
 /// desirable flags for unpaired KTO.
 template <class T>
 struct loss_inputs {
-  std::vector<T> cw, cl, rw, rl, nw, nl, pw, pl, kp, kr;
+  std::vector<T> cw, cl, rw, rl, nw, nl, pw, pl, kp, kr, nll;
   std::vector<std::uint8_t> desirable;
 };
 
@@ -89,6 +90,7 @@ loss_inputs<T> make_loss_inputs(std::size_t n, std::uint32_t seed) {
     in.pl.push_back(static_cast<T>(unit(gen)));
     in.kp.push_back(logp());
     in.kr.push_back(static_cast<T>(in.kp.back() - 2.0 + noise(gen)));  // z0 > 0: not clamped
+    in.nll.push_back(static_cast<T>(-in.cw.back() / in.nw.back() + 0.1 * noise(gen)));
     in.desirable.push_back(static_cast<std::uint8_t>(gen() % 3 != 0));
   }
   return in;
@@ -97,7 +99,7 @@ loss_inputs<T> make_loss_inputs(std::size_t n, std::uint32_t seed) {
 template <class T>
 struct loss_outcome {
   T loss{};
-  std::vector<T> per_pair, grad_chosen, grad_rejected;
+  std::vector<T> per_pair, grad_chosen, grad_rejected, grad_nll;
   std::array<T, 6> metrics{};
   T kl_baseline{}, delta{};
 };
@@ -164,6 +166,7 @@ loss_outcome<typename B::scalar_type> outcome_of(const losses::preference_loss_r
   o.per_pair = host_vector<B>(r.per_pair);
   o.grad_chosen = host_vector<B>(r.grad_chosen);
   o.grad_rejected = host_vector<B>(r.grad_rejected);
+  o.grad_nll = host_vector<B>(r.grad_nll);
   o.metrics = r.metrics.values();
   o.kl_baseline = r.context.kl_baseline;
   o.delta = r.context.delta;
@@ -188,9 +191,13 @@ decltype(auto) with_loss(loss_case c, F&& f) {
     case loss_case::simpo: return f(pl::simpo<T>(), opt);
     case loss_case::aot: return f(pl::aot<T>(), opt);
     case loss_case::aot_unpaired: return f(pl::aot_unpaired<T>(), opt);
-    case loss_case::bco: break;
+    case loss_case::bco: return f(pl::bco_pair<T>(), opt);
+    case loss_case::rpo_given_nll: return f(pl::rpo<T>(), opt);
+    case loss_case::sigmoid_plus_sft: break;
   }
-  return f(pl::bco_pair<T>(), opt);
+  return f(pl::weighted_sum<pl::sigmoid<T>, pl::sft<T>>({T(1), T(0.5)}, pl::sigmoid<T>(),
+                                                        pl::sft<T>()),
+           opt);
 }
 
 /// preference_loss<B> of case c on inputs placed in B's memory.
@@ -199,10 +206,10 @@ loss_outcome<typename B::scalar_type> run_preference_loss(loss_case c,
                                                           const loss_inputs<typename B::scalar_type>& h) {
   using T = typename B::scalar_type;
   const placed<B, T> cw(h.cw), cl(h.cl), rw(h.rw), rl(h.rl), nw(h.nw), nl(h.nl), pw(h.pw),
-      pl(h.pl), kp(h.kp), kr(h.kr);
-  const losses::preference_batch<T> batch{cw.span(), cl.span(), rw.span(), rl.span(),
-                                          nw.span(), nl.span(), pw.span(), pl.span(),
-                                          {},        kp.span(), kr.span()};
+      pl(h.pl), kp(h.kp), kr(h.kr), nll(h.nll);
+  const losses::preference_batch<T> batch{
+      cw.span(), cl.span(), rw.span(), rl.span(), nw.span(), nl.span(), pw.span(), pl.span(),
+      c == loss_case::rpo_given_nll ? nll.span() : std::span<const T>{}, kp.span(), kr.span()};
   return with_loss<T>(c, [&](const auto& loss, const auto& options) {
     return outcome_of<B>(losses::preference_loss<B>(loss, batch, options));
   });
@@ -402,6 +409,7 @@ void check_loss_outcome(const std::string& what, const loss_outcome<T>& got,
   check_close(what + " per_pair", got.per_pair, want.per_pair, tol);
   check_close(what + " grad_chosen", got.grad_chosen, want.grad_chosen, tol);
   check_close(what + " grad_rejected", got.grad_rejected, want.grad_rejected, tol);
+  check_close(what + " grad_nll", got.grad_nll, want.grad_nll, tol);
   for (std::size_t k = 0; k < 6; ++k)
     check_close(what + " " + std::string(losses::preference_metrics<T>::names[k]),
                 got.metrics[k], want.metrics[k], tol);
@@ -419,6 +427,7 @@ void check_preference_losses_match_eigen() {
     INFO("loss " << what);
     const auto want = eigen_preference_loss<T>(c, in);
     REQUIRE(std::isfinite(static_cast<double>(want.loss)));
+    REQUIRE(want.grad_nll.size() == (c == loss_case::rpo_given_nll ? 300u : 0u));
     check_loss_outcome(what, run_preference_loss<B>(c, in), want, loss_tolerance<T>);
   }
 }
