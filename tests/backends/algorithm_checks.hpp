@@ -38,6 +38,7 @@
 #include <prefopt/losses/all.hpp>
 #include <prefopt/losses/from_logits.hpp>
 #include <prefopt/losses/kto_unpaired.hpp>
+#include <prefopt/losses/registry.hpp>
 
 #include "backend_checks.hpp"
 
@@ -215,6 +216,19 @@ loss_outcome<typename B::scalar_type> run_preference_loss(loss_case c,
   });
 }
 
+/// The runtime registry on B: the TRL-style list "sigmoid,bco_pair,sft" with weights 1, ½, ¼,
+/// dispatched through std::visit over every policy of the catalogue (each term keeps its own
+/// batch coupling: BCO's running mean, sft's derived NLL).
+template <class B>
+loss_outcome<typename B::scalar_type> run_loss_list(const loss_inputs<typename B::scalar_type>& h) {
+  using T = typename B::scalar_type;
+  const placed<B, T> cw(h.cw), cl(h.cl), rw(h.rw), rl(h.rl), nw(h.nw);
+  const losses::preference_batch<T> batch{cw.span(), cl.span(), rw.span(), rl.span(), nw.span()};
+  const std::array<double, 3> weights{1.0, 0.5, 0.25};
+  const auto list = losses::make_loss_list<T>("sigmoid,bco_pair,sft", weights, {.beta = 0.2});
+  return outcome_of<B>(losses::preference_loss<B>(list, batch));
+}
+
 /// kto_loss<B> (unpaired KTO) over the chosen log-probs as M examples with desirable flags.
 template <class B>
 kto_outcome<typename B::scalar_type> run_kto_unpaired(const loss_inputs<typename B::scalar_type>& h) {
@@ -358,6 +372,8 @@ game_outcome<typename B::scalar_type> run_solve_batch(game_case c) {
 template <class T>
 loss_outcome<T> eigen_preference_loss(loss_case c, const loss_inputs<T>& h);
 template <class T>
+loss_outcome<T> eigen_loss_list(const loss_inputs<T>& h);
+template <class T>
 kto_outcome<T> eigen_kto_unpaired(const loss_inputs<T>& h);
 template <class T>
 logits_outcome<T> eigen_from_logits(loss_case c, const logits_inputs<T>& h);
@@ -430,6 +446,15 @@ void check_preference_losses_match_eigen() {
     REQUIRE(want.grad_nll.size() == (c == loss_case::rpo_given_nll ? 300u : 0u));
     check_loss_outcome(what, run_preference_loss<B>(c, in), want, loss_tolerance<T>);
   }
+}
+
+template <class B>
+void check_loss_list_matches_eigen() {
+  using T = typename B::scalar_type;
+  const auto in = make_loss_inputs<T>(300, 13);
+  const auto want = eigen_loss_list<T>(in);
+  REQUIRE(want.delta != T(0));  // the BCO term's running mean took part
+  check_loss_outcome("loss list", run_loss_list<B>(in), want, loss_tolerance<T>);
 }
 
 /// Validation throws the same exception wherever the inputs live (checked on the host first).

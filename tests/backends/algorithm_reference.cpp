@@ -12,6 +12,10 @@ loss_outcome<T> eigen_preference_loss(loss_case c, const loss_inputs<T>& h) {
   return run_preference_loss<eigen::backend<T>>(c, h);
 }
 template <class T>
+loss_outcome<T> eigen_loss_list(const loss_inputs<T>& h) {
+  return run_loss_list<eigen::backend<T>>(h);
+}
+template <class T>
 kto_outcome<T> eigen_kto_unpaired(const loss_inputs<T>& h) {
   return run_kto_unpaired<eigen::backend<T>>(h);
 }
@@ -30,6 +34,7 @@ game_outcome<T> eigen_solve_batch(game_case c) {
 
 #define PREFOPT_INSTANTIATE_REFERENCE(T)                                                  \
   template loss_outcome<T> eigen_preference_loss<T>(loss_case, const loss_inputs<T>&);   \
+  template loss_outcome<T> eigen_loss_list<T>(const loss_inputs<T>&);                    \
   template kto_outcome<T> eigen_kto_unpaired<T>(const loss_inputs<T>&);                  \
   template logits_outcome<T> eigen_from_logits<T>(loss_case, const logits_inputs<T>&);   \
   template game_outcome<T> eigen_solve<T>(game_case);                                    \
