@@ -1,6 +1,5 @@
 // The backend-generic checks of backend_checks.hpp on every host backend (PREFOPT_TEST_BACKENDS:
 // Eigen, and xtensor when available). The CUDA suite (cuda.cu) runs the same bodies on a GPU.
-#include "algorithm_checks.hpp"
 #include "backend_checks.hpp"
 
 #include <support/backends.hpp>
@@ -57,70 +56,4 @@ TEST_CASE("sequence_logps backward agrees with finite differences (double)", "[b
 #ifdef PREFOPT_HAVE_XTENSOR
   check_sequence_logps_finite_differences<prefopt::xtensor::backend<double>>();
 #endif
-}
-
-namespace {
-
-/// Eigen seen as a backend whose memory the host may not read: no `host_memory` and no fused
-/// sequence log-probs. The algorithms then take the code paths the CUDA backend takes (inputs
-/// copied through B::for_each + B::to_host for validation, flags converted on the backend, the
-/// generic sequence_logps), so those paths are exercised on machines without a GPU.
-template <class T>
-struct device_path_backend : prefopt::eigen::backend<T> {
-  static constexpr bool host_memory = false;
-  static void token_logps_forward() = delete;   // hides the fused operations
-  static void token_logps_backward() = delete;
-};
-
-}  // namespace
-
-#define PREFOPT_DEVICE_PATH_BACKENDS device_path_backend<float>, device_path_backend<double>
-
-TEMPLATE_TEST_CASE("the device code paths of the algorithms match Eigen", "[backends][losses][game]",
-                   PREFOPT_DEVICE_PATH_BACKENDS) {
-  static_assert(!prefopt::losses::detail::host_accessible<TestType>);
-  check_preference_losses_match_eigen<TestType>();
-  check_preference_loss_validation<TestType>();
-  check_kto_unpaired_matches_eigen<TestType>();
-  check_from_logits_matches_eigen<TestType>();
-  check_loss_list_matches_eigen<TestType>();
-  check_solve_matches_eigen<TestType>();
-  check_solve_batch_matches_eigen<TestType>();
-}
-
-// ---- algorithms against the Eigen backend (algorithm_checks.hpp) ----------------------------
-// Eigen against itself checks run-to-run bit identity; xtensor is held to the documented
-// tolerances. The CUDA suite (cuda_algorithms.cu) runs the same bodies on device memory.
-
-TEMPLATE_TEST_CASE("preference_loss matches Eigen for every batch coupling", "[backends][losses]",
-                   PREFOPT_TEST_BACKENDS) {
-  check_preference_losses_match_eigen<TestType>();
-}
-
-TEMPLATE_TEST_CASE("preference_loss validates backend inputs on the host", "[backends][losses]",
-                   PREFOPT_TEST_BACKENDS) {
-  check_preference_loss_validation<TestType>();
-}
-
-TEMPLATE_TEST_CASE("unpaired kto_loss matches Eigen", "[backends][losses]", PREFOPT_TEST_BACKENDS) {
-  check_kto_unpaired_matches_eigen<TestType>();
-}
-
-TEMPLATE_TEST_CASE("preference_loss_from_logits matches Eigen end to end",
-                   "[backends][losses][logps]", PREFOPT_TEST_BACKENDS) {
-  check_from_logits_matches_eigen<TestType>();
-}
-
-TEMPLATE_TEST_CASE("solve with hedge, optimistic_mwu and extragradient matches Eigen",
-                   "[backends][game]", PREFOPT_TEST_BACKENDS) {
-  check_solve_matches_eigen<TestType>();
-}
-
-TEMPLATE_TEST_CASE("solve_batch matches Eigen", "[backends][game]", PREFOPT_TEST_BACKENDS) {
-  check_solve_batch_matches_eigen<TestType>();
-}
-
-TEMPLATE_TEST_CASE("a runtime loss list from the registry matches Eigen", "[backends][losses]",
-                   PREFOPT_TEST_BACKENDS) {
-  check_loss_list_matches_eigen<TestType>();
 }
