@@ -2,8 +2,9 @@
 // Backend-generic runs of the algorithms (preference losses, unpaired KTO, the end-to-end loss
 // from logits, the iterative Nash solvers and their batched form) and the checks that compare a
 // backend's results with the Eigen backend's on the same inputs. Shared by the CPU suite
-// (backends_cpu.cpp) and the CUDA suite (cuda_algorithms.cu), so a GPU runs the same assertions
-// the host backends pass.
+// (algorithms_cpu.cpp: xtensor, and Eigen through the code paths a device backend takes) and the
+// CUDA suite (cuda_algorithms.cu, cuda_registry.cu), so a GPU runs the same assertions the host
+// backends pass.
 //
 // The Eigen side is computed in algorithm_reference.cpp, a host-compiled translation unit linked
 // into both suites (eigen_*_reference below), so the CUDA translation units never parse Eigen.
@@ -19,7 +20,6 @@
 //       exploitabilities: T mirror steps compound per-step rounding differences (matvec order,
 //       device exp), the dynamics are non-expansive at these step sizes so the drift stays
 //       O(T·eps·||A||).
-// Host backends compared with Eigen itself must agree exactly (same code, fixed reduction order).
 
 #include <catch2/catch.hpp>
 

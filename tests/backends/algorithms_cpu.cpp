@@ -24,53 +24,47 @@ struct device_path_backend : prefopt::eigen::backend<T> {
 
 }  // namespace
 
-#define PREFOPT_DEVICE_PATH_BACKENDS device_path_backend<float>, device_path_backend<double>
+static_assert(!prefopt::losses::detail::host_accessible<device_path_backend<float>>);
 
-TEMPLATE_TEST_CASE("the device code paths of the algorithms match Eigen", "[backends][losses][game]",
-                   PREFOPT_DEVICE_PATH_BACKENDS) {
-  static_assert(!prefopt::losses::detail::host_accessible<TestType>);
-  check_preference_losses_match_eigen<TestType>();
-  check_preference_loss_validation<TestType>();
-  check_kto_unpaired_matches_eigen<TestType>();
-  check_from_logits_matches_eigen<TestType>();
-  check_loss_list_matches_eigen<TestType>();
-  check_solve_matches_eigen<TestType>();
-  check_solve_batch_matches_eigen<TestType>();
-}
-
-// ---- algorithms against the Eigen backend (algorithm_checks.hpp) ----------------------------
-// Eigen against itself checks run-to-run bit identity; xtensor is held to the documented
-// tolerances. The CUDA suite (cuda_algorithms.cu) runs the same bodies on device memory.
+// Eigen itself is the reference, so it is not listed: the backends compared with it are xtensor
+// (when found) and Eigen through the device code paths.
+#ifdef PREFOPT_HAVE_XTENSOR
+#define PREFOPT_ALGORITHM_BACKENDS                                                   \
+  device_path_backend<float>, device_path_backend<double>,                            \
+      prefopt::xtensor::backend<float>, prefopt::xtensor::backend<double>
+#else
+#define PREFOPT_ALGORITHM_BACKENDS device_path_backend<float>, device_path_backend<double>
+#endif
 
 TEMPLATE_TEST_CASE("preference_loss matches Eigen for every batch coupling", "[backends][losses]",
-                   PREFOPT_TEST_BACKENDS) {
+                   PREFOPT_ALGORITHM_BACKENDS) {
   check_preference_losses_match_eigen<TestType>();
 }
 
 TEMPLATE_TEST_CASE("preference_loss validates backend inputs on the host", "[backends][losses]",
-                   PREFOPT_TEST_BACKENDS) {
+                   PREFOPT_ALGORITHM_BACKENDS) {
   check_preference_loss_validation<TestType>();
 }
 
-TEMPLATE_TEST_CASE("unpaired kto_loss matches Eigen", "[backends][losses]", PREFOPT_TEST_BACKENDS) {
+TEMPLATE_TEST_CASE("unpaired kto_loss matches Eigen", "[backends][losses]", PREFOPT_ALGORITHM_BACKENDS) {
   check_kto_unpaired_matches_eigen<TestType>();
 }
 
 TEMPLATE_TEST_CASE("preference_loss_from_logits matches Eigen end to end",
-                   "[backends][losses][logps]", PREFOPT_TEST_BACKENDS) {
+                   "[backends][losses][logps]", PREFOPT_ALGORITHM_BACKENDS) {
   check_from_logits_matches_eigen<TestType>();
 }
 
 TEMPLATE_TEST_CASE("solve with hedge, optimistic_mwu and extragradient matches Eigen",
-                   "[backends][game]", PREFOPT_TEST_BACKENDS) {
+                   "[backends][game]", PREFOPT_ALGORITHM_BACKENDS) {
   check_solve_matches_eigen<TestType>();
 }
 
-TEMPLATE_TEST_CASE("solve_batch matches Eigen", "[backends][game]", PREFOPT_TEST_BACKENDS) {
+TEMPLATE_TEST_CASE("solve_batch matches Eigen", "[backends][game]", PREFOPT_ALGORITHM_BACKENDS) {
   check_solve_batch_matches_eigen<TestType>();
 }
 
 TEMPLATE_TEST_CASE("a runtime loss list from the registry matches Eigen", "[backends][losses]",
-                   PREFOPT_TEST_BACKENDS) {
+                   PREFOPT_ALGORITHM_BACKENDS) {
   check_loss_list_matches_eigen<TestType>();
 }
