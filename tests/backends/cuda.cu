@@ -4,47 +4,13 @@
 // Always compiled when nvcc is found. Without a usable CUDA device each test prints the reason
 // and exits with code 4, which ctest reports as "Skipped" (SKIP_RETURN_CODE 4 on every test of
 // prefopt_add_test_suite) rather than as passed or failed.
-#include <prefopt/backends/cuda.hpp>
-
 #include "backend_checks.hpp"
+#include "cuda_support.hpp"
 
-#include <cstdio>
-#include <cstdlib>
 #include <string>
-
-namespace prefopt::testing {
-
-template <class T>
-struct memory_space<prefopt::cuda::backend<T>> {
-  static constexpr bool host = false;
-  template <class U>
-  static prefopt::cuda::device_buffer<U> upload(const std::vector<U>& v) {
-    return prefopt::cuda::upload(v);
-  }
-  template <class U>
-  static std::vector<U> download(const U* p, index_t n) {
-    return prefopt::cuda::download(p, n);
-  }
-};
-
-}  // namespace prefopt::testing
-
-namespace {
-
-void skip_without_device() {
-  std::string reason;
-  if (!prefopt::cuda::device_available(&reason)) {
-    std::printf("SKIPPED: no usable CUDA device (%s)\n", reason.c_str());
-    std::fflush(stdout);
-    std::exit(4);
-  }
-}
-
-}  // namespace
+#include <vector>
 
 using namespace prefopt::testing;
-
-#define PREFOPT_CUDA_BACKENDS prefopt::cuda::backend<float>, prefopt::cuda::backend<double>
 
 TEMPLATE_TEST_CASE("cuda: element-wise primitives match long-double references", "[cuda]",
                    PREFOPT_CUDA_BACKENDS) {

@@ -6,7 +6,10 @@
 //   auto bt = solve_batch<B>(hedge{.eta = 0.5, .iters = 500}, batch);    // batch_result<B>
 //
 // Games are a matrix_game (general zero-sum), a preference_matrix (the symmetric preference game
-// P − ½, value ½) or, for the iterative solvers, a payoff already in the backend's memory.
+// P − ½, value ½) or, for the iterative solvers, a payoff already in the backend's memory. Host
+// games are uploaded with B::from_host, so solve<prefopt::cuda::backend<T>> runs every iteration
+// on the device; the result's vectors stay in B's memory (B::to_host to read them), its scalars
+// (exploitability, value, trace) are on the host.
 
 #include <concepts>
 

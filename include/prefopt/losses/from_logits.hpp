@@ -11,6 +11,11 @@
 // loss from the token counts, which are constants), so the chain needs only dL/dsum. The chosen
 // NLL of NLL-carrying losses is -l_w / n_w on the same tokens. Reference log-probs are inputs: the
 // reference model's forward pass is the caller's (for LongPO, on the short context).
+//
+// Every view and span (logits, labels, masks, reference log-probs, win rates, KL log-probs) is in
+// B's memory space: device pointers for prefopt::cuda::backend, where the whole chain runs on the
+// GPU (fused forward / backward kernels, the per-pair kernel); only validation copies (labels and
+// masks, token counts, the per-sequence sums) and the scalar results cross to the host.
 
 #include <span>
 #include <type_traits>

@@ -8,6 +8,9 @@
 //
 // The paired batch API (preference_loss with a kto policy) is the special case where every pair
 // contributes one desirable and one undesirable example.
+//
+// Every span, the desirable flags included, is in B's memory space: device pointers for
+// prefopt::cuda::backend (validation and the per-group metrics read them back to the host).
 
 #include <cstdint>
 #include <span>

@@ -10,12 +10,17 @@
 //                                    rewards/margins, rewards/accuracies, logps/chosen,
 //                                    logps/rejected
 //
-// Inputs are non-owning spans in B's memory space (host memory for Eigen; device pointers for a
-// CUDA backend), so tensors held by PyTorch or NumPy are never copied. The per-pair work runs in
-// one B::for_each with a PREFOPT_HD lambda. Validation reads the inputs back to the host first
-// (device code cannot throw). Batch couplings are computed on the host and passed to the kernel as
-// constants: KTO's z0, BCO's delta; AOT's sort runs on the host (a device backend would need a
-// sort primitive).
+// Inputs are non-owning spans in B's memory space, so tensors held by PyTorch or NumPy are never
+// copied: host memory for Eigen and xtensor, DEVICE pointers for prefopt::cuda::backend (e.g. a
+// CUDA tensor's data_ptr() wrapped in a std::span). A host pointer handed to the CUDA backend is
+// an invalid address in the kernel, reported as cuda_error at the next synchronising call, after
+// which the CUDA context is unusable. The per-pair work runs in one B::for_each with a PREFOPT_HD
+// lambda. Validation reads the inputs back to the host first (device code cannot throw): backends
+// without `host_memory` pay one device-to-host copy per input span. Batch couplings are computed
+// on the host and passed to the kernel as constants: KTO's z0, BCO's delta; AOT's sort runs on the
+// host (a device backend would need a sort primitive), so on CUDA an aot / aot_unpaired call also
+// uploads its per-pair values and gradients. Results (per_pair, gradients) are B vectors, in
+// device memory on CUDA; loss, metrics and context are host scalars.
 
 #include <algorithm>
 #include <array>

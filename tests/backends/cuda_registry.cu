@@ -1,0 +1,16 @@
+// The runtime loss registry (std::visit over every policy of the catalogue, so every loss's
+// per-pair kernel is instantiated for the device) on prefopt::cuda::backend<float / double>,
+// compared with the Eigen backend. Its own translation unit: it is the largest instantiation of
+// the CUDA suite, and nvcc builds it in parallel with the others.
+#include <prefopt/backends/cuda.hpp>
+
+#include "algorithm_checks.hpp"
+#include "cuda_support.hpp"
+
+using namespace prefopt::testing;
+
+TEMPLATE_TEST_CASE("cuda: a runtime loss list from the registry matches Eigen", "[cuda][losses]",
+                   PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_loss_list_matches_eigen<TestType>();
+}

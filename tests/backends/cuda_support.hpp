@@ -1,0 +1,41 @@
+#pragma once
+// What the CUDA test translation units share: device buffers as the memory space of
+// prefopt::cuda::backend<T> in the backend-generic test bodies, the backend list, and the skip
+// rule (without a usable CUDA device a test prints the reason and exits with code 4, which ctest
+// reports as "Skipped" through SKIP_RETURN_CODE 4 on every test of prefopt_add_test_suite).
+#include <prefopt/backends/cuda.hpp>
+
+#include "backend_checks.hpp"
+
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+namespace prefopt::testing {
+
+template <class T>
+struct memory_space<prefopt::cuda::backend<T>> {
+  static constexpr bool host = false;
+  template <class U>
+  static prefopt::cuda::device_buffer<U> upload(const std::vector<U>& v) {
+    return prefopt::cuda::upload(v);
+  }
+  template <class U>
+  static std::vector<U> download(const U* p, index_t n) {
+    return prefopt::cuda::download(p, n);
+  }
+};
+
+inline void skip_without_device() {
+  std::string reason;
+  if (!prefopt::cuda::device_available(&reason)) {
+    std::printf("SKIPPED: no usable CUDA device (%s)\n", reason.c_str());
+    std::fflush(stdout);
+    std::exit(4);
+  }
+}
+
+}  // namespace prefopt::testing
+
+#define PREFOPT_CUDA_BACKENDS prefopt::cuda::backend<float>, prefopt::cuda::backend<double>
