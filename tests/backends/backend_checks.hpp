@@ -433,6 +433,19 @@ void check_sequence_logps_errors() {
     CHECK_THAT(message([&] { (void)sequence_logps<B>(d.lv, d.lb, d.mk); }),
                Catch::Contains("logits[1, 2, :]") && Catch::Contains("not finite"));
   }
+  {  // backward checks its labels too: the gradient adds c at the label's column
+    token_batch<T> h(2, 4, 11, false, true, 81);
+    const uploaded_batch<B, T, std::int64_t> good(h);
+    const auto fwd = sequence_logps<B>(good.lv, good.lb, good.mk);
+    h.labels[6] = 11;
+    const uploaded_batch<B, T, std::int64_t> bad(h);
+    const std::vector<T> gs{T(1), T(1)};
+    const auto grad_sum = B::from_host(std::span<const T>(gs));
+    CHECK_THAT(message([&] {
+                 (void)sequence_logps_backward<B>(bad.lv, bad.lb, bad.mk, fwd, grad_sum, nullptr);
+               }),
+               Catch::Contains("labels[1, 2] = 11") && Catch::Contains("vocab = 11"));
+  }
   // NaN in the last vocabulary chunk of a counted row, where every other element of that chunk
   // is -inf (a max that skips NaN sees an all -inf chunk): vocab 2049 = one 2048-element chunk
   // and a lone NaN; vocab 2050 = a tail chunk {-inf, NaN}.

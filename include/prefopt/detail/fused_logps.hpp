@@ -145,6 +145,9 @@ void fused_token_logps_backward(logits_view<const T> logits, matrix_view<const L
                                 logits_view<T> grad, const sequence_logps_options& options,
                                 RowGrad&& row_grad) {
   const token_layout layout = options.layout;
+  // The label's column is written below (g[y] += c): an out-of-range label would be a write
+  // outside the row, so labels are checked here as in the forward pass.
+  validate_labels(labels, mask, logits.vocab, layout);
   const index_t Tt = logits.time, V = logits.vocab;
   const index_t P = layout.predicted_positions(Tt);
   parallel_blocks(logits.batch * Tt, options.threads, 8, [&](index_t begin, index_t end) {
