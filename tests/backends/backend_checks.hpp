@@ -433,6 +433,34 @@ void check_sequence_logps_errors() {
     CHECK_THAT(message([&] { (void)sequence_logps<B>(d.lv, d.lb, d.mk); }),
                Catch::Contains("logits[1, 2, :]") && Catch::Contains("not finite"));
   }
+  {  // backward checks its labels too: the gradient adds c at the label's column
+    token_batch<T> h(2, 4, 11, false, true, 81);
+    const uploaded_batch<B, T, std::int64_t> good(h);
+    const auto fwd = sequence_logps<B>(good.lv, good.lb, good.mk);
+    h.labels[6] = 11;
+    const uploaded_batch<B, T, std::int64_t> bad(h);
+    const std::vector<T> gs{T(1), T(1)};
+    const auto grad_sum = B::from_host(std::span<const T>(gs));
+    CHECK_THAT(message([&] {
+                 (void)sequence_logps_backward<B>(bad.lv, bad.lb, bad.mk, fwd, grad_sum, nullptr);
+               }),
+               Catch::Contains("labels[1, 2] = 11") && Catch::Contains("vocab = 11"));
+  }
+  // NaN in the last vocabulary chunk of a counted row, where every other element of that chunk
+  // is -inf (a max that skips NaN sees an all -inf chunk): vocab 2049 = one 2048-element chunk
+  // and a lone NaN; vocab 2050 = a tail chunk {-inf, NaN}.
+  for (const index_t vocab : {index_t{2049}, index_t{2050}}) {
+    token_batch<T> h(2, 4, vocab, false, true, 85);
+    h.labels[7] = 1;  // row (1, 2) is counted; its label logit is finite and not in the last chunk
+    T* row = h.logits.data() + 1 * h.batch_stride + 2 * h.time_stride;
+    row[2048] = -std::numeric_limits<T>::infinity();
+    row[vocab - 1] = std::numeric_limits<T>::quiet_NaN();
+    const uploaded_batch<B, T, std::int64_t> d(h);
+    INFO("vocab " << vocab);
+    CHECK_THAT(message([&] { (void)sequence_logps<B>(d.lv, d.lb, d.mk); }),
+               Catch::Contains("logits[1, 2, :]") && Catch::Contains("nan:") &&
+                   Catch::Contains("not finite"));
+  }
   {  // NaN in a row that is not counted is never read
     token_batch<T> h(1, 4, 11, false, true, 83);
     h.labels[1] = -100;  // position 0 predicts label column 1

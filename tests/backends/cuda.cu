@@ -89,4 +89,7 @@ TEST_CASE("cuda: device buffers copy deeply and CUDA errors name the failing cal
     CHECK_THAT(std::string(e.what()), Catch::Contains("cudaMalloc") &&
                                           Catch::Contains("cudaErrorMemoryAllocation"));
   }
+  // The caught failure must not resurface as the launch error of the next kernel.
+  using B = prefopt::cuda::backend<float>;
+  CHECK_NOTHROW(B::to_host(B::exp(B::zeros(4))));
 }

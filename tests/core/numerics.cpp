@@ -81,4 +81,8 @@ TEMPLATE_TEST_CASE("logsumexp of pairs and ranges", "[numerics]", float, double)
   CHECK(prefopt::logsumexp(xs, 0) == -inf);
   const T with_nan[] = {T(0), std::numeric_limits<T>::quiet_NaN()};
   CHECK(std::isnan(prefopt::logsumexp(with_nan, 2)));
+  const T nan_after_inf[] = {-inf, std::numeric_limits<T>::quiet_NaN()};
+  CHECK(std::isnan(prefopt::logsumexp(nan_after_inf, 2)));
+  const T nan_after_plus_inf[] = {inf, std::numeric_limits<T>::quiet_NaN()};
+  CHECK(std::isnan(prefopt::logsumexp(nan_after_plus_inf, 2)));
 }

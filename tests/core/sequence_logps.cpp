@@ -291,6 +291,11 @@ TEMPLATE_TEST_CASE("bad input is rejected with prefopt::invalid_argument", "[log
                         Contains("logits[1, 2, :]"));
     }
   }
+  SECTION("labels without data") {
+    const prefopt::matrix_view<const std::int64_t> no_labels{nullptr, 2, 4, 4};
+    CHECK_THROWS_WITH(prefopt::sequence_logps<B>(v.lv, no_labels, v.mask),
+                      Contains("labels.data"));
+  }
   SECTION("shape mismatches") {
     auto lab = prefopt::matrix_view<const std::int64_t>::contiguous(tb.labels.data(), 2, 3);
     CHECK_THROWS_WITH(prefopt::sequence_logps<B>(v.lv, lab, v.mask),

@@ -94,6 +94,8 @@ void validate_token_batch(logits_view<const T> logits, matrix_view<const L> labe
   require(logits.time_stride >= logits.vocab, "logits.time_stride", logits.time_stride,
           "must be >= vocab (the vocabulary axis is contiguous)");
   require(logits.batch_stride >= 0, "logits.batch_stride", logits.batch_stride, "must be >= 0");
+  require(labels.data != nullptr || labels.rows * labels.cols == 0, "labels.data", "nullptr",
+          "must point to the labels");
   require_same_size("labels.rows", labels.rows, "logits.batch", logits.batch);
   require_same_size("labels.cols", labels.cols, "logits.time", logits.time);
   require(labels.row_stride >= labels.cols, "labels.row_stride", labels.row_stride,

@@ -82,7 +82,12 @@ PREFOPT_HD inline T logsumexp(const T* x, long long n) {
   if (n <= 0) return -std::numeric_limits<T>::infinity();
   T m = x[0];
   for (long long i = 1; i < n; ++i) m = detail::max_(m, x[i]);
-  if (m == -std::numeric_limits<T>::infinity() || !detail::isfinite_(m)) return m;
+  if (m == -std::numeric_limits<T>::infinity() || !detail::isfinite_(m)) {
+    // max_ drops a NaN that follows -inf or +inf, which must still make the result NaN.
+    for (long long i = 0; i < n; ++i)
+      if (x[i] != x[i]) return x[i];
+    return m;
+  }
   acc_t s = 0;
   for (long long i = 0; i < n; ++i) s += detail::exp_(acc_t(x[i]) - acc_t(m));
   return T(acc_t(m) + detail::log_(s));

@@ -62,7 +62,14 @@ T chunked_row_logsumexp(const T* x, index_t n, ChunkMax&& chunk_max, ChunkSumExp
   for (index_t start = 0; start < n; start += logsumexp_chunk) {
     const index_t len = std::min(logsumexp_chunk, n - start);
     const T m = chunk_max(x + start, len);
-    if (m == -std::numeric_limits<T>::infinity()) continue;  // all -inf: exp(x - m) would be NaN
+    if (m == -std::numeric_limits<T>::infinity()) {
+      // No finite or +inf element (exp(x - m) would be NaN). A max that drops NaN operands
+      // (std::max, x86 maxps) also reports -inf for a chunk of only -inf and NaN, and that NaN
+      // must still poison the row, as it does on every other path.
+      if (std::any_of(x + start, x + start + len, [](T v) { return v != v; }))
+        acc.merge(0.0, std::numeric_limits<double>::quiet_NaN());
+      continue;
+    }
     acc.merge(static_cast<double>(m), static_cast<double>(chunk_sum_exp(x + start, len, m)));
   }
   return static_cast<T>(acc.value());
@@ -138,6 +145,9 @@ void fused_token_logps_backward(logits_view<const T> logits, matrix_view<const L
                                 logits_view<T> grad, const sequence_logps_options& options,
                                 RowGrad&& row_grad) {
   const token_layout layout = options.layout;
+  // The label's column is written below (g[y] += c): an out-of-range label would be a write
+  // outside the row, so labels are checked here as in the forward pass.
+  validate_labels(labels, mask, logits.vocab, layout);
   const index_t Tt = logits.time, V = logits.vocab;
   const index_t P = layout.predicted_positions(Tt);
   parallel_blocks(logits.batch * Tt, options.threads, 8, [&](index_t begin, index_t end) {

@@ -286,6 +286,7 @@ void sequence_logps_backward(logits_view<T> logits_in, matrix_view<L> labels_in,
                 }) {
     B::token_logps_backward(logits, labels, mask, forward.token_lse, coeff, grad_logits, options);
   } else {
+    detail::validate_labels(labels, mask, logits.vocab, options.layout);
     detail::sequence_logps_backward_generic<B>(logits, labels, mask, forward.token_lse, coeff,
                                                grad_logits, options.layout);
   }

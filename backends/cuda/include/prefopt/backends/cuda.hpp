@@ -55,6 +55,16 @@ matrix_view<const U> rebase(matrix_view<const U> v, const std::vector<U>& host) 
   return {host.empty() ? nullptr : host.data(), v.rows, v.cols, v.row_stride};
 }
 
+/// Host-side label-range check of device labels / mask (a [batch, time] copy, ~1/V of the
+/// logits traffic), before any launch that reads them.
+template <class L, class M>
+void validate_device_labels(matrix_view<const L> labels, matrix_view<const M> mask, index_t vocab,
+                            const token_layout& layout) {
+  const auto labels_h = download_view(labels);
+  const auto mask_h = download_view(mask);
+  prefopt::detail::validate_labels(rebase(labels, labels_h), rebase(mask, mask_h), vocab, layout);
+}
+
 }  // namespace detail
 
 template <std::floating_point T>
@@ -199,12 +209,7 @@ struct backend {
                                                             matrix_view<const M> mask,
                                                             const sequence_logps_options& options) {
     const token_layout layout = options.layout;
-    {  // host-side label validation before any launch
-      const auto labels_h = detail::download_view(labels);
-      const auto mask_h = detail::download_view(mask);
-      prefopt::detail::validate_labels(detail::rebase(labels, labels_h),
-                                       detail::rebase(mask, mask_h), logits.vocab, layout);
-    }
+    detail::validate_device_labels(labels, mask, logits.vocab, layout);
     const index_t B = logits.batch, P = layout.predicted_positions(logits.time);
     sequence_logps_result<backend> out{zeros(B, P), zeros(B, P), zeros(B), zeros(B), zeros(0)};
     if (B * P > 0) {
@@ -242,6 +247,8 @@ struct backend {
                                    const sequence_logps_options& options) {
     const index_t rows = logits.batch * logits.time;
     if (rows == 0) return;
+    // Same check as the forward pass, so every backend rejects the same labels.
+    detail::validate_device_labels(labels, mask, logits.vocab, options.layout);
     require(rows <= std::numeric_limits<int>::max(), "logits.batch * logits.time", rows,
             "must fit one CUDA grid dimension (2^31 - 1 token rows)");
     const index_t P = options.layout.predicted_positions(logits.time);

@@ -31,7 +31,14 @@ class cuda_error : public std::runtime_error {
 };
 
 inline void check(cudaError_t code, const char* call) {
-  if (code != cudaSuccess) throw cuda_error(call, code);
+  if (code != cudaSuccess) {
+    // A failed runtime call also sets the thread's last-error state. Reset it, so a caller who
+    // catches a recoverable failure (cudaErrorMemoryAllocation, cudaErrorInvalidValue) does not
+    // see it again from the cudaGetLastError() of the next check_launch, blamed on that kernel.
+    // Sticky errors (a fault inside a kernel) keep failing every later call regardless.
+    (void)cudaGetLastError();
+    throw cuda_error(call, code);
+  }
 }
 
 /// After a kernel launch: configuration errors surface here, with the kernel's name. Errors
@@ -85,7 +92,8 @@ class device_buffer {
     return *this;
   }
   ~device_buffer() {
-    if (data_) cudaFree(data_);  // never throws from a destructor
+    // Never throws from a destructor; a failure must not linger in the last-error state either.
+    if (data_ && cudaFree(data_) != cudaSuccess) (void)cudaGetLastError();
   }
 
   [[nodiscard]] T* data() noexcept { return data_; }
