@@ -19,6 +19,7 @@ struct backend_without_row_logsumexp {
   static double* data(vector_type&);
   static double* data(matrix_type&);
   static const double* data(const vector_type&);
+  static const double* data(const matrix_type&);
   static vector_type from_host(std::span<const double>);
   static std::vector<double> to_host(const vector_type&);
   template <class F>

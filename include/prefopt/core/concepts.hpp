@@ -65,10 +65,12 @@ concept has_shape = has_types<B> && requires(const typename B::vector_type& v,
 template <class B>
 concept has_data = has_types<B> && requires(typename B::vector_type& v,
                                             typename B::matrix_type& m,
-                                            const typename B::vector_type& cv) {
+                                            const typename B::vector_type& cv,
+                                            const typename B::matrix_type& cm) {
   { B::data(v) } -> std::same_as<typename B::scalar_type*>;
   { B::data(m) } -> std::same_as<typename B::scalar_type*>;
   { B::data(cv) } -> std::same_as<const typename B::scalar_type*>;
+  { B::data(cm) } -> std::same_as<const typename B::scalar_type*>;
 };
 
 template <class B>
