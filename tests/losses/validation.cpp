@@ -160,3 +160,11 @@ TEST_CASE("registry: loss lists take one weight per loss and share hyper-paramet
   CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", negative), Contains("weights[1]"));
   CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", w, {.beta = -1.0}), Contains("beta = -1"));
 }
+
+TEST_CASE("weighted_sum names the offending weight by its index", "[losses][validation]") {
+  using combo = pl::weighted_sum<pl::sigmoid<double>, pl::sft<double>>;
+  CHECK_THROWS_WITH(combo({1.0, -1.0}, pl::sigmoid<double>(), pl::sft<double>()),
+                    Contains("weights[1] = -1"));
+  CHECK_THROWS_WITH(combo({not_a_number, 1.0}, pl::sigmoid<double>(), pl::sft<double>()),
+                    Contains("weights[0] = nan"));
+}
