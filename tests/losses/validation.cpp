@@ -168,3 +168,16 @@ TEST_CASE("weighted_sum names the offending weight by its index", "[losses][vali
   CHECK_THROWS_WITH(combo({not_a_number, 1.0}, pl::sigmoid<double>(), pl::sft<double>()),
                     Contains("weights[0] = nan"));
 }
+
+TEST_CASE("registry: in a loss list beta goes to the other terms when orpo is given lambda", "[losses][registry]") {
+  const std::vector<double> w{1.0, 1.0};
+  const auto list = pl::make_loss_list<double>("sigmoid,orpo", w, {.beta = 0.3, .lambda = 0.2});
+  REQUIRE(list.size() == 2);
+  CHECK(std::get<pl::sigmoid<double>>(list[0].loss).beta() == 0.3);
+  CHECK(std::get<pl::orpo<double>>(list[1].loss).lambda() == 0.2);
+  // Without lambda, beta is orpo's TRL name for it; orpo alone still rejects both spellings.
+  CHECK(std::get<pl::orpo<double>>(pl::make_loss_list<double>("sigmoid,orpo", w, {.beta = 0.3})[1].loss)
+            .lambda() == 0.3);
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("orpo", {}, {.beta = 0.3, .lambda = 0.2}),
+                    Contains("not both"));
+}
