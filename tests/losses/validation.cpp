@@ -181,3 +181,20 @@ TEST_CASE("registry: in a loss list beta goes to the other terms when orpo is gi
   CHECK_THROWS_WITH(pl::make_loss_list<double>("orpo", {}, {.beta = 0.3, .lambda = 0.2}),
                     Contains("not both"));
 }
+
+TEST_CASE("bco_pair rejects a running-mean state update() cannot continue", "[losses][validation]") {
+  const pl::bco_pair<double> bco;
+  pl::preference_loss_options<double> options;
+  pl::bco_running_mean negative_count{0.0, -1};
+  options.bco_state = &negative_count;
+  CHECK_THROWS_WITH(pl::preference_loss<B>(bco, pl::preference_batch<double>{cw, cl, rw, rl}, options),
+                    Contains("options.bco_state->count = -1"));
+  pl::bco_running_mean nan_mean{not_a_number, 3};
+  options.bco_state = &nan_mean;
+  CHECK_THROWS_WITH(pl::preference_loss<B>(bco, pl::preference_batch<double>{cw, cl, rw, rl}, options),
+                    Contains("options.bco_state->mean"));
+  pl::bco_running_mean good{0.25, 3};
+  options.bco_state = &good;
+  CHECK_NOTHROW(pl::preference_loss<B>(bco, pl::preference_batch<double>{cw, cl, rw, rl}, options));
+  CHECK(good.count == 4);
+}
