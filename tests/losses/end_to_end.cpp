@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <cstdint>
 #include <random>
 #include <span>
@@ -106,6 +107,29 @@ TEMPLATE_TEST_CASE("the chain's sums and metrics match sequence_logps + preferen
   const auto direct =
       pl::preference_loss<Bk>(dpo, pl::preference_batch<T>{cw, cl, c.ref_chosen, c.ref_rejected});
   CHECK(out.pairs.loss == Approx(direct.loss).epsilon(1e-6));
+  // The sums themselves, against a naive log-softmax (logit row p predicts label column p + 1).
+  const auto naive_sum = [](const std::vector<T>& logits, const std::vector<std::int64_t>& labels,
+                            const std::vector<std::uint8_t>& mask, prefopt::index_t n,
+                            prefopt::index_t len) {
+    const prefopt::index_t V = chain::V;
+    double s = 0;
+    for (prefopt::index_t p = 0; p + 1 < len; ++p) {
+      const std::int64_t y = labels[static_cast<std::size_t>(n * len + p + 1)];
+      if (y == -100 || mask[static_cast<std::size_t>(n * len + p + 1)] == 0) continue;
+      const T* row = logits.data() + (n * len + p) * V;
+      double z = 0;
+      for (prefopt::index_t v = 0; v < V; ++v) z += std::exp(static_cast<double>(row[v]));
+      s += static_cast<double>(row[y]) - std::log(z);
+    }
+    return s;
+  };
+  for (prefopt::index_t n = 0; n < chain::N; ++n) {
+    const auto k = static_cast<std::size_t>(n);
+    CHECK(cw[k] == Approx(naive_sum(c.chosen_logits, c.chosen_labels, c.chosen_mask, n, chain::Tw))
+                       .epsilon(1e-5));
+    CHECK(cl[k] == Approx(naive_sum(c.rejected_logits, c.rejected_labels, c.rejected_mask, n, chain::Tl))
+                       .epsilon(1e-5));
+  }
   CHECK(out.pairs.metrics.logps_chosen == Approx(direct.metrics.logps_chosen).epsilon(1e-6));
   // Counted tokens: the mask removes input position 1 (label column 1 -> predicted position 0).
   CHECK(Bk::to_host(out.chosen.count)[0] == T(chain::Tw - 2));

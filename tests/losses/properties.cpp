@@ -310,6 +310,16 @@ TEST_CASE("unpaired KTO equals paired KTO on a balanced batch (TRL's concatenati
     CHECK(unpaired.grad[i + 3] == Approx(paired.grad_rejected[i]).epsilon(1e-14));
   }
   CHECK(unpaired.rewards_chosen == Approx(paired.metrics.rewards_chosen));
+  // Sum reduction: a paired value is the mean of its two examples, so the paired sum is half of
+  // the unpaired sum over the same 2N examples (docs/losses.md, Reductions).
+  pl::preference_loss_options<double> sum_options;
+  sum_options.reduce = pl::reduction::sum;
+  const auto paired_sum = pl::preference_loss<B>(
+      kto, pl::preference_batch<double>{cw, cl, rw, rl, {}, {}, {}, {}, {}, kp, kr}, sum_options);
+  const auto unpaired_sum =
+      pl::kto_loss<B>(kto, pl::kto_batch<double>{policy, ref, desirable, kp, kr}, sum_options);
+  CHECK(2 * paired_sum.loss == Approx(unpaired_sum.loss).epsilon(1e-14));
+  CHECK(2 * paired_sum.grad_chosen[0] == Approx(unpaired_sum.grad[0]).epsilon(1e-14));
   CHECK(unpaired.desirable_count == 3);
   // Unbalanced data: the mean runs over all M examples.
   const std::vector<std::uint8_t> mostly_good{1, 1, 1, 1, 1, 0};

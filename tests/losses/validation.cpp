@@ -160,3 +160,41 @@ TEST_CASE("registry: loss lists take one weight per loss and share hyper-paramet
   CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", negative), Contains("weights[1]"));
   CHECK_THROWS_WITH(pl::make_loss_list<double>("sigmoid,sft", w, {.beta = -1.0}), Contains("beta = -1"));
 }
+
+TEST_CASE("weighted_sum names the offending weight by its index", "[losses][validation]") {
+  using combo = pl::weighted_sum<pl::sigmoid<double>, pl::sft<double>>;
+  CHECK_THROWS_WITH(combo({1.0, -1.0}, pl::sigmoid<double>(), pl::sft<double>()),
+                    Contains("weights[1] = -1"));
+  CHECK_THROWS_WITH(combo({not_a_number, 1.0}, pl::sigmoid<double>(), pl::sft<double>()),
+                    Contains("weights[0] = nan"));
+}
+
+TEST_CASE("registry: in a loss list beta goes to the other terms when orpo is given lambda", "[losses][registry]") {
+  const std::vector<double> w{1.0, 1.0};
+  const auto list = pl::make_loss_list<double>("sigmoid,orpo", w, {.beta = 0.3, .lambda = 0.2});
+  REQUIRE(list.size() == 2);
+  CHECK(std::get<pl::sigmoid<double>>(list[0].loss).beta() == 0.3);
+  CHECK(std::get<pl::orpo<double>>(list[1].loss).lambda() == 0.2);
+  // Without lambda, beta is orpo's TRL name for it; orpo alone still rejects both spellings.
+  CHECK(std::get<pl::orpo<double>>(pl::make_loss_list<double>("sigmoid,orpo", w, {.beta = 0.3})[1].loss)
+            .lambda() == 0.3);
+  CHECK_THROWS_WITH(pl::make_loss_list<double>("orpo", {}, {.beta = 0.3, .lambda = 0.2}),
+                    Contains("not both"));
+}
+
+TEST_CASE("bco_pair rejects a running-mean state update() cannot continue", "[losses][validation]") {
+  const pl::bco_pair<double> bco;
+  pl::preference_loss_options<double> options;
+  pl::bco_running_mean negative_count{0.0, -1};
+  options.bco_state = &negative_count;
+  CHECK_THROWS_WITH(pl::preference_loss<B>(bco, pl::preference_batch<double>{cw, cl, rw, rl}, options),
+                    Contains("options.bco_state->count = -1"));
+  pl::bco_running_mean nan_mean{not_a_number, 3};
+  options.bco_state = &nan_mean;
+  CHECK_THROWS_WITH(pl::preference_loss<B>(bco, pl::preference_batch<double>{cw, cl, rw, rl}, options),
+                    Contains("options.bco_state->mean"));
+  pl::bco_running_mean good{0.25, 3};
+  options.bco_state = &good;
+  CHECK_NOTHROW(pl::preference_loss<B>(bco, pl::preference_batch<double>{cw, cl, rw, rl}, options));
+  CHECK(good.count == 4);
+}

@@ -11,6 +11,7 @@
 #include <array>
 #include <concepts>
 #include <cstddef>
+#include <string>
 #include <string_view>
 #include <tuple>
 #include <utility>
@@ -61,7 +62,8 @@ class weighted_sum {
 
   weighted_sum(std::array<T, size> weights, L0 first, Ls... rest)
       : losses_(std::move(first), std::move(rest)...), weights_(weights) {
-    for (std::size_t k = 0; k < size; ++k) detail::require_non_negative_finite("weights[k]", weights[k]);
+    for (std::size_t k = 0; k < size; ++k)
+      detail::require_non_negative_finite("weights[" + std::to_string(k) + "]", weights[k]);
   }
   PREFOPT_HD T reward_scale() const { return std::get<0>(losses_).reward_scale(); }
   PREFOPT_HD const std::array<T, size>& weights() const { return weights_; }

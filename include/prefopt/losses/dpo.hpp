@@ -51,8 +51,8 @@ class sigmoid : public detail::smoothed_policy<T> {
 
 /// Robust DPO (Chowdhury et al. 2024, "Provably Robust DPO", eq. 7), unbiased under label-flip
 /// rate eps: L = [-(1 - eps) log sigma(z) + eps log sigma(-z)] / (1 - 2 eps), eps in [0, 0.5).
-/// TRL's DPOTrainer used exactly this form; some later TRL versions write "- eps log sigma(-z)"
-/// (which is just a rescaled cDPO). We follow the paper (and DESIGN.md).
+/// TRL's DPOTrainer has the same form in every revision (later ones spell it
+/// (clean_loss_term - flipped_loss_term) / (1 - 2 eps) with flipped_loss_term = -eps log sigma(-z)).
 template <std::floating_point T>
 class robust : public detail::smoothed_policy<T> {
  public:

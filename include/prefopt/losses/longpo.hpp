@@ -7,9 +7,11 @@
 // LongPO: the policy log-probs l_w, l_l are computed on the *long* context, the reference log-probs
 // on the *short* context by the base model (the short-to-long KL constraint); the objective is
 //   L = NLL_w(long context, token mean) + lambda * (-log sigma(beta Delta)),
-// with lambda = 0.01 and beta = 0.01 as in DESIGN.md (taken from the paper; the DAMO-NLP-SG/LongPO
-// trainer was not available to cross-check the weighting). Nothing in the per-pair arithmetic
-// depends on which context produced the reference numbers: the caller supplies them.
+// with lambda = 0.01 and beta = 0.01: DAMO-NLP-SG/LongPO train/longdpo_trainer.py returns
+// policy_chosen_loss.mean() + dpo_lambda * losses.mean() (per-sequence token-mean NLL + lambda times
+// the sigmoid DPO loss), and its README trains with --dpo_beta 0.01 --dpo_lambda 0.01. Nothing in
+// the per-pair arithmetic depends on which context produced the reference numbers: the caller
+// supplies them.
 
 #include <concepts>
 #include <string_view>

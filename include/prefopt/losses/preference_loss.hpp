@@ -345,6 +345,10 @@ batch_context<typename B::scalar_type> compute_context(
       s += beta * ((static_cast<double>(h.cw[i]) - h.rw[i]) + (static_cast<double>(h.cl[i]) - h.rl[i]));
     bco_running_mean fresh;
     bco_running_mean& state = options.bco_state ? *options.bco_state : fresh;
+    // A caller-kept state (e.g. restored from a checkpoint) must be one update() can continue:
+    // count < 0 divides by zero below, a non-finite mean poisons delta.
+    require(state.count >= 0, "options.bco_state->count", state.count, "must be >= 0");
+    require(std::isfinite(state.mean), "options.bco_state->mean", state.mean, "must be finite");
     state.update(s / static_cast<double>(2 * n));
     ctx.delta = static_cast<T>(state.mean);
   }

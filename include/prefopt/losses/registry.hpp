@@ -218,8 +218,12 @@ std::vector<weighted_loss<T>> make_loss_list(std::string_view names, std::span<c
   for (std::size_t k = 0; k < parts.size(); ++k) {
     const std::string_view allowed = hyper_parameter_names(parts[k]);
     hyper_parameters own{};
+    // orpo also answers to "beta" (TRL's name for its lambda); when lambda is given, a beta in a
+    // list belongs to the other terms instead of clashing with it inside orpo.
+    const bool beta_is_not_orpos = parts.size() > 1 && parts[k] == "orpo" && hp.lambda;
     for (std::size_t f = 0; f < std::size(fields); ++f) {
       if (!(hp.*fields[f].second) || !detail::has_word(allowed, fields[f].first)) continue;
+      if (beta_is_not_orpos && fields[f].first == "beta") continue;
       own.*fields[f].second = hp.*fields[f].second;
       used[f] = true;
     }
