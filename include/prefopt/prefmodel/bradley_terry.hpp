@@ -308,6 +308,21 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
   require_positive_finite("tolerance", opt.tolerance);
   require(opt.initial_theta.empty() || static_cast<index_t>(opt.initial_theta.size()) == n,
           "initial_theta.size()", opt.initial_theta.size(), "must be 0 or num_items");
+  for (std::size_t k = 0; k < opt.initial_theta.size(); ++k)
+    require_finite("initial_theta[" + std::to_string(k) + "]", opt.initial_theta[k]);
+  // The raw-span overload is public: check the records here, not only in require_bt_estimable
+  // (skipped under a prior), so a bad index cannot write outside the gradient / information.
+  for (std::size_t k = 0; k < pairs.size(); ++k) {
+    const auto& r = pairs[k];
+    const auto at = [k] { return "pairs[" + std::to_string(k) + "]"; };  // built on failure only
+    if (!(r.i >= 0 && r.i < r.j && r.j < n))
+      throw_invalid_argument(at() + ".j", r.j,
+                             "pair records need 0 <= i < j < num_items (i = " +
+                                 std::to_string(r.i) + ", num_items = " + std::to_string(n) + ")");
+    for (const T w : {r.wins_i, r.wins_j, r.ties})
+      if (!(std::isfinite(w) && w >= T(0)))
+        throw_invalid_argument(at() + " weight", w, "must be finite and >= 0");
+  }
   const bool has_prior = opt.prior_sigma > T(0);
   if (!has_prior) require_bt_estimable<T>(n, pairs, names);
 
