@@ -207,3 +207,53 @@ TEST_CASE("Nash averaging is invariant to duplicating an agent of a random game"
   }
   CHECK(d.ratings[n] == Approx(r.ratings[k]).margin(1e-9));
 }
+
+TEST_CASE("LP and Nash averaging are scale-invariant: near-indifferent preferences",
+          "[game][lp][nash_averaging]") {
+  // s·A has the equilibria of A for every s > 0 (s a power of two: the scaling is exact). The
+  // simplex tolerances are absolute, so before the payoff was normalised by max|A| the LP lost
+  // about eps / s of relative accuracy (strategy off by 4e-11 at s ~ 1e-6, 4e-9 at s ~ 1e-8) and
+  // Nash averaging fell back from the maximum-entropy equilibrium (max_entropy == false).
+  const int n = 40;
+  const auto base = random_preferences(n, 11);
+  const auto g = matrix_game<double>::from_preferences(base);
+  const auto exact = solve(lp{}, g);
+  const auto na = nash_averaging(g);
+  REQUIRE(na.max_entropy);
+  for (int e : {20, 27, 33}) {
+    const double s = std::ldexp(1.0, -e);
+    INFO("s = 2^-" << e);
+    std::vector<double> a(g.values());
+    for (double& v : a) v *= s;
+    const auto tiny = matrix_game<double>::skew_symmetric(n, a);
+    const auto r = solve(lp{}, tiny);
+    for (int i = 0; i < n; ++i) CHECK(r.row[i] == Approx(exact.row[i]).margin(1e-13));
+    CHECK(r.exploitability <= 1e-14 * s);
+    const auto t = nash_averaging(tiny);
+    CHECK(t.max_entropy);
+    CHECK(t.support == na.support);
+    for (int i = 0; i < n; ++i) {
+      CHECK(t.strategy[i] == Approx(na.strategy[i]).margin(1e-12));
+      CHECK(t.ratings[i] == Approx(s * na.ratings[i]).margin(1e-12 * s));
+    }
+  }
+  // The same through a preference matrix P = 1/2 + s (P_rand − 1/2): P holds A only to
+  // ulp(1/2) ~ 1e-16 absolute, so compare to that accuracy.
+  std::vector<double> p(base.values());
+  const double s = 1e-8;
+  for (double& v : p) v = 0.5 + s * (v - 0.5);
+  const auto t = nash_averaging(preference_matrix<double>(n, p));
+  CHECK(t.max_entropy);
+  CHECK(t.support == na.support);
+  for (int i = 0; i < n; ++i) CHECK(t.strategy[i] == Approx(na.strategy[i]).margin(1e-6));
+}
+
+TEST_CASE("LP: payoffs near the double range do not overflow the shifted tableau", "[game][lp]") {
+  // The shift to Ã = A + 1 − min A >= 1 used to overflow to inf here, and the valid game was
+  // rejected as "M[0] = inf: must be finite".
+  const matrix_game<double> g(2, 2, {1e308, -1e308, -1e308, 1e308});
+  const auto r = solve(lp{}, g);
+  CHECK(r.row[0] == Approx(0.5).margin(1e-15));
+  CHECK(r.col[0] == Approx(0.5).margin(1e-15));
+  CHECK(r.exploitability <= 1e-15 * 1e308);
+}

@@ -11,6 +11,7 @@
 // caller sees the accuracy rather than trusting it. Host only.
 
 #include <algorithm>
+#include <cmath>
 #include <concepts>
 #include <numeric>
 #include <span>
@@ -57,10 +58,16 @@ template <std::floating_point T>
 lp_result<T> solve(const lp& policy, const matrix_game<T>& g) {
   policy.validate();
   const index_t m = g.rows(), n = g.cols();
+  // Equilibria are invariant to scaling A, the simplex tolerances are absolute: solve A / max|A|
+  // so that a game with tiny payoffs (e.g. P = 1/2 +- 1e-8 from a near-indifferent reward model)
+  // is not drowned by the shift to Ã >= 1 (it lost ~eps / max|A| of relative accuracy).
+  double amax = 0.0;
+  for (const T v : g.values()) amax = std::max(amax, std::fabs(static_cast<double>(v)));
+  const double unit = amax > 0.0 ? 1.0 / amax : 1.0;
   const T amin = *std::min_element(g.values().begin(), g.values().end());
-  const double shift = 1.0 - static_cast<double>(amin);
+  const double shift = 1.0 - static_cast<double>(amin) * unit;
   std::vector<double> shifted(static_cast<std::size_t>(m * n));
-  for (index_t k = 0; k < m * n; ++k) shifted[k] = static_cast<double>(g.values()[k]) + shift;
+  for (index_t k = 0; k < m * n; ++k) shifted[k] = static_cast<double>(g.values()[k]) * unit + shift;
   const std::vector<double> ones_m(static_cast<std::size_t>(m), 1.0);
   const std::vector<double> ones_n(static_cast<std::size_t>(n), 1.0);
   const lp_solution s = dense_simplex(m, n, shifted, ones_m, ones_n, policy.simplex);
