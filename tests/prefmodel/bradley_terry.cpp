@@ -218,6 +218,9 @@ TEST_CASE("Non-estimable data throw invalid_argument naming the items", "[prefmo
   pm::bt_options<double> bad;
   bad.prior_sigma = -1;
   CHECK_THROWS_WITH(pm::fit_bradley_terry(no_ties, bad), Contains("prior_sigma = -1"));
+  bad.prior_sigma = 1e-200;  // 1 / sigma^2 overflows: used to report a disconnected graph
+  CHECK_THROWS_WITH(pm::fit_bradley_terry(no_ties, bad),
+                    Contains("prior_sigma = 9.99") && Contains("overflows"));
   bad.prior_sigma = 0;
   bad.anchor = 7;
   CHECK_THROWS_WITH(pm::fit_bradley_terry(no_ties, bad), Contains("anchor = 7"));

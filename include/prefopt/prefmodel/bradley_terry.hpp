@@ -302,6 +302,10 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
   require(n >= 1, "num_items", n, "need at least one item");
   require(std::isfinite(opt.prior_sigma) && opt.prior_sigma >= T(0), "prior_sigma",
           opt.prior_sigma, "must be finite and >= 0 (0 = no prior)");
+  // The prior enters as the precision 1 / sigma^2; an infinite one made both factorisations fail
+  // and surfaced as "the comparison graph is not connected".
+  require(opt.prior_sigma == T(0) || std::isfinite(T(1) / (opt.prior_sigma * opt.prior_sigma)),
+          "prior_sigma", opt.prior_sigma, "is so small that 1 / prior_sigma^2 overflows");
   require(!opt.anchor || (*opt.anchor >= 0 && *opt.anchor < n), "anchor", opt.anchor.value_or(-1),
           "must be an item id in [0, num_items)");
   require(opt.max_iterations >= 1, "max_iterations", opt.max_iterations, "must be >= 1");
