@@ -202,6 +202,14 @@ bootstrap_result<T> bootstrap_bradley_terry(const comparison_data<T>& data,
       bt_options<T> fo = opt.fit;
       fo.standard_errors = false;
       fo.initial_theta = full.theta;
+      if (fo.ties == tie_model::davidson) {
+        // A resample can draw no tie at all when ties are rare (probability ~ e^-ties per round).
+        // Its Davidson MLE then sits on the boundary nu = 0, where the model is plain
+        // Bradley-Terry: fit that, instead of failing the whole bootstrap on valid data.
+        T round_ties = T(0);
+        for (const auto& rec : resampled) round_ties += rec.ties;
+        if (round_ties == T(0)) fo.ties = tie_model::half_win;
+      }
       bt_result<T> fit;
       try {
         fit = fit_bradley_terry<T>(n, resampled, fo, &data.names());
