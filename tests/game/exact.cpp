@@ -4,6 +4,8 @@
 #include <algorithm>
 #include <numeric>
 #include <span>
+#include <stdexcept>
+#include <vector>
 
 #include <prefopt/game/exploitability.hpp>
 #include <prefopt/game/lp_nash.hpp>
@@ -256,4 +258,33 @@ TEST_CASE("LP: payoffs near the double range do not overflow the shifted tableau
   CHECK(r.row[0] == Approx(0.5).margin(1e-15));
   CHECK(r.col[0] == Approx(0.5).margin(1e-15));
   CHECK(r.exploitability <= 1e-15 * 1e308);
+}
+
+TEST_CASE("Nash averaging never returns a partial support when an LP hits the pivot limit",
+          "[game][nash_averaging]") {
+  // Three copies of each agent of a random game: the equilibria form a face and step 1 needs
+  // several support LPs. A pivot limit that let the first LP finish but stopped a later one used
+  // to end step 1 silently with a smaller support (e.g. 5 of 15 items), still max_entropy.
+  const int b = 10, n = 3 * b;
+  const auto base = random_preferences(b, 2);
+  std::vector<double> p(static_cast<std::size_t>(n * n));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) p[i * n + j] = i % b == j % b ? 0.5 : base(i % b, j % b);
+  const preference_matrix<double> dup(n, p);
+  const auto ref = nash_averaging(dup);
+  REQUIRE(ref.max_entropy);
+  int completed = 0;
+  for (prefopt::index_t k = 1; k <= 80; ++k) {
+    lp limited;
+    limited.simplex.max_pivots = k;
+    try {
+      const auto r = nash_averaging(dup, payoff_transform::centered, limited);
+      INFO("max_pivots = " << k);
+      CHECK(r.support == ref.support);
+      ++completed;
+    } catch (const std::runtime_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains("without reaching optimality"));
+    }
+  }
+  CHECK(completed > 0);
 }

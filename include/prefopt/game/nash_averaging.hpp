@@ -30,6 +30,7 @@
 #include <concepts>
 #include <numeric>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -155,7 +156,13 @@ nash_averaging_result<T> nash_averaging(const matrix_game<T>& g, const lp& polic
     if (std::all_of(in_s.begin(), in_s.end(), [](char v) { return v != 0; })) break;
     const lp_solution s = dense_simplex(n + 1, n, mtx, rhs, c, policy.simplex);
     ++out.support_lps;
-    if (s.status != lp_status::optimal || s.objective <= tol) break;
+    // The feasible set is bounded, so only the pivot limit stops the LP early; stopping then
+    // would return a smaller face's maximum-entropy point still flagged max_entropy.
+    if (s.status != lp_status::optimal)
+      throw std::runtime_error("prefopt::game::nash_averaging: support LP " +
+                               std::to_string(out.support_lps) + " stopped after " +
+                               std::to_string(s.pivots) + " pivots without reaching optimality");
+    if (s.objective <= tol) break;
     const double total = std::accumulate(s.primal.begin(), s.primal.end(), 0.0);
     for (index_t i = 0; i < n; ++i) {
       mean[i] += s.primal[i] / total;
