@@ -1,6 +1,7 @@
 #pragma once
 // Exact Nash equilibrium of a zero-sum matrix game by linear programming (von Neumann 1928;
-// Dantzig 1951). With K = 1 − min A, the shifted payoff Ã = A + K ≥ 1 has value ṽ > 0 and
+// Dantzig 1951). For A scaled to max|A| = 1 (equilibria are scale-invariant; see solve) and
+// K = 1 − min A, the shifted payoff Ã = A + K ≥ 1 has value ṽ > 0 and
 //
 //   column player:  max 1ᵀw  s.t. Ã w ≤ 1, w ≥ 0      → 1ᵀw* = 1/ṽ,  y = ṽ w*
 //   row player:     its LP dual  min 1ᵀu s.t. Ãᵀu ≥ 1 → x = ṽ u*,
