@@ -261,6 +261,15 @@ TEST_CASE("Win-matrix builder aggregates like the battle list", "[prefmodel][bt]
   CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(3, std::vector<double>(9, 0.5)),
                     Catch::Contains("whole numbers"));
   CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(2, wins), Catch::Contains("wins.size() = 9"));
+  // A count on the diagonal (an item beating itself) used to be dropped silently.
+  std::vector<double> diag = wins;
+  diag[4] = 3;
+  CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(3, diag),
+                    Catch::Contains("wins[4] (diagonal) = 3"));
+  std::vector<double> tie_diag = ties;
+  tie_diag[8] = 1;
+  CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(3, wins, tie_diag),
+                    Catch::Contains("ties[8] (diagonal) = 1"));
 }
 
 TEST_CASE("Raw pair records and the start point are validated, also under a prior",
