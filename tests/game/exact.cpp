@@ -3,6 +3,7 @@
 #include <cmath>
 #include <algorithm>
 #include <numeric>
+#include <random>
 #include <span>
 #include <stdexcept>
 #include <vector>
@@ -287,4 +288,32 @@ TEST_CASE("Nash averaging never returns a partial support when an LP hits the pi
     }
   }
   CHECK(completed > 0);
+}
+
+TEST_CASE("LP: a heavily degenerate tournament game needs few pivots", "[game][lp][simplex]") {
+  // Payoffs in {−½, 0, ½}: the ratio test ties everywhere. Without the right-hand-side
+  // perturbation this n = 300 game took 5546 pivots (and n = 1000 stalled past the 100 000-pivot
+  // limit); with it ~540. The limit 5 (m + n) = 3000 would have stopped the old method.
+  const int n = 300;
+  std::mt19937_64 rng(300);
+  std::vector<double> a(static_cast<std::size_t>(n * n), 0.0);
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) {
+      const double v = 0.5 * (static_cast<int>(rng() % 3) - 1);
+      a[i * n + j] = v, a[j * n + i] = -v;
+    }
+  const auto g = matrix_game<double>::skew_symmetric(n, a);
+  lp limited;
+  limited.simplex.max_pivots = 5 * (n + n);
+  const auto r = solve(limited, g);
+  CHECK(r.exploitability <= 1e-14);
+  CHECK(std::fabs(r.value) <= 1e-14);
+  // The perturbation is an option; 0 restores the unperturbed method (same answer, more pivots).
+  lp plain;
+  plain.simplex.perturbation = 0.0;
+  const auto p = solve(plain, g);
+  CHECK(p.exploitability <= 1e-14);
+  CHECK(p.pivots > r.pivots);
+  plain.simplex.perturbation = -1.0;
+  CHECK_THROWS_WITH(solve(plain, g), Catch::Contains("perturbation = -1"));
 }
