@@ -93,6 +93,14 @@ TEST_CASE("Arena rank counts items whose interval lies entirely above", "[prefmo
   CHECK(r.lower[0] == Approx(10.5));
   CHECK(r.upper[0] == Approx(11.5));
   CHECK(r.median[1] == Approx(12));
+  // Bad tables and levels are rejected (rounds = 0 used to read before the sample vector).
+  pm::bootstrap_result<double> empty;
+  empty.num_items = 2;
+  CHECK_THROWS_WITH(pm::summarise_bootstrap(empty, 0.95), Catch::Contains("rounds = 0"));
+  pm::bootstrap_result<double> short_table = r;
+  short_table.samples.pop_back();
+  CHECK_THROWS_WITH(pm::summarise_bootstrap(short_table, 0.95), Catch::Contains("samples.size() = 8"));
+  CHECK_THROWS_WITH(pm::summarise_bootstrap(r, 1.5), Catch::Contains("confidence = 1.5"));
 }
 
 TEST_CASE("Bootstrap regularises rounds whose MLE does not exist", "[prefmodel][bootstrap]") {
