@@ -7,11 +7,13 @@
 // interval and rank come from a multinomial bootstrap of the battles. See docs/preference-models.md.
 
 #include <algorithm>
+#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
 #include <iostream>
+#include <limits>
 #include <optional>
 #include <sstream>
 #include <string>
@@ -83,11 +85,14 @@ double parse_double(const std::string& flag, const std::string& text) {
   return v;
 }
 
-long long parse_int(const std::string& flag, const std::string& text, long long lo) {
+long long parse_int(const std::string& flag, const std::string& text, long long lo,
+                    long long hi = std::numeric_limits<long long>::max()) {
   char* end = nullptr;
+  errno = 0;  // strtoll saturates out-of-range input to LLONG_MAX / LLONG_MIN and sets ERANGE
   const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || end != text.c_str() + text.size() || v < lo)
-    throw bad_usage{flag + " expects an integer >= " + std::to_string(lo) + ", got '" + text + "'"};
+  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || v < lo || v > hi)
+    throw bad_usage{flag + " expects an integer in [" + std::to_string(lo) + ", " +
+                    std::to_string(hi) + "], got '" + text + "'"};
   return v;
 }
 
@@ -142,7 +147,7 @@ cli_options parse_args(int argc, char** argv) {
     } else if (a == "--skip-bad-rows") {
       o.skip_bad_rows = true;
     } else if (a == "--threads") {
-      o.threads = static_cast<int>(parse_int(a, value(), 0));
+      o.threads = static_cast<int>(parse_int(a, value(), 0, std::numeric_limits<int>::max()));
     } else if (a == "--quiet") {
       o.quiet = true;
     } else if (!a.empty() && a[0] == '-' && a != "-") {

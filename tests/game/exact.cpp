@@ -3,7 +3,10 @@
 #include <cmath>
 #include <algorithm>
 #include <numeric>
+#include <random>
 #include <span>
+#include <stdexcept>
+#include <vector>
 
 #include <prefopt/game/exploitability.hpp>
 #include <prefopt/game/lp_nash.hpp>
@@ -206,4 +209,111 @@ TEST_CASE("Nash averaging is invariant to duplicating an agent of a random game"
     CHECK(d.ratings[i] == Approx(r.ratings[i]).margin(1e-9));
   }
   CHECK(d.ratings[n] == Approx(r.ratings[k]).margin(1e-9));
+}
+
+TEST_CASE("LP and Nash averaging are scale-invariant: near-indifferent preferences",
+          "[game][lp][nash_averaging]") {
+  // s·A has the equilibria of A for every s > 0 (s a power of two: the scaling is exact). The
+  // simplex tolerances are absolute, so before the payoff was normalised by max|A| the LP lost
+  // about eps / s of relative accuracy (strategy off by 4e-11 at s ~ 1e-6, 4e-9 at s ~ 1e-8) and
+  // Nash averaging fell back from the maximum-entropy equilibrium (max_entropy == false).
+  const int n = 40;
+  const auto base = random_preferences(n, 11);
+  const auto g = matrix_game<double>::from_preferences(base);
+  const auto exact = solve(lp{}, g);
+  const auto na = nash_averaging(g);
+  REQUIRE(na.max_entropy);
+  for (int e : {20, 27, 33}) {
+    const double s = std::ldexp(1.0, -e);
+    INFO("s = 2^-" << e);
+    std::vector<double> a(g.values());
+    for (double& v : a) v *= s;
+    const auto tiny = matrix_game<double>::skew_symmetric(n, a);
+    const auto r = solve(lp{}, tiny);
+    for (int i = 0; i < n; ++i) CHECK(r.row[i] == Approx(exact.row[i]).margin(1e-13));
+    CHECK(r.exploitability <= 1e-14 * s);
+    const auto t = nash_averaging(tiny);
+    CHECK(t.max_entropy);
+    CHECK(t.support == na.support);
+    for (int i = 0; i < n; ++i) {
+      CHECK(t.strategy[i] == Approx(na.strategy[i]).margin(1e-12));
+      CHECK(t.ratings[i] == Approx(s * na.ratings[i]).margin(1e-12 * s));
+    }
+  }
+  // The same through a preference matrix P = 1/2 + s (P_rand − 1/2): P holds A only to
+  // ulp(1/2) ~ 1e-16 absolute, so compare to that accuracy.
+  std::vector<double> p(base.values());
+  const double s = 1e-8;
+  for (double& v : p) v = 0.5 + s * (v - 0.5);
+  const auto t = nash_averaging(preference_matrix<double>(n, p));
+  CHECK(t.max_entropy);
+  CHECK(t.support == na.support);
+  for (int i = 0; i < n; ++i) CHECK(t.strategy[i] == Approx(na.strategy[i]).margin(1e-6));
+}
+
+TEST_CASE("LP: payoffs near the double range do not overflow the shifted tableau", "[game][lp]") {
+  // The shift to Ã = A + 1 − min A >= 1 used to overflow to inf here, and the valid game was
+  // rejected as "M[0] = inf: must be finite".
+  const matrix_game<double> g(2, 2, {1e308, -1e308, -1e308, 1e308});
+  const auto r = solve(lp{}, g);
+  CHECK(r.row[0] == Approx(0.5).margin(1e-15));
+  CHECK(r.col[0] == Approx(0.5).margin(1e-15));
+  CHECK(r.exploitability <= 1e-15 * 1e308);
+}
+
+TEST_CASE("Nash averaging never returns a partial support when an LP hits the pivot limit",
+          "[game][nash_averaging]") {
+  // Three copies of each agent of a random game: the equilibria form a face and step 1 needs
+  // several support LPs. A pivot limit that let the first LP finish but stopped a later one used
+  // to end step 1 silently with a smaller support (e.g. 5 of 15 items), still max_entropy.
+  const int b = 10, n = 3 * b;
+  const auto base = random_preferences(b, 2);
+  std::vector<double> p(static_cast<std::size_t>(n * n));
+  for (int i = 0; i < n; ++i)
+    for (int j = 0; j < n; ++j) p[i * n + j] = i % b == j % b ? 0.5 : base(i % b, j % b);
+  const preference_matrix<double> dup(n, p);
+  const auto ref = nash_averaging(dup);
+  REQUIRE(ref.max_entropy);
+  int completed = 0;
+  for (prefopt::index_t k = 1; k <= 80; ++k) {
+    lp limited;
+    limited.simplex.max_pivots = k;
+    try {
+      const auto r = nash_averaging(dup, payoff_transform::centered, limited);
+      INFO("max_pivots = " << k);
+      CHECK(r.support == ref.support);
+      ++completed;
+    } catch (const std::runtime_error& e) {
+      CHECK_THAT(e.what(), Catch::Contains("without reaching optimality"));
+    }
+  }
+  CHECK(completed > 0);
+}
+
+TEST_CASE("LP: a heavily degenerate tournament game needs few pivots", "[game][lp][simplex]") {
+  // Payoffs in {−½, 0, ½}: the ratio test ties everywhere. Without the right-hand-side
+  // perturbation this n = 300 game took 5546 pivots (and n = 1000 stalled past the 100 000-pivot
+  // limit); with it ~540. The limit 5 (m + n) = 3000 would have stopped the old method.
+  const int n = 300;
+  std::mt19937_64 rng(300);
+  std::vector<double> a(static_cast<std::size_t>(n * n), 0.0);
+  for (int i = 0; i < n; ++i)
+    for (int j = i + 1; j < n; ++j) {
+      const double v = 0.5 * (static_cast<int>(rng() % 3) - 1);
+      a[i * n + j] = v, a[j * n + i] = -v;
+    }
+  const auto g = matrix_game<double>::skew_symmetric(n, a);
+  lp limited;
+  limited.simplex.max_pivots = 5 * (n + n);
+  const auto r = solve(limited, g);
+  CHECK(r.exploitability <= 1e-14);
+  CHECK(std::fabs(r.value) <= 1e-14);
+  // The perturbation is an option; 0 restores the unperturbed method (same answer, more pivots).
+  lp plain;
+  plain.simplex.perturbation = 0.0;
+  const auto p = solve(plain, g);
+  CHECK(p.exploitability <= 1e-14);
+  CHECK(p.pivots > r.pivots);
+  plain.simplex.perturbation = -1.0;
+  CHECK_THROWS_WITH(solve(plain, g), Catch::Contains("perturbation = -1"));
 }

@@ -111,6 +111,13 @@ TEST_CASE("JSONL battles: strict flat objects", "[prefmodel][io]") {
   CHECK_THAT(fails("{\"model_a\": \"a\", \"model_b\": \"b\", \"winner\": \"tie\", \"weight\": -2}"),
              Contains("weight"));
   CHECK_THAT(fails("[1]"), Contains("expected '{'"));
+  // Literals on the fields read: "weight": false used to be dropped (weight 1) and a literal
+  // model name was reported as a missing field.
+  CHECK_THAT(fails("{\"model_a\": \"a\", \"model_b\": \"b\", \"winner\": \"tie\", \"weight\": false}"),
+             Contains("weight false is not a number"));
+  CHECK_THAT(fails("{\"model_a\": null, \"model_b\": \"b\", \"winner\": \"tie\"}"),
+             Contains("field 'model_a' must be a string, got null"));
+  CHECK_THAT(fails("{\"anony\": true, \"anony\": false}"), Contains("duplicate key"));
 }
 
 TEST_CASE("Arena ratings reproduce FastChat's L-BFGS and scikit-learn fits", "[prefmodel][io][bt]") {

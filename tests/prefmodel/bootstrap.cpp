@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <cmath>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <prefopt/prefmodel/battle_io.hpp>
@@ -92,6 +93,14 @@ TEST_CASE("Arena rank counts items whose interval lies entirely above", "[prefmo
   CHECK(r.lower[0] == Approx(10.5));
   CHECK(r.upper[0] == Approx(11.5));
   CHECK(r.median[1] == Approx(12));
+  // Bad tables and levels are rejected (rounds = 0 used to read before the sample vector).
+  pm::bootstrap_result<double> empty;
+  empty.num_items = 2;
+  CHECK_THROWS_WITH(pm::summarise_bootstrap(empty, 0.95), Catch::Contains("rounds = 0"));
+  pm::bootstrap_result<double> short_table = r;
+  short_table.samples.pop_back();
+  CHECK_THROWS_WITH(pm::summarise_bootstrap(short_table, 0.95), Catch::Contains("samples.size() = 8"));
+  CHECK_THROWS_WITH(pm::summarise_bootstrap(r, 1.5), Catch::Contains("confidence = 1.5"));
 }
 
 TEST_CASE("Bootstrap regularises rounds whose MLE does not exist", "[prefmodel][bootstrap]") {
@@ -155,4 +164,26 @@ TEST_CASE("Bootstrap intervals match a FastChat-style NumPy bootstrap within Mon
     ++rows;
   }
   CHECK(rows == 8);
+}
+
+TEST_CASE("Davidson bootstrap survives resamples without ties", "[prefmodel][bootstrap]") {
+  // 2 ties in 152 battles: about e^-2 = 14% of the resamples draw no tie. Their Davidson MLE is
+  // at nu = 0 (plain Bradley-Terry); the bootstrap used to throw "ties (weighted total) = 0".
+  pm::comparison_data<double> d(std::vector<std::string>{"a", "b", "c"});
+  for (auto [i, j] : {std::pair{0, 1}, std::pair{1, 2}, std::pair{0, 2}}) {
+    d.add(i, j, pm::outcome::first_wins, 1.0, 30);
+    d.add(j, i, pm::outcome::first_wins, 1.0, 20);
+  }
+  d.add(0, 2, pm::outcome::tie, 1.0, 2);
+  pm::bootstrap_options<double> opt;
+  opt.rounds = 100;
+  opt.fit.ties = pm::tie_model::davidson;
+  const auto boot = pm::bootstrap_bradley_terry(d, opt);
+  CHECK(boot.regularised_rounds == 0);
+  for (double s : boot.samples) CHECK(std::isfinite(s));
+  const auto fit = pm::fit_bradley_terry(d, opt.fit);
+  for (index_t i = 0; i < 3; ++i) {
+    CHECK(boot.lower[i] < fit.theta[i]);
+    CHECK(fit.theta[i] < boot.upper[i]);
+  }
 }

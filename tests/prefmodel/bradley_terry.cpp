@@ -218,6 +218,9 @@ TEST_CASE("Non-estimable data throw invalid_argument naming the items", "[prefmo
   pm::bt_options<double> bad;
   bad.prior_sigma = -1;
   CHECK_THROWS_WITH(pm::fit_bradley_terry(no_ties, bad), Contains("prior_sigma = -1"));
+  bad.prior_sigma = 1e-200;  // 1 / sigma^2 overflows: used to report a disconnected graph
+  CHECK_THROWS_WITH(pm::fit_bradley_terry(no_ties, bad),
+                    Contains("prior_sigma = 9.99") && Contains("overflows"));
   bad.prior_sigma = 0;
   bad.anchor = 7;
   CHECK_THROWS_WITH(pm::fit_bradley_terry(no_ties, bad), Contains("anchor = 7"));
@@ -258,4 +261,42 @@ TEST_CASE("Win-matrix builder aggregates like the battle list", "[prefmodel][bt]
   CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(3, std::vector<double>(9, 0.5)),
                     Catch::Contains("whole numbers"));
   CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(2, wins), Catch::Contains("wins.size() = 9"));
+  // A count on the diagonal (an item beating itself) used to be dropped silently.
+  std::vector<double> diag = wins;
+  diag[4] = 3;
+  CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(3, diag),
+                    Catch::Contains("wins[4] (diagonal) = 3"));
+  std::vector<double> tie_diag = ties;
+  tie_diag[8] = 1;
+  CHECK_THROWS_WITH(pm::comparison_data<double>::from_win_matrix(3, wins, tie_diag),
+                    Catch::Contains("ties[8] (diagonal) = 1"));
+}
+
+TEST_CASE("Raw pair records and the start point are validated, also under a prior",
+          "[prefmodel][bt]") {
+  using Catch::Contains;
+  pm::bt_options<double> prior;
+  prior.prior_sigma = 1.0;
+  // Item 5 of 2: the estimability check is skipped under a prior, so this used to index the
+  // gradient and information matrix out of bounds (heap corruption).
+  const std::vector<pm::pair_record<double>> out_of_range{{0, 5, 1.0, 1.0, 0.0}};
+  CHECK_THROWS_AS(pm::fit_bradley_terry<double>(2, out_of_range, prior), prefopt::invalid_argument);
+  CHECK_THROWS_WITH(pm::fit_bradley_terry<double>(2, out_of_range, prior),
+                    Contains("pairs[0].j = 5") && Contains("num_items = 2"));
+  const std::vector<pm::pair_record<double>> swapped{{1, 0, 1.0, 1.0, 0.0}};
+  CHECK_THROWS_WITH(pm::fit_bradley_terry<double>(2, swapped, prior), Contains("pairs[0].j = 0"));
+  // A negative or NaN weight used to give a finite, silently wrong fit.
+  const std::vector<pm::pair_record<double>> negative{{0, 1, -1.0, 3.0, 0.0}};
+  CHECK_THROWS_WITH(pm::fit_bradley_terry<double>(2, negative, prior),
+                    Contains("pairs[0] weight = -1"));
+  const std::vector<pm::pair_record<double>> nan{{0, 1, 2.0, 3.0, std::nan("")}};
+  CHECK_THROWS_WITH(pm::fit_bradley_terry<double>(2, nan), Contains("pairs[0] weight = nan"));
+  // A NaN start point used to return NaN ratings flagged converged.
+  pm::comparison_data<double> two(2);
+  two.add(0, 1, pm::outcome::first_wins);
+  two.add(1, 0, pm::outcome::first_wins);
+  const std::vector<double> start{std::nan(""), 0.0};
+  pm::bt_options<double> warm;
+  warm.initial_theta = start;
+  CHECK_THROWS_WITH(pm::fit_bradley_terry(two, warm), Contains("initial_theta[0] = nan"));
 }

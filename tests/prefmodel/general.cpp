@@ -59,6 +59,10 @@ TEST_CASE("PairRM symmetrisation removes position bias and yields a valid matrix
   CHECK(q(2, 3) == 0.5);
   CHECK_THROWS_WITH(pm::symmetrise<double>(2, [](index_t, index_t) { return NAN; }),
                     Catch::Contains("score(0, 1)"));
+  // Only the reversed order is bad: the message used to name score(0, 1) = 0.25 instead.
+  CHECK_THROWS_WITH(
+      pm::symmetrise<double>(2, [](index_t a, index_t) { return a == 0 ? 0.25 : INFINITY; }),
+      Catch::Contains("score(1, 0) = inf"));
 }
 
 TEST_CASE("A Bradley-Terry matrix is transitive and its own BT projection", "[prefmodel][general]") {

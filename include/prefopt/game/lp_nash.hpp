@@ -1,6 +1,7 @@
 #pragma once
 // Exact Nash equilibrium of a zero-sum matrix game by linear programming (von Neumann 1928;
-// Dantzig 1951). With K = 1 − min A, the shifted payoff Ã = A + K ≥ 1 has value ṽ > 0 and
+// Dantzig 1951). For A scaled to max|A| = 1 (equilibria are scale-invariant; see solve) and
+// K = 1 − min A, the shifted payoff Ã = A + K ≥ 1 has value ṽ > 0 and
 //
 //   column player:  max 1ᵀw  s.t. Ã w ≤ 1, w ≥ 0      → 1ᵀw* = 1/ṽ,  y = ṽ w*
 //   row player:     its LP dual  min 1ᵀu s.t. Ãᵀu ≥ 1 → x = ṽ u*,
@@ -11,6 +12,7 @@
 // caller sees the accuracy rather than trusting it. Host only.
 
 #include <algorithm>
+#include <cmath>
 #include <concepts>
 #include <numeric>
 #include <span>
@@ -57,10 +59,16 @@ template <std::floating_point T>
 lp_result<T> solve(const lp& policy, const matrix_game<T>& g) {
   policy.validate();
   const index_t m = g.rows(), n = g.cols();
+  // Equilibria are invariant to scaling A, the simplex tolerances are absolute: solve A / max|A|
+  // so that a game with tiny payoffs (e.g. P = 1/2 +- 1e-8 from a near-indifferent reward model)
+  // is not drowned by the shift to Ã >= 1 (it lost ~eps / max|A| of relative accuracy).
+  double amax = 0.0;
+  for (const T v : g.values()) amax = std::max(amax, std::fabs(static_cast<double>(v)));
+  const double unit = amax > 0.0 ? 1.0 / amax : 1.0;
   const T amin = *std::min_element(g.values().begin(), g.values().end());
-  const double shift = 1.0 - static_cast<double>(amin);
+  const double shift = 1.0 - static_cast<double>(amin) * unit;
   std::vector<double> shifted(static_cast<std::size_t>(m * n));
-  for (index_t k = 0; k < m * n; ++k) shifted[k] = static_cast<double>(g.values()[k]) + shift;
+  for (index_t k = 0; k < m * n; ++k) shifted[k] = static_cast<double>(g.values()[k]) * unit + shift;
   const std::vector<double> ones_m(static_cast<std::size_t>(m), 1.0);
   const std::vector<double> ones_n(static_cast<std::size_t>(n), 1.0);
   const lp_solution s = dense_simplex(m, n, shifted, ones_m, ones_n, policy.simplex);

@@ -30,6 +30,7 @@
 #include <concepts>
 #include <numeric>
 #include <span>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -125,7 +126,18 @@ nash_averaging_result<T> nash_averaging(const matrix_game<T>& g, const lp& polic
           "Nash averaging needs a skew-symmetric payoff (matrix_game::skew_symmetric or "
           "from_preferences)");
   const index_t n = g.rows();
-  const std::vector<double> a(g.values().begin(), g.values().end());
+  // Work on A / max|A|: the equilibria are the same, and the tolerances below (LP, Newton
+  // regularisation and stopping rule, the final A p <= 0 check) are absolute, so a game with tiny
+  // payoffs (P = 1/2 +- 1e-6) used to miss the maximum-entropy equilibrium. Ratings are scaled back.
+  double amax = 0.0;
+  for (const T v : g.values()) amax = std::max(amax, std::fabs(static_cast<double>(v)));
+  const double unit = amax > 0.0 ? 1.0 / amax : 1.0;
+  // Also make A exactly skew-symmetric (a no-op for exact input): P − ½ is only skew-symmetric up
+  // to the rounding of P, which the scaling would magnify, and step 2's Gibbs form relies on it.
+  std::vector<double> a(static_cast<std::size_t>(n * n));
+  for (index_t i = 0; i < n; ++i)
+    for (index_t j = 0; j < n; ++j)
+      a[i * n + j] = (static_cast<double>(g(i, j)) - static_cast<double>(g(j, i))) / 2 * unit;
   constexpr double tol = 1e-9;
   nash_averaging_result<T> out;
 
@@ -144,7 +156,13 @@ nash_averaging_result<T> nash_averaging(const matrix_game<T>& g, const lp& polic
     if (std::all_of(in_s.begin(), in_s.end(), [](char v) { return v != 0; })) break;
     const lp_solution s = dense_simplex(n + 1, n, mtx, rhs, c, policy.simplex);
     ++out.support_lps;
-    if (s.status != lp_status::optimal || s.objective <= tol) break;
+    // The feasible set is bounded, so only the pivot limit stops the LP early; stopping then
+    // would return a smaller face's maximum-entropy point still flagged max_entropy.
+    if (s.status != lp_status::optimal)
+      throw std::runtime_error("prefopt::game::nash_averaging: support LP " +
+                               std::to_string(out.support_lps) + " stopped after " +
+                               std::to_string(s.pivots) + " pivots without reaching optimality");
+    if (s.objective <= tol) break;
     const double total = std::accumulate(s.primal.begin(), s.primal.end(), 0.0);
     for (index_t i = 0; i < n; ++i) {
       mean[i] += s.primal[i] / total;
@@ -178,6 +196,7 @@ nash_averaging_result<T> nash_averaging(const matrix_game<T>& g, const lp& polic
     r = payoff(p);
     out.max_entropy = false;
   }
+  for (double& v : r) v /= unit;
   out.strategy.assign(p.begin(), p.end());
   out.ratings.assign(r.begin(), r.end());
   double h = 0.0;

@@ -67,13 +67,17 @@ inline std::optional<double> parse_number(std::string_view s) {
   return v;
 }
 
+/// `literals`: keys whose JSON value was true / false / null (spelled out).
 template <class T>
 battle<T> make_battle(const std::map<std::string, std::string>& fields,
-                      const std::map<std::string, double>& numbers) {
+                      const std::map<std::string, double>& numbers,
+                      const std::map<std::string, std::string>& literals = {}) {
   auto get = [&](const char* key) -> std::string {
     const auto it = fields.find(key);
     if (it == fields.end()) {
       if (numbers.count(key)) throw row_error{std::string("field '") + key + "' must be a string"};
+      if (const auto lit = literals.find(key); lit != literals.end())
+        throw row_error{std::string("field '") + key + "' must be a string, got " + lit->second};
       throw row_error{std::string("missing field '") + key + "'"};
     }
     if (it->second.empty()) throw row_error{std::string("empty field '") + key + "'"};
@@ -91,6 +95,9 @@ battle<T> make_battle(const std::map<std::string, std::string>& fields,
                     "' (expected model_a, model_b, tie or tie (bothbad))"};
   if (b.model_a == b.model_b) throw row_error{"self-battle: model_a = model_b = '" + b.model_a + "'"};
   std::optional<double> weight;
+  // A literal used to be dropped like an unknown flag, so "weight": false meant weight 1.
+  if (const auto lit = literals.find("weight"); lit != literals.end())
+    throw row_error{"weight " + lit->second + " is not a number"};
   if (const auto it = numbers.find("weight"); it != numbers.end()) weight = it->second;
   if (const auto it = fields.find("weight"); it != fields.end()) {
     weight = parse_number(it->second);
@@ -158,7 +165,9 @@ class flat_json_parser {
  public:
   explicit flat_json_parser(std::string_view text) : s_(text) {}
 
-  void parse(std::map<std::string, std::string>& strings, std::map<std::string, double>& numbers) {
+  /// Literal values (true / false / null) go to `literals` when given, else are dropped.
+  void parse(std::map<std::string, std::string>& strings, std::map<std::string, double>& numbers,
+             std::map<std::string, std::string>* literals = nullptr) {
     ws();
     expect('{');
     ws();
@@ -171,14 +180,20 @@ class flat_json_parser {
         ws();
         expect(':');
         ws();
-        if (strings.count(key) || numbers.count(key)) throw row_error{"duplicate key '" + key + "'"};
+        if (strings.count(key) || numbers.count(key) || (literals && literals->count(key)))
+          throw row_error{"duplicate key '" + key + "'"};
         const char c = peek();
         if (c == '"') {
           strings[key] = string_value();
         } else if (c == '{' || c == '[') {
           throw row_error{"field '" + key + "': nested objects/arrays are not supported"};
-        } else if (literal("true") || literal("false") || literal("null")) {
-          // accepted and ignored: arena logs carry flags such as "anony": true
+        } else if (const char* word = literal("true")    ? "true"
+                                      : literal("false") ? "false"
+                                      : literal("null")  ? "null"
+                                                         : nullptr) {
+          // accepted: arena logs carry flags such as "anony": true; make_battle rejects them
+          // only on the fields it reads
+          if (literals) (*literals)[key] = word;
         } else {
           numbers[key] = number_value();
         }
@@ -369,10 +384,10 @@ battle_log<T> read_battles_jsonl(std::istream& in, const battle_read_options& op
     ++line_no;
     if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
     try {
-      std::map<std::string, std::string> strings;
+      std::map<std::string, std::string> strings, literals;
       std::map<std::string, double> numbers;
-      detail::flat_json_parser(line).parse(strings, numbers);
-      log.battles.push_back(detail::make_battle<T>(strings, numbers));
+      detail::flat_json_parser(line).parse(strings, numbers, &literals);
+      log.battles.push_back(detail::make_battle<T>(strings, numbers, literals));
     } catch (const detail::row_error& e) {
       detail::handle_bad_row(log, opt, source, line_no, e.message);
     }

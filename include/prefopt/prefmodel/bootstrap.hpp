@@ -96,6 +96,14 @@ T sorted_quantile(const std::vector<T>& v, T q) {
 template <class T>
 void summarise_bootstrap(bootstrap_result<T>& res, T confidence) {
   const index_t n = res.num_items, r = res.rounds;
+  // Public entry point: an empty or mis-sized sample table indexed out of range (rounds = 0 made
+  // sorted_quantile read v[-1]).
+  require(r >= 1, "rounds", r, "need at least one bootstrap round");
+  require(n >= 0, "num_items", n, "must be >= 0");
+  require_same_size("samples.size()", static_cast<long long>(res.samples.size()),
+                    "rounds * num_items", r * n);
+  require(std::isfinite(confidence) && confidence > T(0) && confidence < T(1), "confidence",
+          confidence, "must lie in (0, 1)");
   res.lower.assign(static_cast<std::size_t>(n), T(0));
   res.upper = res.median = res.lower;
   std::vector<T> col(static_cast<std::size_t>(r));
@@ -202,6 +210,14 @@ bootstrap_result<T> bootstrap_bradley_terry(const comparison_data<T>& data,
       bt_options<T> fo = opt.fit;
       fo.standard_errors = false;
       fo.initial_theta = full.theta;
+      if (fo.ties == tie_model::davidson) {
+        // A resample can draw no tie at all when ties are rare (probability ~ e^-ties per round).
+        // Its Davidson MLE then sits on the boundary nu = 0, where the model is plain
+        // Bradley-Terry: fit that, instead of failing the whole bootstrap on valid data.
+        T round_ties = T(0);
+        for (const auto& rec : resampled) round_ties += rec.ties;
+        if (round_ties == T(0)) fo.ties = tie_model::half_win;
+      }
       bt_result<T> fit;
       try {
         fit = fit_bradley_terry<T>(n, resampled, fo, &data.names());

@@ -302,12 +302,31 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
   require(n >= 1, "num_items", n, "need at least one item");
   require(std::isfinite(opt.prior_sigma) && opt.prior_sigma >= T(0), "prior_sigma",
           opt.prior_sigma, "must be finite and >= 0 (0 = no prior)");
+  // The prior enters as the precision 1 / sigma^2; an infinite one made both factorisations fail
+  // and surfaced as "the comparison graph is not connected".
+  require(opt.prior_sigma == T(0) || std::isfinite(T(1) / (opt.prior_sigma * opt.prior_sigma)),
+          "prior_sigma", opt.prior_sigma, "is so small that 1 / prior_sigma^2 overflows");
   require(!opt.anchor || (*opt.anchor >= 0 && *opt.anchor < n), "anchor", opt.anchor.value_or(-1),
           "must be an item id in [0, num_items)");
   require(opt.max_iterations >= 1, "max_iterations", opt.max_iterations, "must be >= 1");
   require_positive_finite("tolerance", opt.tolerance);
   require(opt.initial_theta.empty() || static_cast<index_t>(opt.initial_theta.size()) == n,
           "initial_theta.size()", opt.initial_theta.size(), "must be 0 or num_items");
+  for (std::size_t k = 0; k < opt.initial_theta.size(); ++k)
+    require_finite("initial_theta[" + std::to_string(k) + "]", opt.initial_theta[k]);
+  // The raw-span overload is public: check the records here, not only in require_bt_estimable
+  // (skipped under a prior), so a bad index cannot write outside the gradient / information.
+  for (std::size_t k = 0; k < pairs.size(); ++k) {
+    const auto& r = pairs[k];
+    const auto at = [k] { return "pairs[" + std::to_string(k) + "]"; };  // built on failure only
+    if (!(r.i >= 0 && r.i < r.j && r.j < n))
+      throw_invalid_argument(at() + ".j", r.j,
+                             "pair records need 0 <= i < j < num_items (i = " +
+                                 std::to_string(r.i) + ", num_items = " + std::to_string(n) + ")");
+    for (const T w : {r.wins_i, r.wins_j, r.ties})
+      if (!(std::isfinite(w) && w >= T(0)))
+        throw_invalid_argument(at() + " weight", w, "must be finite and >= 0");
+  }
   const bool has_prior = opt.prior_sigma > T(0);
   if (!has_prior) require_bt_estimable<T>(n, pairs, names);
 

@@ -178,6 +178,14 @@ class comparison_data {
           data.add(i, j, outcome::tie, T(1), as_count("ties", ties[i * n + j]));
         }
       }
+    // An item cannot meet itself: a diagonal count is a layout error, not data to drop silently.
+    for (index_t i = 0; i < n; ++i)
+      for (const auto& [arg, m] : {std::pair{"wins[", wins}, std::pair{"ties[", ties}})
+        if (!m.empty() && m[i * n + i] != T(0)) {
+          std::string at(arg);  // appended: GCC 12 -Wrestrict false positive on "lit" + str
+          at.append(std::to_string(i * n + i)).append("] (diagonal)");
+          throw_invalid_argument(at, m[i * n + i], "must be 0");
+        }
     return data;
   }
 

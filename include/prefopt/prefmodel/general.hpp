@@ -20,6 +20,8 @@
 
 #include <cmath>
 #include <span>
+#include <string>
+#include <tuple>
 #include <vector>
 
 #include "prefopt/config.hpp"
@@ -40,8 +42,9 @@ preference_matrix<T> symmetrise(index_t n, Scorer&& score) {
   for (index_t a = 0; a < n; ++a)
     for (index_t b = a + 1; b < n; ++b) {
       const T sab = static_cast<T>(score(a, b)), sba = static_cast<T>(score(b, a));
-      require(std::isfinite(sab) && std::isfinite(sba), "score(" + std::to_string(a) + ", " + std::to_string(b) + ")",
-              sab, "scores must be finite");
+      for (const auto& [x, y, s] : {std::tuple{a, b, sab}, std::tuple{b, a, sba}})
+        require(std::isfinite(s), "score(" + std::to_string(x) + ", " + std::to_string(y) + ")",
+                s, "scores must be finite");
       const T d = (sab - sba) / 2;
       p[a * n + b] = sigmoid(d);
       p[b * n + a] = sigmoid(-d);  // = 1 - P(a, b) without cancellation
