@@ -23,3 +23,23 @@ function(prefopt_add_child_directories)
     endif()
   endforeach()
 endfunction()
+
+# prefopt_add_backend(NAME [LINK deps...]): the INTERFACE target prefopt::<NAME> for the backend
+# whose headers live in the calling directory's include/, linked to the core and `deps`, installed
+# with its own export set prefopt-<NAME>-targets.cmake (loaded by prefoptConfig.cmake as the
+# COMPONENT <NAME>). Backend-specific compile options are added by the caller afterwards.
+function(prefopt_add_backend name)
+  cmake_parse_arguments(arg "" "" "LINK" ${ARGN})
+  set(target prefopt_${name})
+  add_library(${target} INTERFACE)
+  add_library(prefopt::${name} ALIAS ${target})
+  set_target_properties(${target} PROPERTIES EXPORT_NAME ${name})
+  target_include_directories(${target} INTERFACE
+    $<BUILD_INTERFACE:${CMAKE_CURRENT_SOURCE_DIR}/include>
+    $<INSTALL_INTERFACE:${CMAKE_INSTALL_INCLUDEDIR}>)
+  target_link_libraries(${target} INTERFACE prefopt::prefopt ${arg_LINK})
+  install(TARGETS ${target} EXPORT prefopt_${name}_targets)
+  install(DIRECTORY include/ DESTINATION ${CMAKE_INSTALL_INCLUDEDIR})
+  install(EXPORT prefopt_${name}_targets NAMESPACE prefopt:: FILE prefopt-${name}-targets.cmake
+          DESTINATION ${CMAKE_INSTALL_DATADIR}/prefopt/cmake)
+endfunction()
