@@ -322,3 +322,48 @@ TEMPLATE_TEST_CASE("bad input is rejected with prefopt::invalid_argument", "[log
                       Contains("grad_sum.size() = 3"));
   }
 }
+
+TEMPLATE_TEST_CASE("backward writes a time-major gradient and rejects overlapping output rows",
+                   "[logps][validation]", PREFOPT_TEST_BACKENDS) {
+  using B = TestType;
+  using T = typename B::scalar_type;
+  const auto tb = random_batch(3, 5, 7, 17);
+  views<T> v(tb);
+  const auto fwd = prefopt::sequence_logps<B>(v.lv, v.labels, v.mask);
+  const auto gs = B::from_host(std::vector<T>{T(1), T(-0.5), T(2)});
+  const auto want = prefopt::sequence_logps_backward<B>(v.lv, v.labels, v.mask, fwd, gs, nullptr);
+  // [T, B, V] layout: batch_stride = V, time_stride = B * V.
+  std::vector<T> time_major(static_cast<std::size_t>(3 * 5 * 7), T(-999));
+  prefopt::logits_view<T> tm{time_major.data(), 3, 5, 7, 7, 3 * 7};
+  prefopt::sequence_logps_backward<B>(v.lv, v.labels, v.mask, fwd, gs, nullptr, tm);
+  for (index_t b = 0; b < 3; ++b)
+    for (index_t t = 0; t < 5; ++t)
+      for (index_t k = 0; k < 7; ++k)
+        CHECK(tm.row(b, t)[k] == B::data(want)[(b * 5 + t) * 7 + k]);
+  // Every sequence aliased onto the same rows: a race, not a layout.
+  std::vector<T> small(static_cast<std::size_t>(5 * 7));
+  prefopt::logits_view<T> aliased{small.data(), 3, 5, 7, 0, 7};
+  CHECK_THROWS_WITH(
+      prefopt::sequence_logps_backward<B>(v.lv, v.labels, v.mask, fwd, gs, nullptr, aliased),
+      Catch::Contains("grad_logits.batch_stride = 0") && Catch::Contains("overlap"));
+}
+
+TEMPLATE_TEST_CASE("row primitives validate their matrix view", "[primitives][validation]",
+                   PREFOPT_TEST_BACKENDS) {
+  using B = TestType;
+  using T = typename B::scalar_type;
+  std::vector<T> x{T(1), T(2), T(3), T(4), T(5), T(6)};
+  const std::int64_t cols[] = {0, 1};
+  using view = prefopt::matrix_view<const T>;
+  const view negative_rows{x.data(), -1, 3, 3};
+  const view short_stride{x.data(), 2, 3, 2};
+  const view null_data{nullptr, 2, 3, 3};
+  CHECK_THROWS_WITH(B::row_sum(negative_rows), Catch::Contains("m.rows = -1"));
+  CHECK_THROWS_WITH(B::row_max(short_stride), Catch::Contains("m.row_stride = 2"));
+  CHECK_THROWS_WITH(B::row_logsumexp(null_data), Catch::Contains("m.data"));
+  CHECK_THROWS_WITH(B::gather_cols(view{x.data(), 2, 3, 3}, nullptr), Catch::Contains("cols"));
+  CHECK_THROWS_AS(B::gather_cols(short_stride, cols), prefopt::invalid_argument);
+  // An empty view is fine and gives an empty result.
+  CHECK(B::size(B::row_logsumexp(view{nullptr, 0, 3, 3})) == 0);
+  CHECK(B::to_host(B::gather_cols(view{x.data(), 2, 3, 3}, cols)) == std::vector<T>{T(1), T(5)});
+}

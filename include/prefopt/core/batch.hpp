@@ -12,6 +12,8 @@
 //                      it is shifted together with the labels.
 
 #include <cstddef>
+#include <string>
+#include <string_view>
 #include <type_traits>
 
 #include "prefopt/config.hpp"
@@ -80,6 +82,35 @@ struct token_layout {
     return shift_labels ? p + 1 : p;
   }
 };
+
+/// Shape checks every primitive taking a matrix_view runs first (negative extents, a row stride
+/// shorter than a row, a null pointer with elements to read). `name` is the argument's name.
+template <class T>
+void validate_matrix_view(std::string_view name, matrix_view<T> m) {
+  const auto field = [name](const char* member) { return std::string(name) + member; };
+  if (m.rows < 0) throw_invalid_argument(field(".rows"), m.rows, "must be >= 0");
+  if (m.cols < 0) throw_invalid_argument(field(".cols"), m.cols, "must be >= 0");
+  if (m.rows > 1 && m.row_stride < m.cols)
+    throw_invalid_argument(field(".row_stride"), m.row_stride, "must be >= cols (rows must not overlap)");
+  if (m.data == nullptr && m.rows * m.cols > 0)
+    throw_invalid_argument(field(".data"), "nullptr", "must point to rows x cols elements");
+}
+
+/// An output logits view must give every (sequence, position) row its own memory, or threads and
+/// CUDA blocks writing different rows would race. Accepted: batch-major ([B, T, V], the default)
+/// and time-major ([T, B, V]) layouts, with any padding.
+template <class T>
+void validate_output_logits(std::string_view name, logits_view<T> g) {
+  if (g.batch * g.time == 0) return;
+  const bool batch_major = g.batch <= 1 || g.batch_stride >= (g.time - 1) * g.time_stride + g.vocab;
+  const bool time_major =
+      g.time <= 1 || (g.batch_stride >= g.vocab && g.time_stride >= (g.batch - 1) * g.batch_stride + g.vocab);
+  if (!(batch_major || time_major))
+    throw_invalid_argument(std::string(name) + ".batch_stride", g.batch_stride,
+                           "output rows overlap: strides must describe a batch-major or time-major "
+                           "layout with time_stride = " +
+                               std::to_string(g.time_stride) + ", vocab = " + std::to_string(g.vocab));
+}
 
 /// Validates that the views describe a consistent batch (shapes and strides), naming the
 /// argument at fault. Labels / mask contents are validated by the kernels that read them.

@@ -268,6 +268,9 @@ void sequence_logps_backward(logits_view<T> logits_in, matrix_view<L> labels_in,
   require_same_size("grad_logits.vocab", grad_logits.vocab, "logits.vocab", logits.vocab);
   require(grad_logits.time_stride >= grad_logits.vocab, "grad_logits.time_stride",
           grad_logits.time_stride, "must be >= vocab");
+  require(grad_logits.batch_stride >= 0, "grad_logits.batch_stride", grad_logits.batch_stride,
+          "must be >= 0");
+  validate_output_logits("grad_logits", grad_logits);
 
   // Per-sequence coefficient c_b = dL/dsum_b + dL/dmean_b / count_b.
   auto coeff = B::zeros(batch);

@@ -150,12 +150,14 @@ struct backend {
         reduce(x.size(), [=] __device__(index_t i) { return double(xp[i]) * double(yp[i]); }));
   }
   static vector_type row_sum(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     return per_row(m, [](unsigned rows, matrix_view<const T> v, T* out) {
       kernels::row_sum_kernel<<<rows, kernels::row_block>>>(v, out);
       check_launch("prefopt::cuda::kernels::row_sum_kernel");
     });
   }
   static vector_type row_max(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     require(m.cols >= 1, "m.cols", m.cols, "row_max needs at least one column");
     return per_row(m, [](unsigned rows, matrix_view<const T> v, T* out) {
       kernels::row_max_kernel<<<rows, kernels::row_block>>>(v, out);
@@ -163,6 +165,7 @@ struct backend {
     });
   }
   static vector_type row_logsumexp(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     return per_row(m, [](unsigned rows, matrix_view<const T> v, T* out) {
       kernels::row_logsumexp_kernel<<<rows, kernels::row_block>>>(v, out);
       check_launch("prefopt::cuda::kernels::row_logsumexp_kernel");
@@ -170,6 +173,8 @@ struct backend {
   }
   /// `cols` is a device pointer to m.rows column indices.
   static vector_type gather_cols(matrix_view<const T> m, const std::int64_t* cols) {
+    validate_matrix_view("m", m);
+    require(cols != nullptr || m.rows == 0, "cols", "nullptr", "must point to m.rows column indices");
     vector_type out(m.rows);
     T* o = out.data();
     for_each(m.rows, [=] __device__(index_t r) {

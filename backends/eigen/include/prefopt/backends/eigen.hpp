@@ -109,23 +109,28 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
     return static_cast<T>(x.template cast<double>().dot(y.template cast<double>()));
   }
   static vector_type row_sum(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     vector_type out(m.rows);
     for (index_t r = 0; r < m.rows; ++r)
       out[r] = static_cast<T>(detail::array_map<T>(m.row(r), m.cols).template cast<double>().sum());
     return out;
   }
   static vector_type row_max(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     require(m.cols >= 1, "m.cols", m.cols, "row_max needs at least one column");
     vector_type out(m.rows);
     for (index_t r = 0; r < m.rows; ++r) out[r] = detail::array_map<T>(m.row(r), m.cols).maxCoeff();
     return out;
   }
   static vector_type row_logsumexp(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     vector_type out(m.rows);
     for (index_t r = 0; r < m.rows; ++r) out[r] = detail::row_logsumexp(m.row(r), m.cols);
     return out;
   }
   static vector_type gather_cols(matrix_view<const T> m, const std::int64_t* cols) {
+    validate_matrix_view("m", m);
+    require(cols != nullptr || m.rows == 0, "cols", "nullptr", "must point to m.rows column indices");
     vector_type out(m.rows);
     for (index_t r = 0; r < m.rows; ++r)
       out[r] = (cols[r] >= 0 && cols[r] < m.cols) ? m(r, cols[r]) : T(0);

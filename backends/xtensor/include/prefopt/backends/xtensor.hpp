@@ -201,19 +201,24 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
         xt::sum(xt::cast<double>(x) * xt::cast<double>(y), xt::evaluation_strategy::immediate)());
   }
   static vector_type row_sum(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     return per_row(m, [](const T* r, index_t n) {
       return static_cast<T>(
           xt::sum<double>(detail::adapt_row(r, n), xt::evaluation_strategy::immediate)());
     });
   }
   static vector_type row_max(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     require(m.cols >= 1, "m.cols", m.cols, "row_max needs at least one column");
     return per_row(m, detail::row_max<T>);
   }
   static vector_type row_logsumexp(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
     return per_row(m, detail::row_logsumexp<T>);
   }
   static vector_type gather_cols(matrix_view<const T> m, const std::int64_t* cols) {
+    validate_matrix_view("m", m);
+    require(cols != nullptr || m.rows == 0, "cols", "nullptr", "must point to m.rows column indices");
     vector_type out(detail::shape1(m.rows));
     for (index_t r = 0; r < m.rows; ++r)
       out(r) = (cols[r] >= 0 && cols[r] < m.cols) ? m(r, cols[r]) : T(0);
