@@ -126,6 +126,8 @@ TEST_CASE("LP: the result is bit-identical for every thread count", "[game][lp]"
   lp one, three;
   three.simplex.threads = 3;
   const auto a = solve(one, p), b = solve(three, p);
+  // Exact: threads split a pivot's rank-one update by rows, and every tableau entry is updated
+  // by one thread with the same arithmetic; pricing and the ratio test run serially.
   CHECK(a.pivots == b.pivots);
   CHECK(a.row == b.row);
   CHECK(a.col == b.col);

@@ -15,6 +15,7 @@
 
 #include <Eigen/Core>
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <concepts>
 #include <cstdint>
@@ -35,13 +36,89 @@ namespace detail {
 template <class T>
 using array_map = Eigen::Map<const Eigen::Array<T, Eigen::Dynamic, 1>>;
 
+// The fused row kernels are explicit loops over Eigen's packet math with unaligned loads and
+// stores from the first element of the row, so an element's position in the row (never its
+// address) decides which instructions compute it. Eigen's own expression evaluation peels
+// scalar iterations until the *destination* is aligned, which made the same row's gradient
+// differ in the last bits between a batch-major and a time-major output buffer (std::exp on
+// the peeled elements, the vectorised exp on the rest). Here every output element of
+// scaled_exp goes through the vectorised exp, and the reductions combine elements in an order
+// fixed by n alone: results are bit-identical for any layout and alignment.
+template <class T>
+using packet = typename Eigen::internal::packet_traits<T>::type;
+template <class T>
+inline constexpr bool packet_exp =
+    Eigen::internal::packet_traits<T>::Vectorizable && Eigen::internal::packet_traits<T>::HasExp;
+template <class T>
+inline constexpr index_t packet_width =
+    packet_exp<T> ? static_cast<index_t>(Eigen::internal::unpacket_traits<packet<T>>::size) : 1;
+
+/// max over x[0, n). NaN handling is that of the hardware max (a NaN may be skipped; the sum of
+/// exp(x - max) then turns NaN, which the fused drivers report).
+template <class T>
+T row_max(const T* x, index_t n) {
+  namespace ei = Eigen::internal;
+  constexpr index_t W = packet_width<T>;
+  T m = -std::numeric_limits<T>::infinity();
+  index_t i = 0;
+  if constexpr (W > 1) {
+    if (n >= W) {
+      packet<T> acc = ei::ploadu<packet<T>>(x);
+      for (i = W; i + W <= n; i += W) acc = ei::pmax(acc, ei::ploadu<packet<T>>(x + i));
+      m = ei::predux_max(acc);
+    }
+  }
+  for (; i < n; ++i) m = std::max(m, x[i]);
+  return m;
+}
+
+/// sum of exp(x - m) over x[0, n), accumulated per lane in T (n <= logsumexp_chunk).
+template <class T>
+T sum_exp_shifted(const T* x, index_t n, T m) {
+  namespace ei = Eigen::internal;
+  constexpr index_t W = packet_width<T>;
+  T s = T(0);
+  index_t i = 0;
+  if constexpr (W > 1) {
+    const packet<T> shift = ei::pset1<packet<T>>(m);
+    packet<T> acc = ei::pset1<packet<T>>(T(0));
+    for (; i + W <= n; i += W) acc = ei::padd(acc, ei::pexp(ei::psub(ei::ploadu<packet<T>>(x + i), shift)));
+    s = ei::predux(acc);
+  }
+  for (; i < n; ++i) s += std::exp(x[i] - m);
+  return s;
+}
+
+/// out = scale * exp(x - shift) over [0, n). The last partial packet is computed in a padded
+/// copy, so every element goes through the same vectorised exp.
+template <class T>
+void scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
+  namespace ei = Eigen::internal;
+  constexpr index_t W = packet_width<T>;
+  if constexpr (W == 1) {
+    for (index_t i = 0; i < n; ++i) out[i] = std::exp(x[i] - shift) * scale;
+  } else {
+    const packet<T> s = ei::pset1<packet<T>>(shift), c = ei::pset1<packet<T>>(scale);
+    auto kernel = [&](const T* in, T* to) {
+      ei::pstoreu(to, ei::pmul(ei::pexp(ei::psub(ei::ploadu<packet<T>>(in), s)), c));
+    };
+    index_t i = 0;
+    for (; i + W <= n; i += W) kernel(x + i, out + i);
+    if (i < n) {
+      std::array<T, static_cast<std::size_t>(W)> tail_in, tail_out;
+      tail_in.fill(shift);
+      std::copy(x + i, x + n, tail_in.begin());
+      kernel(tail_in.data(), tail_out.data());
+      std::copy_n(tail_out.begin(), n - i, out + i);
+    }
+  }
+}
+
 /// Log-sum-exp of one contiguous row: vectorised max and sum of exp(x - max) per L1-sized chunk,
 /// chunks folded into a double online log-sum-exp (prefopt/detail/fused_logps.hpp).
 template <class T>
 T row_logsumexp(const T* x, index_t n) {
-  return prefopt::detail::chunked_row_logsumexp(
-      x, n, [](const T* c, index_t len) { return array_map<T>(c, len).maxCoeff(); },
-      [](const T* c, index_t len, T m) { return (array_map<T>(c, len) - m).exp().sum(); });
+  return prefopt::detail::chunked_row_logsumexp(x, n, row_max<T>, sum_exp_shifted<T>);
 }
 
 }  // namespace detail
@@ -153,8 +230,7 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
   // Eigen supplies the two vectorised row kernels.
   static T fused_row_logsumexp(const T* x, index_t n) { return detail::row_logsumexp(x, n); }
   static void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
-    Eigen::Map<Eigen::Array<T, Eigen::Dynamic, 1>>(out, n) =
-        (detail::array_map<T>(x, n) - shift).exp() * scale;
+    detail::scaled_exp(x, n, shift, scale, out);
   }
 };
 
