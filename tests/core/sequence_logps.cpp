@@ -220,6 +220,7 @@ TEST_CASE("results are bit-identical for any thread count", "[logps][threads]") 
   many.threads = 7;
   auto a = prefopt::sequence_logps<B>(v.lv, v.labels, v.mask, one);
   auto b = prefopt::sequence_logps<B>(v.lv, v.labels, v.mask, many);
+  // Exact: threads only partition the rows; each row is reduced by one thread in a fixed order.
   CHECK((a.token_logps.array() == b.token_logps.array()).all());
   CHECK((a.sum.array() == b.sum.array()).all());
   B::vector_type gs = B::vector_type::Ones(4);
@@ -336,6 +337,11 @@ TEMPLATE_TEST_CASE("backward writes a time-major gradient and rejects overlappin
   std::vector<T> time_major(static_cast<std::size_t>(3 * 5 * 7), T(-999));
   prefopt::logits_view<T> tm{time_major.data(), 3, 5, 7, 7, 3 * 7};
   prefopt::sequence_logps_backward<B>(v.lv, v.labels, v.mask, fwd, gs, nullptr, tm);
+  // Exact equality on purpose: both calls run the same row kernel on the same logits row, and the
+  // CPU row kernels decide how an element is computed by its position in the row, never by the
+  // output's address (eigen.hpp, detail::scaled_exp; xtensor.hpp likewise). Eigen's expression
+  // evaluation used to peel unaligned leading elements onto scalar std::exp, which made these
+  // differ in the last bit on AVX-512 machines.
   for (index_t b = 0; b < 3; ++b)
     for (index_t t = 0; t < 5; ++t)
       for (index_t k = 0; k < 7; ++k)
@@ -346,6 +352,25 @@ TEMPLATE_TEST_CASE("backward writes a time-major gradient and rejects overlappin
   CHECK_THROWS_WITH(
       prefopt::sequence_logps_backward<B>(v.lv, v.labels, v.mask, fwd, gs, nullptr, aliased),
       Catch::Contains("grad_logits.batch_stride = 0") && Catch::Contains("overlap"));
+  // A single position (time = 1): batch_stride = 0 puts both sequences' rows on one row. Seen as
+  // time-major it used to pass, because the time-major check ignored batch_stride when time <= 1.
+  auto one = random_batch(2, 1, 4, 5);
+  one.mask.assign(2, 1);  // random_batch masks position 0 as prompt
+  views<T> v1(one);
+  prefopt::sequence_logps_options no_shift;
+  no_shift.layout.shift_labels = false;
+  const auto fwd1 = prefopt::sequence_logps<B>(v1.lv, v1.labels, v1.mask, no_shift);
+  const auto gs1 = B::from_host(std::vector<T>{T(1), T(-1)});
+  std::vector<T> one_row(4);
+  prefopt::logits_view<T> aliased_t1{one_row.data(), 2, 1, 4, 0, 4};
+  CHECK_THROWS_WITH(prefopt::sequence_logps_backward<B>(v1.lv, v1.labels, v1.mask, fwd1, gs1,
+                                                        nullptr, aliased_t1, no_shift),
+                    Catch::Contains("grad_logits.batch_stride = 0") && Catch::Contains("overlap"));
+  // The same buffer shape with rows one vocab apart is a valid layout (batch_stride = vocab).
+  std::vector<T> two_rows(8);
+  prefopt::logits_view<T> separate{two_rows.data(), 2, 1, 4, 4, 4};
+  CHECK_NOTHROW(prefopt::sequence_logps_backward<B>(v1.lv, v1.labels, v1.mask, fwd1, gs1, nullptr,
+                                                    separate, no_shift));
 }
 
 TEMPLATE_TEST_CASE("row primitives validate their matrix view", "[primitives][validation]",

@@ -102,9 +102,12 @@ void validate_matrix_view(std::string_view name, matrix_view<T> m) {
 template <class T>
 void validate_output_logits(std::string_view name, logits_view<T> g) {
   if (g.batch * g.time == 0) return;
+  // Batch-major: one sequence's rows lie within batch_stride. Time-major: one position's rows
+  // (one per sequence) lie within time_stride, so batch_stride must separate them even when
+  // there is a single position (time = 1 with batch_stride = 0 would alias every sequence).
   const bool batch_major = g.batch <= 1 || g.batch_stride >= (g.time - 1) * g.time_stride + g.vocab;
-  const bool time_major =
-      g.time <= 1 || (g.batch_stride >= g.vocab && g.time_stride >= (g.batch - 1) * g.batch_stride + g.vocab);
+  const bool time_major = (g.batch <= 1 || g.batch_stride >= g.vocab) &&
+                          (g.time <= 1 || g.time_stride >= (g.batch - 1) * g.batch_stride + g.vocab);
   if (!(batch_major || time_major))
     throw_invalid_argument(std::string(name) + ".batch_stride", g.batch_stride,
                            "output rows overlap: strides must describe a batch-major or time-major "
