@@ -1,8 +1,8 @@
 // The algorithms on prefopt::cuda::backend<float / double>, compared with the Eigen backend on
 // the same inputs (algorithm_checks.hpp; the Eigen side is algorithm_reference.cpp): every input
 // span, logits view and payoff lives in device memory. Tolerances are documented in
-// algorithm_checks.hpp. Without a usable CUDA device each test prints the reason and exits with
-// code 4 (ctest: "Skipped").
+// algorithm_checks.hpp. Without a usable CUDA device each test prints the skip marker with the
+// reason (tests/support/device_skip.hpp; ctest: "Skipped").
 #include <prefopt/backends/cuda.hpp>
 
 #include "algorithm_checks.hpp"

@@ -1,11 +1,13 @@
 #pragma once
 // What the CUDA test translation units share: device buffers as the memory space of
 // prefopt::cuda::backend<T> in the backend-generic test bodies, the backend list, and the skip
-// rule (without a usable CUDA device a test prints the reason and exits with code 4, which ctest
-// reports as "Skipped" through SKIP_RETURN_CODE 4 on every test of prefopt_add_test_suite).
+// rule (without a usable CUDA device a test prints the skip marker of
+// tests/support/device_skip.hpp and exits 0; ctest reports it as "Skipped" through the
+// SKIP_REGULAR_EXPRESSION that prefopt_add_test_suite(... NEEDS_DEVICE) sets).
 #include <prefopt/backends/cuda.hpp>
 
 #include "backend_checks.hpp"
+#include "support/device_skip.hpp"
 
 #include <cstdio>
 #include <cstdlib>
@@ -29,11 +31,8 @@ struct memory_space<prefopt::cuda::backend<T>> {
 
 inline void skip_without_device() {
   std::string reason;
-  if (!prefopt::cuda::device_available(&reason)) {
-    std::printf("SKIPPED: no usable CUDA device (%s)\n", reason.c_str());
-    std::fflush(stdout);
-    std::exit(4);
-  }
+  if (!prefopt::cuda::device_available(&reason))
+    skip_for_missing_device("no usable CUDA device (" + reason + ")");
 }
 
 }  // namespace prefopt::testing
