@@ -120,7 +120,7 @@ TEST_CASE("JSONL battles: strict flat objects", "[prefmodel][io]") {
   CHECK_THAT(fails("{\"anony\": true, \"anony\": false}"), Contains("duplicate key"));
 }
 
-TEST_CASE("Battle-log errors quote a bad cell escaped and shortened; a directory is named",
+TEST_CASE("Battle-log errors quote a bad cell escaped and shortened, and name a directory",
           "[prefmodel][io]") {
   auto csv_error = [](const std::string& text) {
     std::istringstream s(text);
