@@ -12,7 +12,7 @@
 // the per-pair loss (aot / aot_unpaired: per sorted position) and the gradient of the reduced
 // loss. The reduced loss and the TRL metrics go to stderr.
 // Exit status: 0 on success; 2 on bad usage or bad input, with one line on stderr naming the
-// option, or the line and column (the cell quoted, escaped, at most 60 characters); 1 on any
+// option, or the file, line and column (the cell quoted, escaped, at most 60 characters); 1 on any
 // other failure.
 
 #include <algorithm>
@@ -131,8 +131,7 @@ std::string column_of(const std::string& field) {
   return field;
 }
 
-int run(int argc, char** argv) {
-  const arguments args = parse_arguments(argc, argv);
+int run(const arguments& args) {
   // invalid_argument -> exit 2
   const auto losses = pl::make_loss_list<double>(args.loss, args.loss_weights, args.hp);
   pl::loss_traits traits{};  // what any term reads
@@ -237,14 +236,17 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string source;  // the input as named in CSV error messages
   try {
-    return run(argc, argv);
+    const arguments args = parse_arguments(argc, argv);
+    source = args.file == "-" ? "<stdin>" : args.file;
+    return run(args);
   } catch (const usage_error& e) {
     // One line: the full usage text would bury the message (loss_table --help prints it).
     std::cerr << "loss_table: " << e.what() << " (see loss_table --help)\n";
     return 2;
   } catch (const loss_table::csv_error& e) {
-    std::cerr << "loss_table: " << e.what() << "\n";
+    std::cerr << "loss_table: " << source << ": " << e.what() << "\n";
     return 2;
   } catch (const prefopt::invalid_argument& e) {
     std::cerr << "loss_table: " << e.what() << "\n";
