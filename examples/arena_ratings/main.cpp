@@ -19,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include <prefopt/core/text_input.hpp>
 #include <prefopt/prefmodel/battle_io.hpp>
 #include <prefopt/prefmodel/bootstrap.hpp>
 #include <prefopt/prefmodel/bradley_terry.hpp>
@@ -81,7 +82,7 @@ double parse_double(const std::string& flag, const std::string& text) {
   char* end = nullptr;
   const double v = std::strtod(text.c_str(), &end);
   if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
-    throw bad_usage{flag + " expects a number, got '" + text + "'"};
+    throw bad_usage{flag + " expects a number, got " + prefopt::quote_text(text, '\'')};
   return v;
 }
 
@@ -92,7 +93,7 @@ long long parse_int(const std::string& flag, const std::string& text, long long 
   const long long v = std::strtoll(text.c_str(), &end, 10);
   if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || v < lo || v > hi)
     throw bad_usage{flag + " expects an integer in [" + std::to_string(lo) + ", " +
-                    std::to_string(hi) + "], got '" + text + "'"};
+                    std::to_string(hi) + "], got " + prefopt::quote_text(text, '\'')};
   return v;
 }
 
@@ -120,14 +121,14 @@ cli_options parse_args(int argc, char** argv) {
       const std::string& v = value();
       if (v == "half") o.ties = pm::tie_model::half_win;
       else if (v == "davidson") o.ties = pm::tie_model::davidson;
-      else throw bad_usage{"--ties must be half or davidson, got '" + v + "'"};
+      else throw bad_usage{"--ties must be half or davidson, got " + prefopt::quote_text(v, '\'')};
     } else if (a == "--prior") {
       o.prior = parse_double(a, value());
       if (!(o.prior > 0)) throw bad_usage{"--prior SIGMA must be > 0"};
     } else if (a == "--anchor") {
       const std::string& v = value();
       const auto eq = v.rfind('=');
-      if (eq == std::string::npos || eq == 0) throw bad_usage{"--anchor expects MODEL=RATING, got '" + v + "'"};
+      if (eq == std::string::npos || eq == 0) throw bad_usage{"--anchor expects MODEL=RATING, got " + prefopt::quote_text(v, '\'')};
       o.anchor_model = v.substr(0, eq);
       o.anchor_rating = parse_double("--anchor", v.substr(eq + 1));
       o.has_anchor = true;
@@ -151,7 +152,7 @@ cli_options parse_args(int argc, char** argv) {
     } else if (a == "--quiet") {
       o.quiet = true;
     } else if (!a.empty() && a[0] == '-' && a != "-") {
-      throw bad_usage{"unknown option '" + a + "' (see --help)"};
+      throw bad_usage{"unknown option " + prefopt::quote_text(a, '\'') + " (see --help)"};
     } else {
       if (!o.input.empty()) throw bad_usage{"more than one input file given"};
       o.input = a;
@@ -165,8 +166,7 @@ pm::battle_log<double> read_input(const cli_options& o) {
   pm::battle_read_options ro;
   ro.skip_bad_rows = o.skip_bad_rows;
   if (o.format.empty()) return pm::read_battles<double>(o.input, ro);
-  std::ifstream in(o.input, std::ios::binary);
-  if (!in) throw prefopt::invalid_argument("cannot open '" + o.input + "'");
+  std::ifstream in = prefopt::open_input_file(o.input);  // names a directory
   return o.format == "jsonl" ? pm::read_battles_jsonl<double>(in, ro, o.input)
                              : pm::read_battles_csv<double>(in, ro, o.input);
 }
@@ -188,7 +188,9 @@ int run(const cli_options& o) {
   scale.validate();
   if (o.has_anchor) {
     const auto id = data.find(o.anchor_model);
-    if (!id) throw prefopt::invalid_argument("--anchor: model '" + o.anchor_model + "' does not occur in the battles");
+    if (!id)
+      throw prefopt::invalid_argument("--anchor: model " + prefopt::quote_text(o.anchor_model, '\'') +
+                                      " does not occur in the battles");
     scale.anchor = pm::rating_anchor<double>{*id, o.anchor_rating};
   }
 

@@ -1,7 +1,9 @@
 #pragma once
 // A small CSV reader for the loss_table tool and its tests: a header row, then rows of cells
 // separated by commas (no quoting: the tables hold numbers and identifiers). Errors name the line
-// and the column, which is what a user fixing a hand-edited file needs.
+// and the column, which is what a user fixing a hand-edited file needs; a cell or a column name
+// is quoted with prefopt::quote_text (escaped, at most 60 characters), so a binary file given by
+// mistake cannot fill the terminal with raw bytes.
 
 #include <algorithm>
 #include <cmath>
@@ -14,9 +16,11 @@
 #include <string_view>
 #include <vector>
 
+#include <prefopt/core/text_input.hpp>
+
 namespace loss_table {
 
-/// A parse error at (line, column); `column` is the column's header name (or its number).
+/// A parse error at (line, column); `column` is the column's quoted header name (or its number).
 class csv_error : public std::runtime_error {
  public:
   csv_error(std::size_t line, const std::string& column, const std::string& what)
@@ -30,6 +34,8 @@ struct csv_table {
   std::vector<std::vector<std::string>> rows;
   std::vector<std::size_t> lines;  // source line of each row (1-based; the header is line 1)
 
+  /// The header name of column c as quoted in messages.
+  [[nodiscard]] std::string column_label(std::size_t c) const { return prefopt::quote_text(header[c]); }
   /// Index of a header name, or npos.
   [[nodiscard]] std::size_t find(std::string_view name) const {
     for (std::size_t c = 0; c < header.size(); ++c)
@@ -40,7 +46,7 @@ struct csv_table {
   [[nodiscard]] double number(std::size_t r, std::size_t c) const {
     const std::string& cell = rows[r][c];
     const auto v = parse_number(cell);
-    if (!v) throw csv_error(lines[r], "\"" + header[c] + "\"", "\"" + cell + "\" is not a number");
+    if (!v) throw csv_error(lines[r], column_label(c), prefopt::quote_text(cell) + " is not a number");
     return *v;
   }
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);

@@ -11,7 +11,9 @@
 // Output (stdout): "loss,grad_chosen,grad_rejected", one row per input row, 17 significant digits:
 // the per-pair loss (aot / aot_unpaired: per sorted position) and the gradient of the reduced
 // loss. The reduced loss and the TRL metrics go to stderr.
-// Exit status: 0 on success, 2 on bad usage or bad input (the message names line and column).
+// Exit status: 0 on success; 2 on bad usage or bad input, with one line on stderr naming the
+// option, or the file, line and column (the cell quoted, escaped, at most 60 characters); 1 on any
+// other failure.
 
 #include <algorithm>
 #include <cstdio>
@@ -27,6 +29,7 @@
 #include <vector>
 
 #include <prefopt/backends/eigen.hpp>
+#include <prefopt/core/text_input.hpp>
 #include <prefopt/losses/registry.hpp>
 
 #include "csv_table.hpp"
@@ -61,7 +64,7 @@ const std::vector<std::string_view> known_columns{
 
 double parse_option_value(std::string_view option, const std::string& text) {
   const auto v = loss_table::parse_number(text);
-  if (!v) throw usage_error(std::string(option) + ": \"" + text + "\" is not a number");
+  if (!v) throw usage_error(std::string(option) + ": " + prefopt::quote_text(text) + " is not a number");
   return *v;
 }
 
@@ -108,9 +111,9 @@ arguments parse_arguments(int argc, char** argv) {
       const std::string r = value();
       if (r == "mean") a.reduce = pl::reduction::mean;
       else if (r == "sum") a.reduce = pl::reduction::sum;
-      else throw usage_error("--reduction: \"" + r + "\" must be mean or sum");
+      else throw usage_error("--reduction: " + prefopt::quote_text(r) + " must be mean or sum");
     } else if (arg.size() > 1 && arg[0] == '-' && arg != "-") {
-      throw usage_error("unknown option " + std::string(arg));
+      throw usage_error("unknown option " + prefopt::quote_text(arg));
     } else {
       if (!a.file.empty()) throw usage_error("more than one input file given");
       a.file = std::string(arg);
@@ -128,8 +131,7 @@ std::string column_of(const std::string& field) {
   return field;
 }
 
-int run(int argc, char** argv) {
-  const arguments args = parse_arguments(argc, argv);
+int run(const arguments& args) {
   // invalid_argument -> exit 2
   const auto losses = pl::make_loss_list<double>(args.loss, args.loss_weights, args.hp);
   pl::loss_traits traits{};  // what any term reads
@@ -147,16 +149,13 @@ int run(int argc, char** argv) {
   });
 
   std::ifstream file;
-  if (args.file != "-") {
-    file.open(args.file);
-    if (!file) throw usage_error("cannot open " + args.file);
-  }
+  if (args.file != "-") file = prefopt::open_input_file(args.file);  // names a directory
   const loss_table::csv_table table = loss_table::read_csv(args.file == "-" ? std::cin : file);
   for (std::size_t c = 0; c < table.header.size(); ++c) {
     bool known = false;
     for (auto k : known_columns) known = known || table.header[c] == k;
     if (!known)
-      throw loss_table::csv_error(1, "\"" + table.header[c] + "\"", "unknown column name");
+      throw loss_table::csv_error(1, table.column_label(c), "unknown column name");
   }
   const std::size_t n = table.rows.size();
   if (n == 0) throw loss_table::csv_error(2, "1", "no data rows");
@@ -216,7 +215,7 @@ int run(int argc, char** argv) {
     if (std::regex_match(what, m, cell)) {
       const std::size_t row = std::stoul(m[2]);
       throw loss_table::csv_error(row < n ? table.lines[row] : row + 2,
-                                  "\"" + column_of(m[1]) + "\"", m[4]);
+                                  prefopt::quote_text(column_of(m[1])), m[4]);
     }
     throw;
   }
@@ -237,13 +236,17 @@ int run(int argc, char** argv) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  std::string source;  // the input as named in CSV error messages
   try {
-    return run(argc, argv);
+    const arguments args = parse_arguments(argc, argv);
+    source = args.file == "-" ? "<stdin>" : args.file;
+    return run(args);
   } catch (const usage_error& e) {
-    std::cerr << "loss_table: " << e.what() << "\n" << usage;
+    // One line: the full usage text would bury the message (loss_table --help prints it).
+    std::cerr << "loss_table: " << e.what() << " (see loss_table --help)\n";
     return 2;
   } catch (const loss_table::csv_error& e) {
-    std::cerr << "loss_table: " << e.what() << "\n";
+    std::cerr << "loss_table: " << source << ": " << e.what() << "\n";
     return 2;
   } catch (const prefopt::invalid_argument& e) {
     std::cerr << "loss_table: " << e.what() << "\n";

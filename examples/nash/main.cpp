@@ -6,7 +6,10 @@
 // FILE.csv: a square matrix, no header. kind=preference (default): P(i, j) = Pr(i beats j) with
 // P + Pᵀ = 1, solved as the symmetric game P − ½ (value ½). kind=payoff: a zero-sum payoff A, row
 // player maximises xᵀAy. Prints the strategy, the value and the exploitability; for the iterative
-// methods the better of the last and the averaged iterate is reported. Exit code 2 on bad input.
+// methods the better of the last and the averaged iterate is reported.
+// Exit status: 0 on success; 2 on bad usage or bad input, with one line on stderr naming the
+// option, or the file, line and column (the cell quoted, escaped, at most 60 characters); 1 on
+// any other failure.
 
 #include <charconv>
 #include <cstdio>
@@ -14,13 +17,14 @@
 #include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/game/solve.hpp>
+
+#include "matrix_csv.hpp"
 
 namespace {
 
@@ -61,14 +65,15 @@ double parse_double(std::string_view text, const std::string& what) {
   double v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size())
-    throw usage_error{what + " = \"" + std::string(text) + "\" is not a number"};
+    throw usage_error{what + " = " + prefopt::quote_text(text) + " is not a number"};
   return v;
 }
 
 long long parse_count(const std::string& v, const std::string& what, long long min) {
   const double d = parse_double(v, what);
   if (d < static_cast<double>(min) || d > 9e15 || d != static_cast<double>(static_cast<long long>(d)))
-    throw usage_error{what + " must be an integer >= " + std::to_string(min) + ", got " + v};
+    throw usage_error{what + " must be an integer >= " + std::to_string(min) + ", got " +
+                      prefopt::quote_text(v)};
   return static_cast<long long>(d);
 }
 
@@ -86,13 +91,13 @@ options parse_args(int argc, char** argv) {
     } else if (a == "--kind") {
       o.kind = value();
       if (o.kind != "preference" && o.kind != "payoff")
-        throw usage_error{"--kind must be preference or payoff, got \"" + o.kind + "\""};
+        throw usage_error{"--kind must be preference or payoff, got " + prefopt::quote_text(o.kind)};
     } else if (a == "--method") {
       o.method = value();
       if (o.method != "lp" && o.method != "hedge" && o.method != "optimistic" &&
           o.method != "extragradient")
-        throw usage_error{"--method must be lp, hedge, optimistic or extragradient, got \"" +
-                          o.method + "\""};
+        throw usage_error{"--method must be lp, hedge, optimistic or extragradient, got " +
+                          prefopt::quote_text(o.method)};
     } else if (a == "--iters") {
       o.iters = parse_count(value(), "--iters", 1);
     } else if (a == "--trace-every") {
@@ -104,7 +109,7 @@ options parse_args(int argc, char** argv) {
     } else if (a == "--json") {
       o.json = value();
     } else if (!a.empty() && a[0] == '-') {
-      throw usage_error{"unknown option " + a};
+      throw usage_error{"unknown option " + prefopt::quote_text(a)};
     } else if (o.file.empty()) {
       o.file = a;
     } else {
@@ -113,36 +118,6 @@ options parse_args(int argc, char** argv) {
   }
   if (o.file.empty()) throw usage_error{"missing FILE.csv"};
   return o;
-}
-
-/// Reads a square CSV matrix; returns n and the row-major values.
-std::vector<double> read_square_csv(const std::string& path, long long& n) {
-  std::ifstream in(path);
-  if (!in) throw usage_error{"cannot open " + path};
-  std::vector<std::vector<double>> rows;
-  std::string line;
-  for (long long lineno = 1; std::getline(in, line); ++lineno) {
-    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
-    std::vector<double> row;
-    std::stringstream ss(line);
-    std::string cell;
-    for (long long col = 1; std::getline(ss, cell, ','); ++col)
-      row.push_back(parse_double(cell, path + ":" + std::to_string(lineno) + " column " +
-                                           std::to_string(col)));
-    if (!line.empty() && (line.back() == ',')) throw usage_error{path + ":" + std::to_string(lineno) + ": trailing comma"};
-    rows.push_back(std::move(row));
-  }
-  n = static_cast<long long>(rows.size());
-  if (n == 0) throw usage_error{path + " holds no matrix"};
-  std::vector<double> values;
-  for (std::size_t r = 0; r < rows.size(); ++r) {
-    if (static_cast<long long>(rows[r].size()) != n)
-      throw usage_error{"matrix is not square: " + std::to_string(n) + " rows but row " +
-                        std::to_string(r + 1) + " has " + std::to_string(rows[r].size()) +
-                        " columns"};
-    values.insert(values.end(), rows[r].begin(), rows[r].end());
-  }
-  return values;
 }
 
 struct report {
@@ -183,8 +158,10 @@ void write_list(std::ostream& os, const std::vector<V>& v) {
 int main(int argc, char** argv) {
   try {
     const options o = parse_args(argc, argv);
-    long long n = 0;
-    const std::vector<double> values = read_square_csv(o.file, n);
+    std::ifstream file = prefopt::open_input_file(o.file);
+    const nash::square_matrix m = nash::read_square_csv(file, o.file);
+    const long long n = m.n;
+    const std::vector<double>& values = m.values;
     const game::matrix_game<double> g =
         o.kind == "preference"
             ? game::matrix_game<double>::from_preferences(
@@ -216,7 +193,7 @@ int main(int argc, char** argv) {
               << "\niterations: " << r.iterations << '\n';
     if (!o.json.empty()) {
       std::ofstream js(o.json);
-      if (!js) throw usage_error{"cannot write " + o.json};
+      prefopt::require(static_cast<bool>(js), "--json", o.json, "cannot write file");
       js.precision(17);
       js << "{\"strategy\": ";
       write_list(js, r.strategy);
@@ -237,7 +214,8 @@ int main(int argc, char** argv) {
     }
     return 0;
   } catch (const usage_error& e) {
-    std::cerr << "nash: error: " << e.message << "\n" << usage;
+    // One line: the full usage text would bury the message (nash --help prints it).
+    std::cerr << "nash: error: " << e.message << " (see nash --help)\n";
     return 2;
   } catch (const prefopt::invalid_argument& e) {
     std::cerr << "nash: error: invalid input: " << e.what() << '\n';

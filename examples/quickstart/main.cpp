@@ -6,11 +6,14 @@
 // and its gradient with respect to the logits (through sequence_logps_backward).
 //
 // Usage: quickstart [--beta B] [--vocab V] [--seed S]
+#include <cerrno>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
+#include <limits>
 #include <prefopt/backends/eigen.hpp>
+#include <prefopt/core/text_input.hpp>
 #include <prefopt/prefopt.hpp>
 #include <random>
 #include <string>
@@ -24,26 +27,44 @@ struct args {
   unsigned seed = 42;
 };
 
-[[noreturn]] void usage(int code) {
-  std::fprintf(code == 0 ? stdout : stderr,
-               "usage: quickstart [--beta B] [--vocab V] [--seed S]\n"
-               "  Computes sequence log-probs and a DPO margin on a made-up batch.\n");
-  std::exit(code);
+void print_usage() {
+  std::printf("usage: quickstart [--beta B] [--vocab V] [--seed S]\n"
+              "  Computes sequence log-probs and a DPO margin on a made-up batch.\n");
+}
+
+/// Bad usage: one line naming the argument (not the whole usage text), exit status 2.
+[[noreturn]] void bad_usage(const std::string& message) {
+  std::fprintf(stderr, "quickstart: %s (see quickstart --help)\n", message.c_str());
+  std::exit(2);
 }
 
 args parse(int argc, char** argv) {
   args a;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--help" || flag == "-h") usage(0);
-    if (i + 1 >= argc) usage(2);
+    if (flag == "--help" || flag == "-h") {
+      print_usage();
+      std::exit(0);
+    }
+    if (flag != "--beta" && flag != "--vocab" && flag != "--seed")
+      bad_usage("unknown option " + prefopt::quote_text(flag, '\''));
+    if (i + 1 >= argc) bad_usage(flag + " needs a value");
     const char* value = argv[++i];
     char* end = nullptr;
-    if (flag == "--beta") a.beta = std::strtod(value, &end);
-    else if (flag == "--vocab") a.vocab = std::strtol(value, &end, 10);
-    else if (flag == "--seed") a.seed = static_cast<unsigned>(std::strtoul(value, &end, 10));
-    else usage(2);
-    if (end == value || *end != '\0') usage(2);
+    bool out_of_range = false;
+    errno = 0;  // strtol / strtoul saturate out-of-range input and set ERANGE
+    if (flag == "--beta") {
+      a.beta = std::strtod(value, &end);  // ERANGE here may be an exact subnormal: checked later
+    } else if (flag == "--vocab") {
+      a.vocab = std::strtol(value, &end, 10);
+      out_of_range = errno == ERANGE;
+    } else {
+      const unsigned long seed = std::strtoul(value, &end, 10);
+      out_of_range = errno == ERANGE || seed > std::numeric_limits<unsigned>::max() || value[0] == '-';
+      a.seed = static_cast<unsigned>(seed);
+    }
+    if (end == value || *end != '\0' || out_of_range)
+      bad_usage(flag + " expects a number, got " + prefopt::quote_text(value, '\''));
   }
   return a;
 }
@@ -109,4 +130,7 @@ int main(int argc, char** argv) try {
 } catch (const prefopt::invalid_argument& e) {
   std::fprintf(stderr, "quickstart: %s\n", e.what());
   return 2;
+} catch (const std::exception& e) {
+  std::fprintf(stderr, "quickstart: error: %s\n", e.what());
+  return 1;
 }

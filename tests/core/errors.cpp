@@ -25,3 +25,13 @@ TEST_CASE("invalid_argument derives from std::invalid_argument and names argumen
   CHECK_THROWS_WITH(prefopt::require(false, "name", std::string("x"), "bad"),
                     Catch::Contains("name = \"x\": bad"));
 }
+
+TEST_CASE("String values in messages are escaped and capped at 200 characters", "[errors]") {
+  // Written out by hand from the quote_text rules: control bytes as \xHH, the quote and the
+  // backslash escaped, well-formed UTF-8 kept.
+  CHECK_THROWS_WITH(prefopt::require(false, "name", std::string("a\nb\"c\\d\x01\xc3\xa9", 10), "bad"),
+                    "name = \"a\\nb\\\"c\\\\d\\x01\xc3\xa9\": bad");
+  const std::string long_name(250, 'n');
+  CHECK_THROWS_WITH(prefopt::require(false, "name", long_name, "bad"),
+                    "name = \"" + std::string(200, 'n') + "\"... (250 bytes): bad");
+}

@@ -319,3 +319,38 @@ TEST_CASE("LP: a heavily degenerate tournament game needs few pivots", "[game][l
   plain.simplex.perturbation = -1.0;
   CHECK_THROWS_WITH(solve(plain, g), Catch::Contains("perturbation = -1"));
 }
+
+TEST_CASE("LP: payoffs spread over 1e-9..1 of max|A| are not lost to the perturbation",
+          "[game][lp][simplex]") {
+  // Found by fuzz/fuzz_nash_matrix (the matrix as `nash` read it). Scaled to max|A| = 1, most
+  // payoffs differ by ~1e-9, the size of the right-hand-side perturbation: the basis optimal for
+  // the perturbed LP was not optimal for the game, and solve() returned value 0.52498 with
+  // exploitability 0.97. Value and x from SciPy's linprog (HiGHS) on the same matrix:
+  // 0.5497902660885199, x = (0, 0, 0, 0.999825018274, 1.7498172612e-4).
+  const std::vector<double> a{
+      0.5,              0.785834983,   0.099750489, 0.5744425182,  0.51828105,
+      60.425557483,     0.731058579,   0.07585818,  0.5,           0.5249798,
+      710.40131234,     0.71268941421, 69138420,    0.475020813,   0,
+      0.425557483,      0.731058579,   0.07585818,  250,           0.54979898,
+      710.40131234,     0.71268941421, 698420,      0.475020813,   0.5};
+  const matrix_game<double> g(5, 5, a);
+  const auto r = solve(lp{}, g);
+  CHECK(std::fabs(r.value - 0.5497902660885199) <= 1e-9);
+  CHECK(r.exploitability <= 1e-15 * 69138420);
+  CHECK(std::fabs(r.row[3] - 0.999825018274) <= 1e-9);
+  CHECK(std::fabs(r.row[4] - 1.7498172612e-4) <= 1e-9);
+  // A second one (found after a first fix that checked the basis only to 1e-9, the size of the
+  // perturbation itself): value 0.78421, exploitability 0.091. SciPy: 0.7845624410089999,
+  // x = (0.998053103197, 0.00194689680287, 0, 0, 0).
+  const std::vector<double> a2{
+      0.5,         0.7858983,          0.099750489, 0.5744425182, 0.9308615,
+      4983,        0.09975048310857,   750.858,     108.5,        0.524976158,
+      0.425557483, 0.703108579,        0.075858,    10.85,        0.5297,
+      987410.4,    0.71268941421,      69138420,    0.475020813,  0,
+      0.4255574,   0.7310589,          0.07589842,  0.475020913,  0.5};
+  const auto r2 = solve(lp{}, matrix_game<double>(5, 5, a2));
+  CHECK(std::fabs(r2.value - 0.7845624410089999) <= 1e-9);
+  CHECK(r2.exploitability <= 1e-15 * 69138420);
+  CHECK(std::fabs(r2.row[0] - 0.998053103197) <= 1e-9);
+  CHECK(std::fabs(r2.row[1] - 0.00194689680287) <= 1e-9);
+}

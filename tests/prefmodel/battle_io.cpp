@@ -120,6 +120,35 @@ TEST_CASE("JSONL battles: strict flat objects", "[prefmodel][io]") {
   CHECK_THAT(fails("{\"anony\": true, \"anony\": false}"), Contains("duplicate key"));
 }
 
+TEST_CASE("Battle-log errors quote a bad cell escaped and shortened, and name a directory",
+          "[prefmodel][io]") {
+  auto csv_error = [](const std::string& text) {
+    std::istringstream s(text);
+    try {
+      (void)pm::read_battles_csv<double>(s, {}, "c");
+    } catch (const pm::battle_parse_error& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  // A winner label of 200 'w's: 60 of them are quoted, then the full length.
+  CHECK(csv_error("model_a,model_b,winner\na,b," + std::string(200, 'w') + "\n") ==
+        "c:2: unknown winner label '" + std::string(60, 'w') +
+            "'... (200 bytes) (expected model_a, model_b, tie or tie (bothbad))");
+  // Control bytes in a cell come out as \xHH, never raw.
+  CHECK(csv_error(std::string("model_a,model_b,winner\na,b,x\x01\x1b[2J\n")) ==
+        "c:2: unknown winner label 'x\\x01\\x1b[2J' (expected model_a, model_b, tie or tie (bothbad))");
+  CHECK(csv_error("model_a,model_b,winner,weight\na,b,tie,\x7f\n") ==
+        "c:2: weight '\\x7f' is not a number");
+  CHECK(csv_error("model_a,model_b,winner\n\x02,\x02,tie\n") ==
+        "c:2: self-battle: model_a = model_b = '\\x02'");
+  std::istringstream j("{\"k\\u0001\": 1, \"k\\u0001\": 2}\n");
+  CHECK_THROWS_WITH(pm::read_battles_jsonl<double>(j, {}, "j"), "j:1: duplicate key 'k\\x01'");
+  // read_battles on a directory: "is a directory" (it used to read nothing: "empty file").
+  CHECK_THROWS_WITH(pm::read_battles<double>(PREFOPT_ARENA_DATA),
+                    Contains("is a directory") && !Contains("empty file"));
+}
+
 TEST_CASE("Arena ratings reproduce FastChat's L-BFGS and scikit-learn fits", "[prefmodel][io][bt]") {
   const auto data = fixtures::arena_sample("battles.jsonl");
   const auto fit = pm::fit_bradley_terry(data);

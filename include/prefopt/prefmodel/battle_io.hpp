@@ -23,6 +23,7 @@
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
+#include "prefopt/core/text_input.hpp"
 #include "prefopt/prefmodel/comparisons.hpp"
 
 namespace prefopt::prefmodel {
@@ -91,9 +92,9 @@ battle<T> make_battle(const std::map<std::string, std::string>& fields,
   else if (w == "model_b") b.result = outcome::second_wins;
   else if (w == "tie" || w == "tie (bothbad)") b.result = outcome::tie;
   else
-    throw row_error{"unknown winner label '" + w +
-                    "' (expected model_a, model_b, tie or tie (bothbad))"};
-  if (b.model_a == b.model_b) throw row_error{"self-battle: model_a = model_b = '" + b.model_a + "'"};
+    throw row_error{"unknown winner label " + quote_text(w, '\'') +
+                    " (expected model_a, model_b, tie or tie (bothbad))"};
+  if (b.model_a == b.model_b) throw row_error{"self-battle: model_a = model_b = " + quote_text(b.model_a, '\'')};
   std::optional<double> weight;
   // A literal used to be dropped like an unknown flag, so "weight": false meant weight 1.
   if (const auto lit = literals.find("weight"); lit != literals.end())
@@ -101,7 +102,7 @@ battle<T> make_battle(const std::map<std::string, std::string>& fields,
   if (const auto it = numbers.find("weight"); it != numbers.end()) weight = it->second;
   if (const auto it = fields.find("weight"); it != fields.end()) {
     weight = parse_number(it->second);
-    if (!weight) throw row_error{"weight '" + it->second + "' is not a number"};
+    if (!weight) throw row_error{"weight " + quote_text(it->second, '\'') + " is not a number"};
   }
   if (weight) {
     if (!std::isfinite(*weight) || *weight < 0)
@@ -181,12 +182,12 @@ class flat_json_parser {
         expect(':');
         ws();
         if (strings.count(key) || numbers.count(key) || (literals && literals->count(key)))
-          throw row_error{"duplicate key '" + key + "'"};
+          throw row_error{"duplicate key " + quote_text(key, '\'')};
         const char c = peek();
         if (c == '"') {
           strings[key] = string_value();
         } else if (c == '{' || c == '[') {
-          throw row_error{"field '" + key + "': nested objects/arrays are not supported"};
+          throw row_error{"field " + quote_text(key, '\'') + ": nested objects/arrays are not supported"};
         } else if (const char* word = literal("true")    ? "true"
                                       : literal("false") ? "false"
                                       : literal("null")  ? "null"
@@ -398,8 +399,7 @@ battle_log<T> read_battles_jsonl(std::istream& in, const battle_read_options& op
 /// Reads a battle log from a file: ".jsonl" / ".ndjson" as JSONL, anything else as CSV.
 template <class T = double>
 battle_log<T> read_battles(const std::string& path, const battle_read_options& opt = {}) {
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), "path", path, "cannot open file");
+  std::ifstream in = open_input_file(path);  // a directory is named as such, not "empty file"
   const auto ends_with = [&](std::string_view suffix) {
     return path.size() >= suffix.size() && path.compare(path.size() - suffix.size(), suffix.size(), suffix) == 0;
   };

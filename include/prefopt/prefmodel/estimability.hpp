@@ -13,6 +13,7 @@
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
+#include "prefopt/core/text_input.hpp"
 #include "prefopt/prefmodel/comparisons.hpp"
 
 namespace prefopt::prefmodel {
@@ -24,7 +25,7 @@ inline std::string name_list(const std::vector<index_t>& items,
   std::string out = "{";
   for (std::size_t k = 0; k < items.size() && k < limit; ++k) {
     if (k) out += ", ";
-    out += names ? "'" + (*names)[static_cast<std::size_t>(items[k])] + "'"
+    out += names ? quote_text((*names)[static_cast<std::size_t>(items[k])], '\'')
                  : std::to_string(items[k]);
   }
   if (items.size() > limit) out += ", ... (" + std::to_string(items.size()) + " items)";
@@ -32,7 +33,7 @@ inline std::string name_list(const std::vector<index_t>& items,
 }
 
 inline std::string item_name(index_t i, const std::vector<std::string>* names) {
-  return names ? "'" + (*names)[static_cast<std::size_t>(i)] + "'" : std::to_string(i);
+  return names ? quote_text((*names)[static_cast<std::size_t>(i)], '\'') : std::to_string(i);
 }
 
 /// Strongly connected components of a directed graph given as adjacency lists (iterative
