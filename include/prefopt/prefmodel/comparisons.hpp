@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
@@ -79,7 +80,7 @@ class comparison_data {
   }
 
   [[nodiscard]] std::optional<index_t> find(std::string_view name) const {
-    const auto it = ids_.find(std::string(name));
+    const auto it = ids_.find(name);  // heterogeneous lookup: no std::string per call
     if (it == ids_.end()) return std::nullopt;
     return it->second;
   }
@@ -195,8 +196,15 @@ class comparison_data {
             "must be an item id in [0, num_items())");
   }
 
+  // Transparent hash / equality, so that looking up a name (once per battle when reading a log)
+  // hashes the string_view in place instead of building a std::string.
+  struct name_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+
   std::vector<std::string> names_;
-  std::unordered_map<std::string, index_t> ids_;
+  std::unordered_map<std::string, index_t, name_hash, std::equal_to<>> ids_;
   std::vector<pair_record<T>> pairs_;
   std::unordered_map<std::uint64_t, index_t> pair_ids_;
   std::vector<index_t> battles_of_;
