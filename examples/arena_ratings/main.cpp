@@ -60,9 +60,9 @@ options:
   --threads N          fit and bootstrap threads (default: all cores; results do not depend on it)
   --solver auto|dense|sparse
                        Newton linear algebra: dense Cholesky, or conjugate gradients on the sparse
-                       comparison graph for 10^4-10^6 models (auto: sparse from 1000 models on,
+                       comparison graph for 10^4-10^6 models (auto: sparse from 200 models on,
                        half-win ties only)
-  --exact-se-max N     exact standard errors (for --bootstrap 0) up to N models (default 2000,
+  --exact-se-max N     exact standard errors (for --bootstrap 0) up to N models (default 1000,
                        O(N^3)); beyond, the sparse path's approximation
   --top K              print only the K best rows of the table (JSON and SVG keep all)
   --timing             report read and fit times on stderr
@@ -86,7 +86,7 @@ struct cli_options {
   bool skip_bad_rows = false, quiet = false, has_anchor = false, timing = false;
   int threads = 0;
   pm::bt_method method = pm::bt_method::automatic;
-  index_t top = -1, exact_se_max = 2000;
+  index_t top = -1, exact_se_max = 1000;
 };
 
 double parse_double(const std::string& flag, const std::string& text) {

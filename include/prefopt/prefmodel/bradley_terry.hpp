@@ -81,10 +81,10 @@ struct bt_options {
   /// dense / sparse forces a path; automatic takes sparse for half-win ties from
   /// sparse_min_items items on (Davidson ties and bt_solver::mm always use the dense path).
   bt_method method = bt_method::automatic;
-  index_t sparse_min_items = 1000;
+  index_t sparse_min_items = 200;
   /// Up to this many items the standard errors are exact (dense covariance, O(n^3)); beyond it
   /// the sparse path reports the approximation documented in detail/bt_sparse.hpp.
-  index_t exact_std_error_max_items = 2000;
+  index_t exact_std_error_max_items = 1000;
   /// Items whose standard error is computed exactly in any case (one CG solve each on the
   /// sparse path), reported in bt_result::selected_std_error in this order.
   std::span<const index_t> std_error_items = {};
