@@ -15,8 +15,8 @@ exists for every item however few battles it has), then random battles between u
 pairs (10% ties, otherwise a wins with probability sigma(theta_a - theta_b)) up to the battle
 count. Cases:  2k: 2,000 items / 400k battles;  10k: 10^4 / 10^6;  1m: 10^6 / 10^7.
 
-Each tool runs in its own process under /usr/bin/time -v (wall time and peak RSS of the whole
-process) on the same data, ties as half a win each:
+Each tool runs in its own process under /usr/bin/time -v (wall time, CPU time = user + system,
+and peak RSS of the whole process) on the same data, ties as half a win each:
   * prefopt   arena_ratings BATTLES.csv --bootstrap 0 --quiet --timing --json: the whole CLI run,
               CSV parsing, estimability check, fit and normal-approximation intervals included;
   * evalica   evalica.bradley_terry (Rust, Newman's 2023 iteration, tolerance 1e-6 default) on
@@ -29,13 +29,15 @@ process) on the same data, ties as half a win each:
               solve, with step halving, until the step is below 1e-11.
 Ratings are compared on the Elo scale (400 / ln 10 per unit of theta), each centred at 1000;
 "max diff" is the largest absolute difference to the SciPy solve. Timings on a shared machine
-are noisy: compare the ratios within one run.
+are noisy: compare the ratios within one run, and when other processes compete for the cores,
+the CPU-time ratio (prefopt's CPU time sums both of its threads) rather than the wall ratio.
 """
 import argparse
 import json
 import math
 import os
 import re
+import signal
 import subprocess
 import sys
 import tempfile
@@ -176,18 +178,26 @@ def write_csv(path, a, b, o):
 
 
 def timed(cmd, timeout):
-    """Runs cmd under /usr/bin/time -v; returns (stdout, stderr, wall_s, peak_rss_mib) or None."""
+    """Runs cmd under /usr/bin/time -v; returns (stdout, stderr, wall_s, peak_rss_mib, cpu_s) or None."""
+    # Own process group, so that a timeout ends the tool itself, not only /usr/bin/time.
+    proc = subprocess.Popen(["/usr/bin/time", "-v"] + cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, start_new_session=True)
     try:
-        p = subprocess.run(["/usr/bin/time", "-v"] + cmd, capture_output=True, text=True, timeout=timeout)
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return None
-    if p.returncode != 0:
-        raise RuntimeError(f"{' '.join(cmd)} failed ({p.returncode}):\n{p.stderr[-2000:]}")
+    p = subprocess.CompletedProcess(cmd, proc.returncode, out, err)
+    if p.returncode != 0:  # e.g. evalica at 10^6 items: "memory allocation of 8000000000000 bytes failed"
+        lines = [ln for ln in p.stderr.splitlines() if ln.strip() and not ln.startswith(("\t", " "))]
+        return f"failed (exit {p.returncode}): {lines[0] if lines else ''}"
     wall = p.stderr.split("Elapsed (wall clock) time (h:mm:ss or m:ss): ")[1].split()[0]
     parts = [float(v) for v in wall.split(":")]
     secs = sum(v * 60 ** k for k, v in enumerate(reversed(parts)))
     rss = int(p.stderr.split("Maximum resident set size (kbytes): ")[1].split()[0]) / 1024
-    return p.stdout, p.stderr, secs, rss
+    cpu = sum(float(p.stderr.split(f"{kind} time (seconds): ")[1].split()[0]) for kind in ("User", "System"))
+    return p.stdout, p.stderr, secs, rss, cpu
 
 
 def elo(theta):
@@ -232,38 +242,44 @@ def main():
             js = os.path.join(tmp, f"{case}.json")
             r = timed([args.arena, csv, "--bootstrap", "0", "--quiet", "--timing", "--top", "3", "--json", js],
                       args.timeout)
-            if r:
+            if isinstance(r, str):
+                results["prefopt arena_ratings"] = r
+            elif r:
                 with open(js) as f:
                     rows = json.load(f)
                 rating = np.empty(n)
                 for row in rows:
                     rating[int(row["model"][1:])] = row["rating"]
                 info = " ".join(line.split(": ", 1)[1] for line in r[1].splitlines() if line.startswith("arena_ratings:"))
-                results["prefopt arena_ratings"] = (r[2], None, r[3], rating, info)
+                results["prefopt arena_ratings"] = (r[2], r[4], None, r[3], rating, info)
                 del rows
             peers = ["scipy", "evalica"] + (["choix"] if case == "2k" or args.choix_all else [])
             for peer in peers:
                 out = os.path.join(tmp, f"{case}-{peer}.npy")
                 r = timed([sys.executable, os.path.abspath(__file__), "--peer", peer, "--data", npz, "--out", out],
                           args.timeout)
-                if r is None:
-                    results[peer] = None
+                if r is None or isinstance(r, str):
+                    results[peer] = r
                     continue
                 fit = float(re.search(r"fit_s=([0-9.]+)", r[0]).group(1))
-                results[peer] = (r[2], fit, r[3], elo(np.load(out)), r[0].strip())
+                results[peer] = (r[2], r[4], fit, r[3], elo(np.load(out)), r[0].strip())
             ref = results.get("scipy")
+            ref = ref if isinstance(ref, tuple) else None
             base = results.get("prefopt arena_ratings")
-            print(f"  {'tool':22s} {'wall s':>8s} {'fit s':>8s} {'peak MiB':>9s} {'wall / prefopt':>15s} "
-                  f"{'max diff vs scipy (Elo)':>24s}")
+            base = base if isinstance(base, tuple) else None
+            print(f"  {'tool':22s} {'wall s':>8s} {'cpu s':>8s} {'fit s':>8s} {'peak MiB':>9s} {'wall ratio':>11s} "
+                  f"{'cpu ratio':>10s} {'max diff vs scipy (Elo)':>24s}")
             for name, res in results.items():
-                if res is None:
-                    print(f"  {name:22s}  timed out after {args.timeout:.0f} s")
+                if res is None or isinstance(res, str):
+                    print(f"  {name:22s}  {res or f'timed out after {args.timeout:.0f} s'}", flush=True)
                     continue
-                wall, fit, rss, rating, info = res
-                diff = np.max(np.abs(rating - ref[3])) if ref else float("nan")
+                wall, cpu, fit, rss, rating, info = res
+                diff = np.max(np.abs(rating - ref[4])) if ref else float("nan")
                 ratio = wall / base[0] if base else float("nan")
+                cpu_ratio = cpu / base[1] if base else float("nan")
                 fit_s = f"{fit:8.2f}" if fit is not None else f"{'':8s}"
-                print(f"  {name:22s} {wall:8.2f} {fit_s} {rss:9.0f} {ratio:14.1f}x {diff:24.2e}   {info}")
+                print(f"  {name:22s} {wall:8.2f} {cpu:8.2f} {fit_s} {rss:9.0f} {ratio:10.1f}x {cpu_ratio:9.1f}x "
+                      f"{diff:24.2e}   {info}", flush=True)
 
 
 if __name__ == "__main__":
