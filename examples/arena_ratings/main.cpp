@@ -64,6 +64,11 @@ options:
                        half-win ties only)
   --exact-se-max N     exact standard errors (for --bootstrap 0) up to N models (default 1000,
                        O(N^3)); beyond, the sparse path's approximation
+  --exact-se MODELS    comma-separated models whose standard errors are exact in any case (one
+                       conjugate-gradient solve each)
+  --resample multinomial|poisson
+                       bootstrap resampling: battles with replacement (Arena, default) or one
+                       Poisson(1) weight per battle (one draw per pair and outcome: cheap at 10^7)
   --top K              print only the K best rows of the table (JSON and SVG keep all)
   --timing             report read and fit times on stderr
   --quiet              no progress on stderr
@@ -79,6 +84,8 @@ struct bad_usage {
 
 struct cli_options {
   std::string input, json_out, svg_out, format, anchor_model;
+  std::vector<std::string> exact_se_models;
+  pm::bootstrap_resampling resampling = pm::bootstrap_resampling::multinomial;
   index_t bootstrap = 100;
   std::uint64_t seed = 0;
   double ci = 0.95, prior = 0, scale = 400, base = 10, init = 1000, anchor_rating = 0;
@@ -168,6 +175,16 @@ cli_options parse_args(int argc, char** argv) {
       else throw bad_usage{"--solver must be auto, dense or sparse, got '" + v + "'"};
     } else if (a == "--exact-se-max") {
       o.exact_se_max = parse_int(a, value(), 0);
+    } else if (a == "--exact-se") {
+      std::stringstream list(value());
+      for (std::string m; std::getline(list, m, ',');)
+        if (!m.empty()) o.exact_se_models.push_back(m);
+      if (o.exact_se_models.empty()) throw bad_usage{"--exact-se expects MODEL[,MODEL...]"};
+    } else if (a == "--resample") {
+      const std::string& v = value();
+      if (v == "multinomial") o.resampling = pm::bootstrap_resampling::multinomial;
+      else if (v == "poisson") o.resampling = pm::bootstrap_resampling::poisson;
+      else throw bad_usage{"--resample must be multinomial or poisson, got '" + v + "'"};
     } else if (a == "--top") {
       o.top = parse_int(a, value(), 1);
     } else if (a == "--timing") {
@@ -231,6 +248,13 @@ int run(const cli_options& o) {
   fit_opt.method = o.method;
   fit_opt.threads = o.threads;
   fit_opt.exact_std_error_max_items = o.exact_se_max;
+  std::vector<index_t> exact_ids;
+  for (const auto& m : o.exact_se_models) {
+    const auto id = data.find(m);
+    if (!id) throw prefopt::invalid_argument("--exact-se: model '" + m + "' does not occur in the battles");
+    exact_ids.push_back(*id);
+  }
+  if (o.bootstrap < 2) fit_opt.std_error_items = exact_ids;
   // Fitted and bootstrapped with sum-to-zero strengths; the anchor fixes one affine map from
   // strengths to ratings for the estimate and all interval ends alike. (FastChat re-anchors every
   // bootstrap round instead, which collapses the anchor model's interval to a point.)
@@ -258,6 +282,7 @@ int run(const cli_options& o) {
     bo.confidence = o.ci;
     bo.threads = o.threads;
     bo.fit = fit_opt;
+    bo.resampling = o.resampling;
     index_t shown = -1;
     if (!o.quiet)
       bo.progress = [&](index_t done, index_t total) {
@@ -280,9 +305,11 @@ int run(const cli_options& o) {
     board.interval = "bootstrap percentile, " + std::to_string(o.bootstrap) + " rounds";
   } else {
     const double z = normal_quantile(0.5 + o.ci / 2);
+    std::vector<double> se = fit.std_error;
+    for (std::size_t k = 0; k < exact_ids.size(); ++k) se[exact_ids[k]] = fit.selected_std_error[k];
     for (index_t i = 0; i < n; ++i) {
-      lo[i] = to_rating(fit.theta[i] - z * fit.std_error[i]);
-      hi[i] = to_rating(fit.theta[i] + z * fit.std_error[i]);
+      lo[i] = to_rating(fit.theta[i] - z * se[i]);
+      hi[i] = to_rating(fit.theta[i] + z * se[i]);
     }
     // rank_i = 1 + #{j : lo_j > hi_i}, by binary search in the sorted lower ends (O(n log n)).
     std::vector<double> sorted_lo = lo;
@@ -291,7 +318,10 @@ int run(const cli_options& o) {
       rank[i] += sorted_lo.end() - std::upper_bound(sorted_lo.begin(), sorted_lo.end(), hi[i]);
     board.interval = fit.std_error_approximate
                          ? "normal approximation, approximate standard errors (more than " +
-                               std::to_string(fit_opt.exact_std_error_max_items) + " models)"
+                               std::to_string(fit_opt.exact_std_error_max_items) + " models" +
+                               (exact_ids.empty() ? std::string()
+                                                  : ", exact for the " + std::to_string(exact_ids.size()) +
+                                                        " --exact-se model(s)") + ")"
                          : "normal approximation, observed information";
   }
   board.ci_label = std::to_string(static_cast<int>(std::lround(o.ci * 100))) + "% CI";
