@@ -3,7 +3,7 @@
 // rows: no battle list, no per-row allocation. Same formats, rules and error messages as
 // battle_io.hpp (which stays the reference reader): a CSV row without quotes whose fields are
 // plainly valid is handled by a fast path (fields are string_views into a 4 MiB read buffer, names
-// are looked up by a heterogeneous hash, the weight is parsed by std::from_chars); every other row
+// are looked up in comparison_data's open-addressing table, the weight is parsed by std::from_chars); every other row
 // -- quoted fields, a wrong field count, an unknown winner, a self-battle, an unusual or invalid
 // weight -- is handed to battle_io.hpp's own row parser, so it is accepted or rejected with exactly
 // the same message. JSONL rows always go through battle_io.hpp's JSON parser (one row at a time,
