@@ -7,6 +7,7 @@
 // interval and rank come from a multinomial bootstrap of the battles. See docs/preference-models.md.
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cmath>
 #include <cstdio>
@@ -20,6 +21,7 @@
 #include <vector>
 
 #include <prefopt/core/text_input.hpp>
+#include <prefopt/prefmodel/battle_counts.hpp>
 #include <prefopt/prefmodel/battle_io.hpp>
 #include <prefopt/prefmodel/bootstrap.hpp>
 #include <prefopt/prefmodel/bradley_terry.hpp>
@@ -56,7 +58,20 @@ options:
   --svg OUT.svg        write a chart of ratings with confidence bars
   --format csv|jsonl   input format (default: by file extension)
   --skip-bad-rows      skip malformed rows (reported on stderr) instead of failing
-  --threads N          bootstrap threads (default: all cores; results do not depend on it)
+  --threads N          fit and bootstrap threads (default: all cores; results do not depend on it)
+  --solver auto|dense|sparse
+                       Newton linear algebra: dense Cholesky, or conjugate gradients on the sparse
+                       comparison graph for 10^4-10^6 models (auto: sparse from 200 models on,
+                       half-win ties only)
+  --exact-se-max N     exact standard errors (for --bootstrap 0) up to N models (default 1000,
+                       O(N^3)); beyond, the sparse path's approximation
+  --exact-se MODELS    comma-separated models whose standard errors are exact in any case (one
+                       conjugate-gradient solve each)
+  --resample multinomial|poisson
+                       bootstrap resampling: battles with replacement (Arena, default) or one
+                       Poisson(1) weight per battle (one draw per pair and outcome: cheap at 10^7)
+  --top K              print only the K best rows of the table (JSON and SVG keep all)
+  --timing             report read and fit times on stderr
   --quiet              no progress on stderr
   -h, --help           this help
 
@@ -70,12 +85,16 @@ struct bad_usage {
 
 struct cli_options {
   std::string input, json_out, svg_out, format, anchor_model;
+  std::vector<std::string> exact_se_models;
+  pm::bootstrap_resampling resampling = pm::bootstrap_resampling::multinomial;
   index_t bootstrap = 100;
   std::uint64_t seed = 0;
   double ci = 0.95, prior = 0, scale = 400, base = 10, init = 1000, anchor_rating = 0;
   pm::tie_model ties = pm::tie_model::half_win;
-  bool skip_bad_rows = false, quiet = false, has_anchor = false;
+  bool skip_bad_rows = false, quiet = false, has_anchor = false, timing = false;
   int threads = 0;
+  pm::bt_method method = pm::bt_method::automatic;
+  index_t top = -1, exact_se_max = 1000;
 };
 
 double parse_double(const std::string& flag, const std::string& text) {
@@ -149,6 +168,28 @@ cli_options parse_args(int argc, char** argv) {
       o.skip_bad_rows = true;
     } else if (a == "--threads") {
       o.threads = static_cast<int>(parse_int(a, value(), 0, std::numeric_limits<int>::max()));
+    } else if (a == "--solver") {
+      const std::string& v = value();
+      if (v == "auto") o.method = pm::bt_method::automatic;
+      else if (v == "dense") o.method = pm::bt_method::dense;
+      else if (v == "sparse") o.method = pm::bt_method::sparse;
+      else throw bad_usage{"--solver must be auto, dense or sparse, got '" + v + "'"};
+    } else if (a == "--exact-se-max") {
+      o.exact_se_max = parse_int(a, value(), 0);
+    } else if (a == "--exact-se") {
+      std::stringstream list(value());
+      for (std::string m; std::getline(list, m, ',');)
+        if (!m.empty()) o.exact_se_models.push_back(m);
+      if (o.exact_se_models.empty()) throw bad_usage{"--exact-se expects MODEL[,MODEL...]"};
+    } else if (a == "--resample") {
+      const std::string& v = value();
+      if (v == "multinomial") o.resampling = pm::bootstrap_resampling::multinomial;
+      else if (v == "poisson") o.resampling = pm::bootstrap_resampling::poisson;
+      else throw bad_usage{"--resample must be multinomial or poisson, got '" + v + "'"};
+    } else if (a == "--top") {
+      o.top = parse_int(a, value(), 1);
+    } else if (a == "--timing") {
+      o.timing = true;
     } else if (a == "--quiet") {
       o.quiet = true;
     } else if (!a.empty() && a[0] == '-' && a != "-") {
@@ -162,24 +203,33 @@ cli_options parse_args(int argc, char** argv) {
   return o;
 }
 
-pm::battle_log<double> read_input(const cli_options& o) {
+// Streams the log straight into per-pair counts (battle_counts.hpp): no battle list is kept.
+pm::battle_counts<double> read_input(const cli_options& o) {
   pm::battle_read_options ro;
   ro.skip_bad_rows = o.skip_bad_rows;
-  if (o.format.empty()) return pm::read_battles<double>(o.input, ro);
+  if (o.format.empty()) return pm::read_battle_counts<double>(o.input, ro);
   std::ifstream in = prefopt::open_input_file(o.input);  // names a directory
-  return o.format == "jsonl" ? pm::read_battles_jsonl<double>(in, ro, o.input)
-                             : pm::read_battles_csv<double>(in, ro, o.input);
+  return o.format == "jsonl" ? pm::read_battle_counts_jsonl<double>(in, ro, o.input)
+                             : pm::read_battle_counts_csv<double>(in, ro, o.input);
+}
+
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
 }
 
 int run(const cli_options& o) {
-  const auto log = read_input(o);
+  const auto t_read = std::chrono::steady_clock::now();
+  auto log = read_input(o);
   if (log.bad_rows > 0) {
     std::cerr << "arena_ratings: skipped " << log.bad_rows << " bad row(s):\n";
     for (const auto& p : log.problems) std::cerr << "  " << p << "\n";
     if (log.bad_rows > static_cast<index_t>(log.problems.size())) std::cerr << "  ...\n";
   }
-  if (log.battles.empty()) throw prefopt::invalid_argument(o.input + ": no battles");
-  const auto data = pm::comparison_data<double>::from_battles(log.battles);
+  if (log.rows == 0) throw prefopt::invalid_argument(o.input + ": no battles");
+  const auto data = std::move(log.data);
+  if (o.timing)
+    std::cerr << "arena_ratings: read " << log.rows << " battles (" << data.num_items() << " models, "
+              << data.pairs().size() << " compared pairs) in " << seconds_since(t_read) << " s\n";
 
   pm::elo_scale<double> scale;
   scale.scale = o.scale;
@@ -197,11 +247,26 @@ int run(const cli_options& o) {
   pm::bt_options<double> fit_opt;
   fit_opt.ties = o.ties;
   fit_opt.prior_sigma = o.prior / scale.points_per_theta();
+  fit_opt.method = o.method;
+  fit_opt.threads = o.threads;
+  fit_opt.exact_std_error_max_items = o.exact_se_max;
+  std::vector<index_t> exact_ids;
+  for (const auto& m : o.exact_se_models) {
+    const auto id = data.find(m);
+    if (!id) throw prefopt::invalid_argument("--exact-se: model '" + m + "' does not occur in the battles");
+    exact_ids.push_back(*id);
+  }
+  if (o.bootstrap < 2) fit_opt.std_error_items = exact_ids;
   // Fitted and bootstrapped with sum-to-zero strengths; the anchor fixes one affine map from
   // strengths to ratings for the estimate and all interval ends alike. (FastChat re-anchors every
   // bootstrap round instead, which collapses the anchor model's interval to a point.)
+  const auto t_fit = std::chrono::steady_clock::now();
   const auto fit = pm::fit_bradley_terry(data, fit_opt);
   if (!fit.converged) std::cerr << "arena_ratings: warning: the fit did not converge\n";
+  if (o.timing)
+    std::cerr << "arena_ratings: fit in " << seconds_since(t_fit) << " s ("
+              << (fit.method_used == pm::bt_method::sparse ? "sparse" : "dense") << ", "
+              << fit.iterations << " Newton iterations, " << fit.cg_iterations << " CG iterations)\n";
 
   const index_t n = data.num_items();
   leaderboard board;
@@ -219,6 +284,7 @@ int run(const cli_options& o) {
     bo.confidence = o.ci;
     bo.threads = o.threads;
     bo.fit = fit_opt;
+    bo.resampling = o.resampling;
     index_t shown = -1;
     if (!o.quiet)
       bo.progress = [&](index_t done, index_t total) {
@@ -241,14 +307,24 @@ int run(const cli_options& o) {
     board.interval = "bootstrap percentile, " + std::to_string(o.bootstrap) + " rounds";
   } else {
     const double z = normal_quantile(0.5 + o.ci / 2);
+    std::vector<double> se = fit.std_error;
+    for (std::size_t k = 0; k < exact_ids.size(); ++k) se[exact_ids[k]] = fit.selected_std_error[k];
     for (index_t i = 0; i < n; ++i) {
-      lo[i] = to_rating(fit.theta[i] - z * fit.std_error[i]);
-      hi[i] = to_rating(fit.theta[i] + z * fit.std_error[i]);
+      lo[i] = to_rating(fit.theta[i] - z * se[i]);
+      hi[i] = to_rating(fit.theta[i] + z * se[i]);
     }
+    // rank_i = 1 + #{j : lo_j > hi_i}, by binary search in the sorted lower ends (O(n log n)).
+    std::vector<double> sorted_lo = lo;
+    std::sort(sorted_lo.begin(), sorted_lo.end());
     for (index_t i = 0; i < n; ++i)
-      for (index_t j = 0; j < n; ++j)
-        if (lo[j] > hi[i]) ++rank[i];
-    board.interval = "normal approximation, observed information";
+      rank[i] += sorted_lo.end() - std::upper_bound(sorted_lo.begin(), sorted_lo.end(), hi[i]);
+    board.interval = fit.std_error_approximate
+                         ? "normal approximation, approximate standard errors (more than " +
+                               std::to_string(fit_opt.exact_std_error_max_items) + " models" +
+                               (exact_ids.empty() ? std::string()
+                                                  : ", exact for the " + std::to_string(exact_ids.size()) +
+                                                        " --exact-se model(s)") + ")"
+                         : "normal approximation, observed information";
   }
   board.ci_label = std::to_string(static_cast<int>(std::lround(o.ci * 100))) + "% CI";
   for (index_t i = 0; i < n; ++i)
@@ -256,7 +332,14 @@ int run(const cli_options& o) {
   std::stable_sort(board.rows.begin(), board.rows.end(),
                    [](const auto& a, const auto& b) { return a.rating > b.rating; });
 
-  print_table(std::cout, board);
+  if (o.top > 0 && static_cast<std::size_t>(o.top) < board.rows.size()) {
+    leaderboard shown = board;
+    shown.rows.resize(static_cast<std::size_t>(o.top));
+    print_table(std::cout, shown);
+    std::cout << "(" << board.rows.size() - shown.rows.size() << " more rows not shown)\n";
+  } else {
+    print_table(std::cout, board);
+  }
   if (o.ties == pm::tie_model::davidson)
     std::cout << "Davidson tie parameter nu = " << std::exp(fit.log_nu) << "\n";
   if (!o.json_out.empty()) write_file(o.json_out, to_json(board));

@@ -3,6 +3,7 @@
 // the Elo scale.
 #include <catch2/catch.hpp>
 #include <cmath>
+#include <random>
 #include <string>
 #include <utility>
 #include <vector>
@@ -188,4 +189,122 @@ TEST_CASE("Davidson bootstrap survives resamples without ties", "[prefmodel][boo
     CHECK(boot.lower[i] < fit.theta[i]);
     CHECK(fit.theta[i] < boot.upper[i]);
   }
+}
+
+TEST_CASE("Poisson variates match the Poisson pmf (inversion and PTRS branches)",
+          "[prefmodel][bootstrap]") {
+  std::mt19937_64 rng(99);
+  for (double lambda : {0.4, 3.0, 9.5, 10.0, 23.0, 400.0}) {
+    INFO("lambda " << lambda);
+    const int draws = 200000;
+    std::vector<double> hist(static_cast<std::size_t>(lambda * 3 + 40), 0.0);
+    double mean = 0, sq = 0;
+    for (int k = 0; k < draws; ++k) {
+      const auto x = static_cast<double>(pm::detail::poisson(rng, lambda));
+      mean += x;
+      sq += x * x;
+      if (x < double(hist.size())) hist[static_cast<std::size_t>(x)] += 1;
+    }
+    mean /= draws;
+    const double var = sq / draws - mean * mean;
+    CHECK(mean == Approx(lambda).margin(5 * std::sqrt(lambda / draws)));
+    CHECK(var == Approx(lambda).epsilon(0.03));
+    // Chi-square against the pmf written from the definition, over cells with >= 50 expected.
+    double chi2 = 0;
+    int cells = 0;
+    for (std::size_t k = 0; k < hist.size(); ++k) {
+      const double pmf = std::exp(double(k) * std::log(lambda) - lambda - std::lgamma(double(k) + 1));
+      const double expected = draws * pmf;
+      if (expected < 50) continue;
+      chi2 += (hist[k] - expected) * (hist[k] - expected) / expected;
+      ++cells;
+    }
+    REQUIRE(cells >= 2);
+    // mean cells - 1, sd sqrt(2 (cells - 1)): 6 sd above the mean fails with probability ~1e-9
+    CHECK(chi2 < cells - 1 + 6 * std::sqrt(2.0 * (cells - 1)));
+  }
+  CHECK(pm::detail::poisson(rng, 0.0) == 0);
+}
+
+TEST_CASE("Poisson bootstrap: reproducible, thread independent, spread matches the SE",
+          "[prefmodel][bootstrap]") {
+  const auto data = sample_data();
+  const auto fit = pm::fit_bradley_terry(data);
+  pm::bootstrap_options<double> opt;
+  opt.resampling = pm::bootstrap_resampling::poisson;
+  opt.rounds = 400;
+  opt.seed = 5;
+  opt.threads = 1;
+  const auto a = pm::bootstrap_bradley_terry(data, opt);
+  opt.threads = 2;
+  const auto b = pm::bootstrap_bradley_terry(data, opt);
+  CHECK(a.samples == b.samples);  // each round is drawn and fitted by one thread from its own seed
+  opt.resampling = pm::bootstrap_resampling::multinomial;
+  const auto m = pm::bootstrap_bradley_terry(data, opt);
+  CHECK(a.samples != m.samples);
+  for (index_t i = 0; i < data.num_items(); ++i) {
+    double mean = 0, var = 0;
+    for (index_t r = 0; r < a.rounds; ++r) mean += a.sample(r, i);
+    mean /= double(a.rounds);
+    for (index_t r = 0; r < a.rounds; ++r) var += std::pow(a.sample(r, i) - mean, 2);
+    CHECK(std::sqrt(var / double(a.rounds - 1)) == Approx(fit.std_error[i]).epsilon(0.2));
+  }
+}
+
+TEST_CASE("Arena ranks equal the pairwise definition", "[prefmodel][bootstrap]") {
+  std::mt19937_64 rng(3);
+  pm::bootstrap_result<double> res;
+  res.num_items = 300;
+  res.rounds = 5;
+  for (int k = 0; k < 5 * 300; ++k) res.samples.push_back(std::floor(pm::detail::uniform01(rng) * 40));
+  pm::summarise_bootstrap(res, 0.5);  // integer samples: many exactly equal interval ends
+  for (index_t i = 0; i < 300; ++i) {
+    index_t rank = 1, worst = 300;
+    for (index_t j = 0; j < 300; ++j) {
+      if (i == j) continue;
+      if (res.lower[j] > res.upper[i]) ++rank;
+      if (res.upper[j] < res.lower[i]) --worst;
+    }
+    CHECK(res.rank[i] == rank);
+    CHECK(res.rank_worst[i] == worst);
+  }
+}
+
+TEST_CASE("Bootstrap on the sparse path: spread matches the exact SE", "[prefmodel][bootstrap]") {
+  // 1500 items, each compared ~80 times (random pairs, raw 64-bit draws).
+  const index_t n = 1500;
+  std::mt19937_64 rng(17);
+  std::vector<double> theta(static_cast<std::size_t>(n));
+  for (double& t : theta) t = 3 * pm::detail::uniform01(rng) - 1.5;
+  pm::comparison_data<double> data(n);
+  for (int k = 0; k < 60000; ++k) {
+    const auto i = static_cast<index_t>(rng() % n);
+    auto j = static_cast<index_t>(rng() % (n - 1));
+    if (j >= i) ++j;
+    const double p = 1 / (1 + std::exp(theta[j] - theta[i]));
+    data.add(i, j, pm::detail::uniform01(rng) < p ? pm::outcome::first_wins : pm::outcome::second_wins);
+  }
+  const std::vector<index_t> items = {0, 1, 2, 3, 4, 5, 6, 7};
+  pm::bootstrap_options<double> opt;
+  opt.rounds = 60;
+  opt.seed = 1;
+  opt.resampling = pm::bootstrap_resampling::poisson;
+  opt.fit.method = pm::bt_method::sparse;
+  opt.fit.std_error_items = items;  // ignored by the rounds
+  const auto boot = pm::bootstrap_bradley_terry(data, opt);
+  pm::bt_options<double> exact;
+  exact.method = pm::bt_method::sparse;
+  exact.standard_errors = false;
+  exact.std_error_items = items;
+  const auto fit = pm::fit_bradley_terry(data, exact);
+  double ratio = 0;
+  for (std::size_t k = 0; k < items.size(); ++k) {
+    double mean = 0, var = 0;
+    for (index_t r = 0; r < boot.rounds; ++r) mean += boot.sample(r, items[k]);
+    mean /= double(boot.rounds);
+    for (index_t r = 0; r < boot.rounds; ++r) var += std::pow(boot.sample(r, items[k]) - mean, 2);
+    ratio += std::sqrt(var / double(boot.rounds - 1)) / fit.selected_std_error[k];
+  }
+  // mean of 8 SD ratios at 60 rounds: sampling sd ~ 0.09 / sqrt(8) = 0.03
+  CHECK(ratio / double(items.size()) == Approx(1.0).margin(0.15));
 }

@@ -9,6 +9,11 @@
 // Weighted battles keep their cell's mean weight per resampled battle (exact when weights are
 // constant within a cell, e.g. unweighted data).
 //
+// Poisson bootstrap (resampling = poisson): every battle gets an independent Poisson(1) weight,
+// so a cell of k battles gets a Poisson(k) count -- one draw per cell instead of one per battle,
+// which is what makes rounds cheap at 10^7 battles (Hanley & MacGibbon 2006; Chamandy et al. 2012).
+// The total number of battles then varies between rounds (mean N).
+//
 // Reproducibility: round r draws from std::mt19937_64 seeded by std::seed_seq{seed, r} (both
 // fully specified by the C++ standard) and unbiased bounded integers by Lemire's method, so the
 // result depends only on (data, seed) -- not on the thread count, platform or standard library.
@@ -35,9 +40,12 @@
 
 namespace prefopt::prefmodel {
 
+enum class bootstrap_resampling { multinomial, poisson };
+
 template <class T = double>
 struct bootstrap_options {
   index_t rounds = 100;
+  bootstrap_resampling resampling = bootstrap_resampling::multinomial;
   std::uint64_t seed = 0;
   T confidence = T(0.95);
   int threads = 0;  // 0 = hardware concurrency; results do not depend on it
@@ -81,6 +89,40 @@ inline std::uint64_t bounded_uniform(std::mt19937_64& rng, std::uint64_t range) 
   return static_cast<std::uint64_t>(m >> 64);
 }
 
+/// Uniform double in [0, 1) from the top 53 bits.
+inline double uniform01(std::mt19937_64& rng) { return static_cast<double>(rng() >> 11) * 0x1.0p-53; }
+
+/// Poisson(lambda) variate. lambda < 10: inversion by sequential search; otherwise Hoermann's
+/// (1993) transformed rejection PTRS, as NumPy's random_poisson_ptrs. Written out because
+/// std::poisson_distribution differs between standard libraries.
+inline std::uint64_t poisson(std::mt19937_64& rng, double lambda) {
+  if (lambda <= 0) return 0;
+  if (lambda < 10) {
+    const double u = uniform01(rng);
+    double p = std::exp(-lambda), cdf = p;
+    std::uint64_t k = 0;
+    while (u > cdf && k < 1000) {
+      ++k;
+      p *= lambda / static_cast<double>(k);
+      cdf += p;
+    }
+    return k;
+  }
+  const double slam = std::sqrt(lambda), loglam = std::log(lambda);
+  const double b = 0.931 + 2.53 * slam, a = -0.059 + 0.02483 * b;
+  const double invalpha = 1.1239 + 1.1328 / (b - 3.4), vr = 0.9277 - 3.6224 / (b - 2);
+  for (;;) {
+    const double u = uniform01(rng) - 0.5, v = uniform01(rng);
+    const double us = 0.5 - std::fabs(u);
+    const double k = std::floor((2 * a / us + b) * u + lambda + 0.43);
+    if (us >= 0.07 && v <= vr) return static_cast<std::uint64_t>(k);
+    if (k < 0 || (us < 0.013 && v > us)) continue;
+    if (std::log(v) + std::log(invalpha) - std::log(a / (us * us) + b) <=
+        -lambda + k * loglam - std::lgamma(k + 1))
+      return static_cast<std::uint64_t>(k);
+  }
+}
+
 /// Linear-interpolation quantile of sorted values (type 7, NumPy's default).
 template <class T>
 T sorted_quantile(const std::vector<T>& v, T q) {
@@ -115,14 +157,17 @@ void summarise_bootstrap(bootstrap_result<T>& res, T confidence) {
     res.upper[i] = detail::sorted_quantile(col, T(1) - alpha);
     res.median[i] = detail::sorted_quantile(col, T(0.5));
   }
+  // rank_i = 1 + #{j : lower_j > upper_i}, rank_worst_i = n - #{j : upper_j < lower_i} (j = i
+  // never counts since lower_i <= upper_i), by binary search in sorted copies: O(n log n).
+  std::vector<T> lows = res.lower, highs = res.upper;
+  std::sort(lows.begin(), lows.end());
+  std::sort(highs.begin(), highs.end());
   res.rank.assign(static_cast<std::size_t>(n), 1);
   res.rank_worst.assign(static_cast<std::size_t>(n), n);
-  for (index_t i = 0; i < n; ++i)
-    for (index_t j = 0; j < n; ++j) {
-      if (i == j) continue;
-      if (res.lower[j] > res.upper[i]) ++res.rank[i];
-      if (res.upper[j] < res.lower[i]) --res.rank_worst[i];
-    }
+  for (index_t i = 0; i < n; ++i) {
+    res.rank[i] += lows.end() - std::upper_bound(lows.begin(), lows.end(), res.upper[i]);
+    res.rank_worst[i] -= std::lower_bound(highs.begin(), highs.end(), res.lower[i]) - highs.begin();
+  }
 }
 
 /// Multinomial bootstrap of the Bradley-Terry fit; theta samples use opt.fit's normalisation.
@@ -140,6 +185,7 @@ bootstrap_result<T> bootstrap_bradley_terry(const comparison_data<T>& data,
   // Full-data estimate: validates the data and warm-starts every round.
   bt_options<T> base = opt.fit;
   base.standard_errors = false;
+  base.std_error_items = {};
   base.anchor.reset();
   const bt_result<T> full = fit_bradley_terry(data, base);
 
@@ -166,7 +212,7 @@ bootstrap_result<T> bootstrap_bradley_terry(const comparison_data<T>& data,
   // Battle -> cell lookup (4 bytes per battle) turns each draw into one table read; beyond
   // 2^25 battles fall back to binary search over the cumulative counts.
   std::vector<std::uint32_t> cell_of_battle;
-  if (total <= (std::uint64_t(1) << 25)) {
+  if (opt.resampling == bootstrap_resampling::multinomial && total <= (std::uint64_t(1) << 25)) {
     cell_of_battle.resize(static_cast<std::size_t>(total));
     std::uint64_t b = 0;
     for (std::size_t c = 0; c < cells.size(); ++c)
@@ -189,7 +235,12 @@ bootstrap_result<T> bootstrap_bradley_terry(const comparison_data<T>& data,
                         static_cast<std::uint32_t>(round), static_cast<std::uint32_t>(round >> 32)};
       std::mt19937_64 rng(seq);
       std::fill(drawn.begin(), drawn.end(), 0);
-      if (!cell_of_battle.empty()) {
+      if (opt.resampling == bootstrap_resampling::poisson) {
+        for (std::size_t c = 0; c < cells.size(); ++c) {
+          const std::uint64_t count = cumulative[c] - (c ? cumulative[c - 1] : 0);
+          drawn[c] = detail::poisson(rng, static_cast<double>(count));
+        }
+      } else if (!cell_of_battle.empty()) {
         for (std::uint64_t b = 0; b < total; ++b) ++drawn[cell_of_battle[detail::bounded_uniform(rng, total)]];
       } else {
         for (std::uint64_t b = 0; b < total; ++b) {
@@ -209,7 +260,9 @@ bootstrap_result<T> bootstrap_bradley_terry(const comparison_data<T>& data,
       }
       bt_options<T> fo = opt.fit;
       fo.standard_errors = false;
+      fo.std_error_items = {};
       fo.initial_theta = full.theta;
+      fo.threads = 1;  // rounds already run in parallel
       if (fo.ties == tie_model::davidson) {
         // A resample can draw no tie at all when ties are rare (probability ~ e^-ties per round).
         // Its Davidson MLE then sits on the boundary nu = 0, where the model is plain

@@ -26,6 +26,16 @@
 // monotonically with one factorisation for the whole run. Standard errors come from the observed
 // information (negative Hessian) at the optimum; without a prior it is singular along
 // (1, ..., 1) and its Moore-Penrose inverse is the covariance of the sum-to-zero estimate.
+//
+// Two linear-algebra paths. dense: the information matrix is formed and factorised (O(n^2)
+// memory, O(n^3) per Newton step; milliseconds for an arena's hundreds of models). sparse
+// (detail/bt_sparse.hpp, half-win ties only): Newton with conjugate-gradient solves on the
+// Laplacian-structured information, O(n + pairs) memory and O(pairs) per CG iteration, for
+// 10^4-10^6 items. bt_method::automatic picks sparse from sparse_min_items items on (a measured
+// crossover, docs/preference-models.md). Standard errors stay exact up to
+// exact_std_error_max_items; beyond, std_error holds a documented approximation
+// (std_error_approximate) and exact values come from CG solves for the items requested in
+// std_error_items (selected_std_error).
 
 #include <algorithm>
 #include <cmath>
@@ -39,6 +49,7 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/prefmodel/comparisons.hpp"
+#include "prefopt/prefmodel/detail/bt_sparse.hpp"
 #include "prefopt/prefmodel/detail/dense_spd.hpp"
 #include "prefopt/prefmodel/estimability.hpp"
 
@@ -46,6 +57,8 @@ namespace prefopt::prefmodel {
 
 enum class tie_model { half_win, davidson };
 enum class bt_solver { newton, mm };
+/// Linear algebra of the Newton steps: dense Cholesky or sparse conjugate gradients.
+enum class bt_method { automatic, dense, sparse };
 
 template <class T = double>
 struct bt_options {
@@ -65,6 +78,18 @@ struct bt_options {
   /// Starting point (theta on the natural scale, any normalisation); empty = zeros. Used by the
   /// bootstrap to warm-start every round from the full-data estimate.
   std::span<const T> initial_theta = {};
+  /// dense / sparse forces a path; automatic takes sparse for half-win ties from
+  /// sparse_min_items items on (Davidson ties and bt_solver::mm always use the dense path).
+  bt_method method = bt_method::automatic;
+  index_t sparse_min_items = 200;
+  /// Up to this many items the standard errors are exact (dense covariance, O(n^3)); beyond it
+  /// the sparse path reports the approximation documented in detail/bt_sparse.hpp.
+  index_t exact_std_error_max_items = 1000;
+  /// Items whose standard error is computed exactly in any case (one CG solve each on the
+  /// sparse path), reported in bt_result::selected_std_error in this order.
+  std::span<const index_t> std_error_items = {};
+  /// Threads for the sparse path (0 = hardware concurrency); results do not depend on it.
+  int threads = 0;
 };
 
 template <class T = double>
@@ -79,6 +104,10 @@ struct bt_result {
   index_t iterations = 0;
   bool converged = false;
   bt_solver solver_used = bt_solver::newton;
+  bt_method method_used = bt_method::dense;
+  index_t cg_iterations = 0;           // total conjugate-gradient iterations (sparse path)
+  bool std_error_approximate = false;  // std_error holds the sparse-path approximation
+  std::vector<T> selected_std_error;   // exact, for bt_options::std_error_items
 };
 
 namespace detail {
@@ -277,6 +306,75 @@ void bt_mm(const bt_objective<T>& f, std::vector<T>& x, index_t max_iter, T tol,
   }
 }
 
+/// Exact standard errors of the requested items from a dense covariance (row-major m x m).
+template <class T>
+void select_std_errors(const std::vector<T>& cov, index_t m, index_t anchor,
+                       std::span<const index_t> items, std::vector<T>& out) {
+  out.clear();
+  for (const index_t i : items) {
+    const T v = anchor < 0 ? cov[i * m + i]
+                           : cov[i * m + i] + cov[anchor * m + anchor] - 2 * cov[i * m + anchor];
+    out.push_back(std::sqrt(std::max(v, T(0))));
+  }
+}
+
+/// The sparse path of fit_bradley_terry (validated inputs, half-win ties, x = start).
+template <class T>
+bt_result<T> fit_bt_sparse(const bt_objective<T>& dense_f, std::vector<T>& x, const bt_options<T>& opt) {
+  const index_t n = dense_f.n;
+  const bool has_prior = dense_f.prior_precision > T(0);
+  sparse_bt_problem<T> f(n, dense_f.pairs, dense_f.prior_precision, opt.threads);
+  bt_result<T> res;
+  res.solver_used = bt_solver::newton;
+  res.method_used = bt_method::sparse;
+  const auto st = sparse_bt_newton(f, x, opt.max_iterations, opt.tolerance);
+  res.iterations = st.iterations;
+  res.cg_iterations = st.cg_iterations;
+  res.converged = st.converged;
+  if (!has_prior) center_theta(x, n);
+  std::vector<T> g, diag;
+  res.log_likelihood = f.evaluate(x, g, diag);
+  res.log_posterior = res.log_likelihood + f.log_prior(x);
+  res.gradient_norm = max_abs(g);
+  const index_t a = opt.anchor.value_or(-1);
+  if (opt.standard_errors) {
+    if (n <= opt.exact_std_error_max_items) {
+      // Affordable: the dense covariance, exactly as on the dense path.
+      std::vector<T> gd(static_cast<std::size_t>(n)), info;
+      dense_f.evaluate(x, gd, &info);
+      dense_f.fix_gauge(info);
+      std::vector<T> cov;
+      if (cholesky_factor(info, n)) {
+        cov = cholesky_inverse(info, n);
+        if (!has_prior)
+          for (index_t i = 0; i < n; ++i)
+            for (index_t j = 0; j < n; ++j) cov[i * n + j] -= T(1) / static_cast<T>(n);
+      } else {
+        cov.assign(static_cast<std::size_t>(n * n), std::numeric_limits<T>::quiet_NaN());
+      }
+      res.std_error.resize(static_cast<std::size_t>(n));
+      for (index_t i = 0; i < n; ++i) {
+        const T v = a < 0 ? cov[i * n + i] : cov[i * n + i] + cov[a * n + a] - 2 * cov[i * n + a];
+        res.std_error[i] = std::sqrt(std::max(v, T(0)));
+      }
+      select_std_errors(cov, n, a, opt.std_error_items, res.selected_std_error);
+    } else {
+      sparse_bt_std_errors(f, diag, a, opt.std_error_items, opt.threads, &res.std_error,
+                           res.selected_std_error);
+      res.std_error_approximate = true;
+    }
+  } else if (!opt.std_error_items.empty()) {
+    sparse_bt_std_errors<T>(f, diag, a, opt.std_error_items, opt.threads, nullptr,
+                            res.selected_std_error);
+  }
+  if (a >= 0) {
+    const T shift = x[a];
+    for (T& t : x) t -= shift;
+  }
+  res.theta = std::move(x);
+  return res;
+}
+
 }  // namespace detail
 
 /// Log-likelihood of Bradley-Terry parameters on the comparisons and its gradient
@@ -313,7 +411,8 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
   require(opt.initial_theta.empty() || static_cast<index_t>(opt.initial_theta.size()) == n,
           "initial_theta.size()", opt.initial_theta.size(), "must be 0 or num_items");
   for (std::size_t k = 0; k < opt.initial_theta.size(); ++k)
-    require_finite("initial_theta[" + std::to_string(k) + "]", opt.initial_theta[k]);
+    if (!std::isfinite(opt.initial_theta[k]))  // message built on failure only (10^6 items)
+      require_finite("initial_theta[" + std::to_string(k) + "]", opt.initial_theta[k]);
   // The raw-span overload is public: check the records here, not only in require_bt_estimable
   // (skipped under a prior), so a bad index cannot write outside the gradient / information.
   for (std::size_t k = 0; k < pairs.size(); ++k) {
@@ -326,6 +425,25 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
     for (const T w : {r.wins_i, r.wins_j, r.ties})
       if (!(std::isfinite(w) && w >= T(0)))
         throw_invalid_argument(at() + " weight", w, "must be finite and >= 0");
+  }
+  require(opt.sparse_min_items >= 1, "sparse_min_items", opt.sparse_min_items, "must be >= 1");
+  require(opt.exact_std_error_max_items >= 0, "exact_std_error_max_items",
+          opt.exact_std_error_max_items, "must be >= 0");
+  require(opt.threads >= 0, "threads", opt.threads, "must be >= 0 (0 = all cores)");
+  for (std::size_t k = 0; k < opt.std_error_items.size(); ++k)
+    require(opt.std_error_items[k] >= 0 && opt.std_error_items[k] < n,
+            "std_error_items[" + std::to_string(k) + "]", opt.std_error_items[k],
+            "must be an item id in [0, num_items)");
+  const bool sparse = opt.method == bt_method::sparse ||
+                      (opt.method == bt_method::automatic && opt.ties == tie_model::half_win &&
+                       opt.solver == bt_solver::newton && n >= opt.sparse_min_items);
+  if (sparse) {
+    require(opt.ties == tie_model::half_win, "ties", "davidson",
+            "the sparse path (method = sparse) supports half-win ties only");
+    require(opt.solver == bt_solver::newton, "solver", "mm",
+            "the sparse path (method = sparse) is a Newton method");
+    require(n < (index_t(1) << 32) && pairs.size() < (std::size_t(1) << 32), "num_items", n,
+            "the sparse path needs fewer than 2^32 items and pairs");
   }
   const bool has_prior = opt.prior_sigma > T(0);
   if (!has_prior) require_bt_estimable<T>(n, pairs, names);
@@ -351,6 +469,8 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
     x[n] = std::log(2 * share / (T(1) - share));
   }
 
+  if (sparse) return detail::fit_bt_sparse(f, x, opt);
+
   bt_result<T> res;
   res.solver_used = opt.solver;
   bool newton_ok = false;
@@ -367,12 +487,13 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
 
   std::vector<T> g(static_cast<std::size_t>(m));
   std::vector<T> info;
-  res.log_posterior = f.evaluate(x, g, opt.standard_errors ? &info : nullptr);
+  const bool want_cov = opt.standard_errors || !opt.std_error_items.empty();
+  res.log_posterior = f.evaluate(x, g, want_cov ? &info : nullptr);
   res.log_likelihood = res.log_posterior - f.log_prior(x);
   res.gradient_norm = detail::max_abs(g);
 
   const index_t a = opt.anchor.value_or(-1);
-  if (opt.standard_errors) {
+  if (want_cov) {
     // Covariance = (information)^-1 with a prior, its pseudo-inverse (sum-to-zero) without:
     // (J + u u^T / n)^-1 = J^+ + u u^T / n for J u = 0, |u|^2 = n.
     f.fix_gauge(info);
@@ -385,14 +506,15 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
     } else {
       cov.assign(static_cast<std::size_t>(m * m), std::numeric_limits<T>::quiet_NaN());
     }
-    res.std_error.resize(static_cast<std::size_t>(n));
-    for (index_t i = 0; i < n; ++i) {
+    if (opt.standard_errors) res.std_error.resize(static_cast<std::size_t>(n));
+    for (index_t i = 0; i < static_cast<index_t>(res.std_error.size()); ++i) {
       // Var(theta_i - theta_a) for an anchor, Var(theta_i) for sum-to-zero.
       const T v = a < 0 ? cov[i * m + i]
                         : cov[i * m + i] + cov[a * m + a] - 2 * cov[i * m + a];
       res.std_error[i] = std::sqrt(std::max(v, T(0)));
     }
-    if (m > n) res.log_nu_std_error = std::sqrt(std::max(cov[n * m + n], T(0)));
+    if (m > n && opt.standard_errors) res.log_nu_std_error = std::sqrt(std::max(cov[n * m + n], T(0)));
+    detail::select_std_errors(cov, m, a, opt.std_error_items, res.selected_std_error);
   }
   if (m > n) res.log_nu = x[n];
   x.resize(static_cast<std::size_t>(n));

@@ -7,13 +7,14 @@
 // Each record keeps both the weighted totals (what the likelihood uses) and the raw battle counts
 // per outcome (what the multinomial bootstrap resamples; see bootstrap.hpp).
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <span>
 #include <string>
 #include <string_view>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -21,6 +22,115 @@
 #include "prefopt/core/errors.hpp"
 
 namespace prefopt::prefmodel {
+
+namespace detail {
+
+/// Open-addressing (linear probing) map from a 64-bit pair key to a record index. The pair lookup
+/// runs once per battle when a log is read; std::unordered_map allocated a node for every new
+/// pair (10^7 of them for 10^7 battles between 10^6 items) and chased a pointer per lookup.
+class pair_index_map {
+ public:
+  /// Index stored under key, inserting `fresh` when the key is new; `inserted` tells which.
+  index_t find_or_insert(std::uint64_t key, index_t fresh, bool& inserted) {
+    if (10 * (size_ + 1) > 7 * keys_.size()) grow();  // load factor <= 0.7
+    const std::size_t mask = keys_.size() - 1;
+    for (std::size_t at = mix(key) & mask;; at = (at + 1) & mask) {
+      if (keys_[at] == key) {
+        inserted = false;
+        return values_[at];
+      }
+      if (keys_[at] == empty) {
+        keys_[at] = key;
+        values_[at] = fresh;
+        ++size_;
+        inserted = true;
+        return fresh;
+      }
+    }
+  }
+
+ private:
+  static constexpr std::uint64_t empty = ~std::uint64_t(0);  // never a key: i < j < 2^31
+
+  static std::uint64_t mix(std::uint64_t x) {  // splitmix64 finaliser
+    x ^= x >> 30;
+    x *= 0xbf58476d1ce4e5b9ULL;
+    x ^= x >> 27;
+    x *= 0x94d049bb133111ebULL;
+    return x ^ (x >> 31);
+  }
+
+  void grow() {
+    std::vector<std::uint64_t> keys(std::max<std::size_t>(16, 2 * keys_.size()), empty);
+    std::vector<index_t> values(keys.size());
+    const std::size_t mask = keys.size() - 1;
+    for (std::size_t k = 0; k < keys_.size(); ++k) {
+      if (keys_[k] == empty) continue;
+      std::size_t at = mix(keys_[k]) & mask;
+      while (keys[at] != empty) at = (at + 1) & mask;
+      keys[at] = keys_[k];
+      values[at] = values_[k];
+    }
+    keys_.swap(keys);
+    values_.swap(values);
+  }
+
+  std::vector<std::uint64_t> keys_;
+  std::vector<index_t> values_;
+  std::size_t size_ = 0;
+};
+
+/// Open-addressing map from an item name to its id; the names live in the owner's vector. Each
+/// slot keeps the full 64-bit hash, so a probe compares strings only on a hash match: one or two
+/// cache lines per lookup instead of std::unordered_map's node chain (the lookup runs twice per
+/// battle when a log is read).
+class name_index_map {
+ public:
+  static std::uint64_t hash(std::string_view s) { return std::hash<std::string_view>{}(s); }
+
+  /// Id of name (hash h) or -1.
+  [[nodiscard]] index_t find(std::string_view name, std::uint64_t h,
+                             const std::vector<std::string>& names) const {
+    if (ids_.empty()) return -1;
+    const std::size_t mask = ids_.size() - 1;
+    for (std::size_t at = h & mask;; at = (at + 1) & mask) {
+      if (ids_[at] < 0) return -1;
+      if (hashes_[at] == h && names[static_cast<std::size_t>(ids_[at])] == name) return ids_[at];
+    }
+  }
+
+  /// Records a new id (its name must not be present).
+  void insert(std::uint64_t h, index_t id) {
+    if (10 * (size_ + 1) > 7 * ids_.size()) grow();
+    place(h, id, hashes_, ids_);
+    ++size_;
+  }
+
+ private:
+  static void place(std::uint64_t h, index_t id, std::vector<std::uint64_t>& hashes,
+                    std::vector<index_t>& ids) {
+    const std::size_t mask = ids.size() - 1;
+    std::size_t at = h & mask;
+    while (ids[at] >= 0) at = (at + 1) & mask;
+    hashes[at] = h;
+    ids[at] = id;
+  }
+
+  void grow() {
+    std::vector<std::uint64_t> hashes(std::max<std::size_t>(16, 2 * ids_.size()));
+    std::vector<index_t> ids(hashes.size(), -1);
+    for (std::size_t k = 0; k < ids_.size(); ++k)
+      if (ids_[k] >= 0) place(hashes_[k], ids_[k], hashes, ids);
+    hashes_.swap(hashes);
+    ids_.swap(ids);
+  }
+
+  std::vector<std::uint64_t> hashes_;
+  std::vector<index_t> ids_;
+  std::size_t size_ = 0;
+};
+
+}  // namespace detail
 
 /// Result of one comparison between a first and a second item.
 enum class outcome : unsigned char { first_wins, second_wins, tie };
@@ -69,19 +179,20 @@ class comparison_data {
   /// Id of `name`, adding it as a new item when unknown.
   index_t add_item(std::string_view name) {
     require(!name.empty(), "name", name, "item names must be non-empty");
-    if (auto id = find(name)) return *id;
+    const std::uint64_t h = detail::name_index_map::hash(name);
+    if (const index_t found = ids_.find(name, h, names_); found >= 0) return found;
     const auto id = static_cast<index_t>(names_.size());
     require(id < (index_t(1) << 31), "num_items()", id, "too many items");
     names_.emplace_back(name);
-    ids_.emplace(names_.back(), id);
+    ids_.insert(h, id);
     battles_of_.push_back(0);
     return id;
   }
 
   [[nodiscard]] std::optional<index_t> find(std::string_view name) const {
-    const auto it = ids_.find(std::string(name));
-    if (it == ids_.end()) return std::nullopt;
-    return it->second;
+    const index_t found = ids_.find(name, detail::name_index_map::hash(name), names_);
+    if (found < 0) return std::nullopt;
+    return found;
   }
 
   /// Id of an existing item; throws naming the unknown item otherwise.
@@ -119,9 +230,10 @@ class comparison_data {
     const bool swapped = first > second;
     const index_t i = swapped ? second : first, j = swapped ? first : second;
     const std::uint64_t key = (static_cast<std::uint64_t>(i) << 32) | static_cast<std::uint64_t>(j);
-    auto [it, inserted] = pair_ids_.try_emplace(key, static_cast<index_t>(pairs_.size()));
+    bool inserted = false;
+    const index_t at = pair_ids_.find_or_insert(key, static_cast<index_t>(pairs_.size()), inserted);
     if (inserted) pairs_.push_back(pair_record<T>{i, j});
-    pair_record<T>& rec = pairs_[static_cast<std::size_t>(it->second)];
+    pair_record<T>& rec = pairs_[static_cast<std::size_t>(at)];
     const T w = weight * static_cast<T>(count);
     if (result == outcome::tie) {
       rec.ties += w;
@@ -196,9 +308,9 @@ class comparison_data {
   }
 
   std::vector<std::string> names_;
-  std::unordered_map<std::string, index_t> ids_;
+  detail::name_index_map ids_;
   std::vector<pair_record<T>> pairs_;
-  std::unordered_map<std::uint64_t, index_t> pair_ids_;
+  detail::pair_index_map pair_ids_;
   std::vector<index_t> battles_of_;
   index_t total_battles_ = 0;
   T total_weight_ = 0;

@@ -15,6 +15,7 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/text_input.hpp"
 #include "prefopt/prefmodel/comparisons.hpp"
+#include "prefopt/prefmodel/detail/pair_graph.hpp"
 
 namespace prefopt::prefmodel {
 
@@ -36,75 +37,23 @@ inline std::string item_name(index_t i, const std::vector<std::string>* names) {
   return names ? quote_text((*names)[static_cast<std::size_t>(i)], '\'') : std::to_string(i);
 }
 
-/// Strongly connected components of a directed graph given as adjacency lists (iterative
-/// Kosaraju); returns the component id of each node, ids in topological order of the
-/// condensation (component 0 has no incoming edge from another component).
-inline std::vector<index_t> strong_components(const std::vector<std::vector<index_t>>& out,
-                                              index_t& count) {
-  const auto n = static_cast<index_t>(out.size());
-  std::vector<std::vector<index_t>> in(out.size());
-  for (index_t v = 0; v < n; ++v)
-    for (index_t w : out[v]) in[w].push_back(v);
-  std::vector<index_t> order;
-  order.reserve(out.size());
-  std::vector<char> seen(out.size(), 0);
-  std::vector<std::pair<index_t, std::size_t>> stack;
-  for (index_t s = 0; s < n; ++s) {
-    if (seen[s]) continue;
-    seen[s] = 1;
-    stack.push_back({s, 0});
-    while (!stack.empty()) {
-      auto& [v, next] = stack.back();
-      if (next < out[v].size()) {
-        const index_t w = out[v][next++];
-        if (!seen[w]) {
-          seen[w] = 1;
-          stack.push_back({w, 0});
-        }
-      } else {
-        order.push_back(v);
-        stack.pop_back();
-      }
-    }
-  }
-  std::vector<index_t> comp(out.size(), -1);
-  count = 0;
-  std::vector<index_t> todo;
-  for (auto it = order.rbegin(); it != order.rend(); ++it) {
-    if (comp[*it] >= 0) continue;
-    todo.push_back(*it);
-    comp[*it] = count;
-    while (!todo.empty()) {
-      const index_t v = todo.back();
-      todo.pop_back();
-      for (index_t w : in[v])
-        if (comp[w] < 0) {
-          comp[w] = count;
-          todo.push_back(w);
-        }
-    }
-    ++count;
-  }
-  return comp;
-}
-
 }  // namespace detail
 
 /// Throws prefopt::invalid_argument, naming items, when the Bradley-Terry MLE (no prior) on these
-/// aggregated comparisons does not exist: an item without comparisons, a disconnected comparison
-/// graph, an item that never won or never lost, or more generally a group of items that won every
-/// comparison against the rest.
+/// aggregated comparisons does not exist: items without comparisons, a disconnected comparison
+/// graph, items that never won or never lost, or more generally a group of items that won every
+/// comparison against the rest. O(n + pairs) time and memory (flat adjacency arrays, union-find
+/// and an iterative Kosaraju), so it is cheap next to a fit even at 10^6 items; each message names
+/// the first few offending items and how many there are.
 template <class T>
 void require_bt_estimable(index_t n, std::span<const pair_record<T>> pairs,
                           const std::vector<std::string>* names = nullptr) {
   require(n >= 1, "num_items", n, "need at least one item");
+  require(n <= (index_t(1) << 32), "num_items", n, "must be < 2^32");
   const auto sz = static_cast<std::size_t>(n);
-  std::vector<std::vector<index_t>> beat(sz);  // i -> j: i beat or tied j
   std::vector<T> won(sz, T(0)), lost(sz, T(0)), played(sz, T(0));
   for (const auto& r : pairs) {
     require(r.i >= 0 && r.j < n && r.i < r.j, "pair", r.i, "pair records need 0 <= i < j < n");
-    if (r.wins_i + r.ties > T(0)) beat[r.i].push_back(r.j);
-    if (r.wins_j + r.ties > T(0)) beat[r.j].push_back(r.i);
     won[r.i] += r.wins_i + r.ties;
     won[r.j] += r.wins_j + r.ties;
     lost[r.i] += r.wins_j + r.ties;
@@ -113,39 +62,62 @@ void require_bt_estimable(index_t n, std::span<const pair_record<T>> pairs,
     played[r.j] += r.total();
   }
   const char* fix = " (add a prior, e.g. prior_sigma > 0 / --prior, or remove the item)";
-  for (index_t i = 0; i < n; ++i) {
-    if (n > 1 && played[i] == T(0))
-      throw invalid_argument("Bradley-Terry: item " + detail::item_name(i, names) +
-                             " has no comparisons, so its rating is not identified" + fix);
-    if (n > 1 && won[i] == T(0))
-      throw invalid_argument("Bradley-Terry: item " + detail::item_name(i, names) +
-                             " never won or tied a comparison: its maximum-likelihood rating is "
-                             "-infinity" + fix);
-    if (n > 1 && lost[i] == T(0))
-      throw invalid_argument("Bradley-Terry: item " + detail::item_name(i, names) +
-                             " never lost or tied a comparison: its maximum-likelihood rating is "
-                             "+infinity" + fix);
-  }
+  if (n == 1) return;
+  const auto offenders = [&](const std::vector<T>& count) {
+    std::vector<index_t> out;
+    for (index_t i = 0; i < n; ++i)
+      if (count[i] == T(0)) out.push_back(i);
+    return out;
+  };
+  // One message per kind, naming a few items: "item 'x'" or "items {'x', 'y', ... (N items)}".
+  const auto subject = [&](const std::vector<index_t>& items) {
+    return items.size() == 1 ? "item " + detail::item_name(items[0], names)
+                             : "items " + detail::name_list(items, names);
+  };
+  if (const auto none = offenders(played); !none.empty())
+    throw invalid_argument("Bradley-Terry: " + subject(none) +
+                           (none.size() == 1 ? " has" : " have") + " no comparisons, so " + (none.size() == 1 ? "its rating is" : "their ratings are") +
+                           " not identified" + fix);
+  if (const auto none = offenders(won); !none.empty())
+    throw invalid_argument("Bradley-Terry: " + subject(none) +
+                           " never won or tied a comparison: " +
+                           (none.size() == 1 ? "its" : "their") +
+                           " maximum-likelihood rating is -infinity" + fix);
+  if (const auto none = offenders(lost); !none.empty())
+    throw invalid_argument("Bradley-Terry: " + subject(none) +
+                           " never lost or tied a comparison: " +
+                           (none.size() == 1 ? "its" : "their") +
+                           " maximum-likelihood rating is +infinity" + fix);
   // Undirected connectivity first: a disconnected graph is the more basic explanation.
-  std::vector<std::vector<index_t>> both(sz);
+  detail::union_find uf(n);
+  index_t parts = n;
   for (const auto& r : pairs)
-    if (r.total() > T(0)) {
-      both[r.i].push_back(r.j);
-      both[r.j].push_back(r.i);
-    }
-  index_t parts = 0;
-  const auto weak = detail::strong_components(both, parts);
+    if (r.total() > T(0) && uf.unite(r.i, r.j)) --parts;
   if (parts > 1) {
     std::vector<index_t> first, rest;
-    for (index_t i = 0; i < n; ++i) (weak[i] == weak[0] ? first : rest).push_back(i);
+    const index_t root0 = uf.find(0);
+    for (index_t i = 0; i < n; ++i) (uf.find(i) == root0 ? first : rest).push_back(i);
     throw invalid_argument("Bradley-Terry: the comparison graph is disconnected (" +
                            std::to_string(parts) + " components): items " +
                            detail::name_list(first, names) + " are never compared, even "
                            "indirectly, with items " + detail::name_list(rest, names) +
                            ", so their relative ratings are not identified" + fix);
   }
+  // Directed "beat or tied" graph (i -> j: i beat or tied j) and its reverse.
+  const auto beat_edges = [&](bool reverse) {
+    return [&pairs, reverse](auto&& emit) {
+      for (std::size_t p = 0; p < pairs.size(); ++p) {
+        const auto& r = pairs[p];
+        const index_t a = reverse ? r.j : r.i, b = reverse ? r.i : r.j;
+        if (r.wins_i + r.ties > T(0)) emit(a, b, p);  // i -> j
+        if (r.wins_j + r.ties > T(0)) emit(b, a, p);  // j -> i
+      }
+    };
+  };
+  const auto out = detail::csr_from_edges(n, beat_edges(false));
+  const auto in = detail::csr_from_edges(n, beat_edges(true));
   index_t count = 0;
-  const auto comp = detail::strong_components(beat, count);
+  const auto comp = detail::strong_components(out, in, count);
   if (count > 1) {
     std::vector<index_t> top, rest;
     for (index_t i = 0; i < n; ++i) (comp[i] == 0 ? top : rest).push_back(i);
