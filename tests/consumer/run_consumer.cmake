@@ -1,8 +1,14 @@
 # ctest driver: configure, build and run one consumer project.
 #   -DMODE=find_package|add_subdirectory -DSOURCE=<consumer dir> -DWORK=<scratch dir>
 #   -DPREFOPT_BINARY_DIR=<prefopt build> -DPREFOPT_SOURCE_DIR=<prefopt source> -DGENERATOR=...
+#   [-DCUDA_COMPILER=<nvcc> -DCUDA_ARCHITECTURES=<a,b,...>] for a CUDA consumer
 file(REMOVE_RECURSE ${WORK})
 set(configure_args -S ${SOURCE} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release)
+if(CUDA_COMPILER)
+  string(REPLACE "," ";" CUDA_ARCHITECTURES "${CUDA_ARCHITECTURES}")  # ',' survives add_test
+  list(APPEND configure_args -DCMAKE_CUDA_COMPILER=${CUDA_COMPILER}
+       "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCHITECTURES}")
+endif()
 if(MODE STREQUAL "find_package")
   execute_process(COMMAND ${CMAKE_COMMAND} --install ${PREFOPT_BINARY_DIR} --prefix ${WORK}/prefix
                   RESULT_VARIABLE rc)
