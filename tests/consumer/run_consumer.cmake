@@ -5,9 +5,12 @@
 file(REMOVE_RECURSE ${WORK})
 set(configure_args -S ${SOURCE} -B ${WORK}/build -G ${GENERATOR} -DCMAKE_BUILD_TYPE=Release)
 if(CUDA_COMPILER)
-  string(REPLACE "," ";" CUDA_ARCHITECTURES "${CUDA_ARCHITECTURES}")  # ',' survives add_test
-  list(APPEND configure_args -DCMAKE_CUDA_COMPILER=${CUDA_COMPILER}
-       "-DCMAKE_CUDA_ARCHITECTURES=${CUDA_ARCHITECTURES}")
+  # The architecture list travels as a,b (add_test would split a;b) and reaches the consumer
+  # through an initial-cache file: a ';' inside one element of configure_args would split too.
+  string(REPLACE "," ";" CUDA_ARCHITECTURES "${CUDA_ARCHITECTURES}")
+  file(WRITE ${WORK}/cuda.cmake "set(CMAKE_CUDA_COMPILER \"${CUDA_COMPILER}\" CACHE FILEPATH \"\")\n"
+       "set(CMAKE_CUDA_ARCHITECTURES \"${CUDA_ARCHITECTURES}\" CACHE STRING \"\")\n")
+  list(APPEND configure_args -C ${WORK}/cuda.cmake)
 endif()
 if(MODE STREQUAL "find_package")
   execute_process(COMMAND ${CMAKE_COMMAND} --install ${PREFOPT_BINARY_DIR} --prefix ${WORK}/prefix
