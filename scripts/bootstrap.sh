@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 BUILD_TYPE=${BUILD_TYPE:-Release}
 JOBS=${JOBS:-2}
-packages=(cmake g++ make libeigen3-dev xtensor-dev libxsimd-dev xtl-dev catch2 libbenchmark-dev)
+packages=(cmake g++ make pkg-config libeigen3-dev xtensor-dev libxsimd-dev xtl-dev catch2 libbenchmark-dev)
 
 if [[ "${PREFOPT_SKIP_APT:-0}" != 1 ]]; then
   as_root=()

@@ -41,3 +41,14 @@ function(prefopt_cuda_target target)
     target_compile_options(${target} PRIVATE $<$<COMPILE_LANGUAGE:CUDA>:-Werror=all-warnings>)
   endif()
 endfunction()
+
+# prefopt_cuda_consumer_flags(OUT): the nvcc flags every .cu file including prefopt needs, beyond
+# C++20. prefopt::cuda carries them as INTERFACE options; prefopt.pc publishes them for
+# pkg-config users (cuda_cflags). for_each launches PREFOPT_HD lambdas (extended lambdas); the
+# shared numerics call constexpr std::numeric_limits members from device code. Warning 554 is
+# nvcc's front end noting that views' constrained "to const" conversion operators
+# (requires(!std::is_const_v<T>) in core/batch.hpp) are never called for const element types,
+# which is the intent; g++ and clang do not warn.
+function(prefopt_cuda_consumer_flags out)
+  set(${out} --extended-lambda --expt-relaxed-constexpr -diag-suppress=554 PARENT_SCOPE)
+endfunction()

@@ -29,5 +29,14 @@ fi
 [ "$rc" -eq 0 ] || { echo "error: CUDA tests failed (exit $rc)" >&2; exit 1; }
 ctest --test-dir "$build" -R prefopt_tests_cuda --output-on-failure
 
+echo "== CUDA consumers (installed package via find_package and via pkg-config)"
+consumers=$(ctest --test-dir "$build" -R 'prefopt_consumer_.*cuda' --output-on-failure) ||
+  { echo "$consumers"; echo "error: a CUDA consumer failed" >&2; exit 1; }
+echo "$consumers"
+if grep -q "Skipped" <<<"$consumers"; then
+  echo "error: a CUDA consumer skipped (no usable device) on a machine meant to have one" >&2
+  exit 1
+fi
+
 echo "== sequence log-probs bandwidth"
 "$build/bench/cuda/prefopt_bench_cuda_logps" --tokens 8192 --vocab 128256 --reps 20

@@ -3,12 +3,18 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
-#include <prefopt/backends/eigen.hpp>
 #include <prefopt/prefopt.hpp>
 #include <vector>
+// The xtensor variant is the pkg-config consumer of that backend (tests/consumer/CMakeLists.txt).
+#if defined(PREFOPT_CONSUMER_XTENSOR)
+#include <prefopt/backends/xtensor.hpp>
+using backend = prefopt::xtensor::backend<double>;
+#else
+#include <prefopt/backends/eigen.hpp>
+using backend = prefopt::eigen::backend<double>;
+#endif
 
 int main() {
-  using backend = prefopt::eigen::backend<double>;
   // One sequence, 3 positions, vocabulary 2; uniform logits => every token has log-prob -ln 2.
   std::vector<double> logits(6, 0.0);
   std::vector<std::int64_t> labels{1, 0, 1};

@@ -422,7 +422,10 @@ bt_result<T> fit_bradley_terry(index_t n, std::span<const pair_record<T>> pairs,
       throw_invalid_argument(at() + ".j", r.j,
                              "pair records need 0 <= i < j < num_items (i = " +
                                  std::to_string(r.i) + ", num_items = " + std::to_string(n) + ")");
-    for (const T w : {r.wins_i, r.wins_j, r.ties})
+    // A named array, not a braced list in the range-for: nvcc's front end (CUDA 13.0) rewrites
+    // `for (x : {a, b})` into a GNU statement expression that the host compiler rejects.
+    const T weights[] = {r.wins_i, r.wins_j, r.ties};
+    for (const T w : weights)
       if (!(std::isfinite(w) && w >= T(0)))
         throw_invalid_argument(at() + " weight", w, "must be finite and >= 0");
   }
