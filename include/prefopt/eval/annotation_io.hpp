@@ -22,20 +22,10 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/eval/alpaca_winrate.hpp"
 #include "prefopt/eval/detail/json.hpp"
+#include "prefopt/eval/parse_error.hpp"
 #include "prefopt/prefmodel/battle_io.hpp"  // split_csv, parse_number
 
 namespace prefopt::eval {
-
-/// A malformed record in an input file; line() is 1-based.
-class eval_parse_error : public invalid_argument {
- public:
-  eval_parse_error(const std::string& source, std::size_t line, const std::string& what)
-      : invalid_argument(source + ":" + std::to_string(line) + ": " + what), line_(line) {}
-  [[nodiscard]] std::size_t line() const { return line_; }
-
- private:
-  std::size_t line_;
-};
 
 struct alpaca_annotation {
   std::string generator_1, generator_2;
