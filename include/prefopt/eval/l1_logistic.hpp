@@ -126,6 +126,7 @@ inline l1_logistic_fit fit_l1_logistic(const soft_label_design& d, double C,
                                        const l1_logistic_options& opt = {},
                                        const std::vector<char>* mask = nullptr) {
   require_positive_finite("C", C);
+  d.validate();
   require(opt.tolerance > 0, "options.tolerance", opt.tolerance, "must be > 0");
   require(opt.max_newton_iterations > 0, "options.max_newton_iterations", opt.max_newton_iterations,
           "must be > 0");
@@ -195,6 +196,13 @@ inline l1_logistic_fit fit_l1_logistic(const soft_label_design& d, double C,
     }
     double t = 1;
     bool accepted = false;
+    if (-delta <= 1e-13 * std::abs(F)) {
+      // The predicted decrease is below F's rounding, so Armijo cannot tell; this close to the
+      // optimum the quadratic model is exact to that order: take the full Newton step.
+      for (std::size_t j = 0; j < m; ++j) w[j] += step[j];
+      F = detail::l1_objective(d, mask, C, w, z);
+      continue;
+    }
     for (int ls = 0; ls < 60; ++ls) {
       for (std::size_t j = 0; j < m; ++j) w_try[j] = w[j] + t * step[j];
       const double F_try = detail::l1_objective(d, mask, C, w_try, z_try);
