@@ -6,6 +6,10 @@
 // absolute band difference), quadratic-weighted Cohen's kappa, Pearson and Spearman; overall also
 // the transcript bins and the acceptable accuracy. See include/prefopt/eval/agreement.hpp and
 // docs/evaluation.md for the definitions.
+//
+//   scorer_metrics --rubric rubric_scores.csv
+//
+// Janus-style absolute rubric scores instead: mean over rubrics, then instances, then runs.
 
 #include <cerrno>
 #include <cmath>
@@ -18,6 +22,8 @@
 #include <vector>
 
 #include <prefopt/eval/agreement.hpp>
+#include <prefopt/eval/judgment_io.hpp>
+#include <prefopt/eval/rubric.hpp>
 #include <prefopt/eval/scores_io.hpp>
 
 namespace ev = prefopt::eval;
@@ -25,6 +31,7 @@ namespace ev = prefopt::eval;
 namespace {
 
 constexpr const char* usage = R"(usage: scorer_metrics [options] SCORES.csv
+       scorer_metrics --rubric RUBRIC.csv [--min LO] [--max HI] [--json OUT.json]
 
 Agreement of predicted with expert scores (integer bands), per criterion and overall.
 
@@ -35,6 +42,10 @@ options:
   --tolerance K     bands a prediction may differ from the expert and still count as within
                     tolerance (default 1)
   --json OUT.json   write {"overall": {...}, "per_criterion": {"<criterion>": {...}}}
+  --rubric FILE     absolute rubric scores instead (Janus): CSV with columns instance,rubric,
+                    score and optionally run; prints the mean over rubrics, then instances,
+                    then runs, and each run's mean
+  --min LO, --max HI  the rubric score range (default 1 and 5)
   -h, --help        this help
 
 exit status: 0 on success, 2 on bad arguments or malformed input (the message names the file
@@ -46,9 +57,19 @@ struct bad_usage {
 };
 
 struct cli_options {
-  std::string input, json_out;
-  double tolerance = 1;
+  std::string input, json_out, rubric;
+  double tolerance = 1, min_score = 1, max_score = 5;
+  bool tolerance_given = false;
 };
+
+double parse_double(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(x))
+    throw bad_usage{flag + " expects a finite number, got '" + v + "'"};
+  return x;
+}
 
 cli_options parse_args(int argc, char** argv) {
   cli_options o;
@@ -64,12 +85,15 @@ cli_options parse_args(int argc, char** argv) {
       std::exit(0);
     } else if (a == "--tolerance") {
       const std::string& v = value();
-      char* end = nullptr;
-      errno = 0;
-      o.tolerance = std::strtod(v.c_str(), &end);
-      if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(o.tolerance) ||
-          o.tolerance < 0)
-        throw bad_usage{"--tolerance expects a finite number >= 0, got '" + v + "'"};
+      o.tolerance = parse_double(a, v);
+      if (o.tolerance < 0) throw bad_usage{"--tolerance expects a finite number >= 0, got '" + v + "'"};
+      o.tolerance_given = true;
+    } else if (a == "--rubric") {
+      o.rubric = value();
+    } else if (a == "--min") {
+      o.min_score = parse_double(a, value());
+    } else if (a == "--max") {
+      o.max_score = parse_double(a, value());
     } else if (a == "--json") {
       o.json_out = value();
     } else if (!a.empty() && a[0] == '-' && a != "-") {
@@ -78,6 +102,12 @@ cli_options parse_args(int argc, char** argv) {
       if (!o.input.empty()) throw bad_usage{"more than one scores file given"};
       o.input = a;
     }
+  }
+  if (!(o.min_score < o.max_score)) throw bad_usage{"--min must be below --max"};
+  if (!o.rubric.empty()) {
+    if (!o.input.empty()) throw bad_usage{"give either SCORES.csv or --rubric, not both"};
+    if (o.tolerance_given) throw bad_usage{"--tolerance applies to SCORES.csv, not --rubric"};
+    return o;
   }
   if (o.input.empty()) throw bad_usage{"no scores file given (see --help)"};
   return o;
@@ -128,7 +158,34 @@ void print_row(const std::string& name, const ev::agreement_metrics& m) {
               cell(m.pearson).c_str(), cell(m.spearman).c_str());
 }
 
+int run_rubric(const cli_options& o) {
+  const auto scores = ev::read_rubric_csv(o.rubric, o.min_score, o.max_score);
+  const auto r = ev::average_rubric_scores(scores, o.min_score, o.max_score);
+  std::printf("rubric scores (%lld scores, %lld instances, %lld run(s), range %g..%g)\n",
+              static_cast<long long>(r.scores), static_cast<long long>(r.instances), static_cast<long long>(r.runs),
+              o.min_score, o.max_score);
+  for (const auto& [run, m] : r.per_run) std::printf("run %-16s mean %.4f\n", run.empty() ? "(single)" : run.c_str(), m);
+  std::printf("mean score %.4f", r.mean);
+  if (r.run_std) std::printf(" (std over runs %.4f)", *r.run_std);
+  std::printf("\n");
+  if (!o.json_out.empty()) {
+    std::ofstream out(o.json_out, std::ios::binary);
+    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    out << "{\"mean\": " << num(r.mean) << ", \"run_std\": " << num(r.run_std) << ", \"runs\": " << r.runs
+        << ", \"instances\": " << r.instances << ", \"scores\": " << r.scores << ", \"per_run\": {";
+    bool first = true;
+    for (const auto& [run, m] : r.per_run) {
+      out << (first ? "" : ", ") << json_string(run) << ": " << num(m);
+      first = false;
+    }
+    out << "}}\n";
+    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+  }
+  return 0;
+}
+
 int run(const cli_options& o) {
+  if (!o.rubric.empty()) return run_rubric(o);
   const auto items = ev::read_scores_csv(o.input);
   const auto rep = ev::score_agreement(items, o.tolerance);
   std::printf("scorer agreement (%zu scores, %lld transcripts, tolerance %g band(s))\n", items.size(),

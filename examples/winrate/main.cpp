@@ -2,10 +2,17 @@
 //
 //   winrate annotations.json --glm v1 --gamed df_gamed.csv --json leaderboard.json
 //
+//   winrate --verdicts judgments.jsonl --bootstrap 1000 --seed 0
+//
 // One row per generator_2 (the model; generator_1 is its baseline), computed as alpaca_eval
 // 0.6.6 computes them (see include/prefopt/eval/alpaca_winrate.hpp and docs/evaluation.md).
+// With --verdicts: Janus-style pairwise verdicts (A / B / tie) instead (eval/pairwise.hpp).
 
 #include <algorithm>
+#include <cerrno>
+#include <cstdint>
+#include <limits>
+#include <optional>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -17,12 +24,15 @@
 
 #include <prefopt/eval/alpaca_winrate.hpp>
 #include <prefopt/eval/annotation_io.hpp>
+#include <prefopt/eval/judgment_io.hpp>
+#include <prefopt/eval/pairwise.hpp>
 
 namespace ev = prefopt::eval;
 
 namespace {
 
 constexpr const char* usage = R"(usage: winrate [options] ANNOTATIONS
+       winrate --verdicts JUDGMENTS [--bootstrap N] [--seed S] [--ci LEVEL] [--json OUT.json]
 
 AlpacaEval win rates, one leaderboard row per model (generator_2).
 
@@ -39,6 +49,14 @@ options:
   --json OUT.json          write {"<generator>": {win_rate, standard_error, n_wins, n_wins_base,
                            n_draws, n_total, discrete_win_rate, length_controlled_winrate,
                            lc_standard_error, tie_win_rate, ...}}
+  --verdicts JUDGMENTS     pairwise verdicts instead of annotations: JSONL (or a JSON list) of
+                           {"id", "verdict": "A"|"B"|"tie", "model_position": "A"|"B" (default
+                           A), "category" (optional)}; prints counts, win rate (tie = 1/2),
+                           tie+win and loss rates, standard error, a bootstrap CI, position-swap
+                           consistency and a per-category breakdown
+  --bootstrap N            bootstrap rounds for --verdicts (default 1000; 0 = none)
+  --seed S                 bootstrap seed (default 0); results depend only on data and seed
+  --ci LEVEL               confidence level (default 0.95)
   -h, --help               this help
 
 exit status: 0 on success, 2 on bad arguments or malformed input (the message names the file
@@ -50,10 +68,21 @@ struct bad_usage {
 };
 
 struct cli_options {
-  std::string input, gamed, json_out;
+  std::string input, gamed, json_out, verdicts;
   bool glm_given = false;
   ev::lc_glm glm = ev::lc_glm::length_controlled_minimal;
+  ev::pairwise_options pairwise;
 };
+
+long long parse_int(const std::string& flag, const std::string& text, long long lo, long long hi) {
+  char* end = nullptr;
+  errno = 0;  // strtoll saturates out-of-range input and sets ERANGE
+  const long long v = std::strtoll(text.c_str(), &end, 10);
+  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || v < lo || v > hi)
+    throw bad_usage{flag + " expects an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" +
+                    text + "'"};
+  return v;
+}
 
 cli_options parse_args(int argc, char** argv) {
   cli_options o;
@@ -78,12 +107,30 @@ cli_options parse_args(int argc, char** argv) {
       o.gamed = value();
     } else if (a == "--json") {
       o.json_out = value();
+    } else if (a == "--verdicts") {
+      o.verdicts = value();
+    } else if (a == "--bootstrap") {
+      o.pairwise.bootstrap_rounds = parse_int(a, value(), 0, 100000000);
+      if (o.pairwise.bootstrap_rounds == 1) throw bad_usage{"--bootstrap needs 0 or at least 2 rounds"};
+    } else if (a == "--seed") {
+      o.pairwise.seed = static_cast<std::uint64_t>(parse_int(a, value(), 0, std::numeric_limits<long long>::max()));
+    } else if (a == "--ci") {
+      const std::string& v = value();
+      char* end = nullptr;
+      o.pairwise.confidence = std::strtod(v.c_str(), &end);
+      if (v.empty() || end != v.c_str() + v.size() || !(o.pairwise.confidence > 0 && o.pairwise.confidence < 1))
+        throw bad_usage{"--ci must be a number in (0, 1), got '" + v + "'"};
     } else if (!a.empty() && a[0] == '-' && a != "-") {
       throw bad_usage{"unknown option '" + a + "' (see --help)"};
     } else {
       if (!o.input.empty()) throw bad_usage{"more than one annotation file given"};
       o.input = a;
     }
+  }
+  if (!o.verdicts.empty()) {
+    if (!o.input.empty()) throw bad_usage{"give either ANNOTATIONS or --verdicts, not both"};
+    if (o.glm_given || !o.gamed.empty()) throw bad_usage{"--glm and --gamed apply to annotations, not --verdicts"};
+    return o;
   }
   if (o.input.empty()) throw bad_usage{"no annotation file given (see --help)"};
   if (!o.glm_given && !o.gamed.empty()) o.glm = ev::lc_glm::length_controlled_v1;
@@ -148,7 +195,63 @@ void write_json(const std::string& path, const std::vector<row>& rows, ev::lc_gl
   if (!out) throw prefopt::invalid_argument("--json: error writing '" + path + "'");
 }
 
+std::string opt_number(const std::optional<double>& v) { return v ? json_number(*v) : "null"; }
+
+std::string counts_json(const ev::pairwise_counts& c) {
+  return "\"n\": " + std::to_string(c.n) + ", \"wins\": " + std::to_string(c.wins) + ", \"ties\": " +
+         std::to_string(c.ties) + ", \"losses\": " + std::to_string(c.losses) + ", \"win_rate\": " +
+         json_number(c.win_rate) + ", \"tie_win_rate\": " + json_number(c.tie_win_rate) + ", \"loss_rate\": " +
+         json_number(c.loss_rate) + ", \"standard_error\": " + opt_number(c.standard_error);
+}
+
+void print_counts(const std::string& name, const ev::pairwise_counts& c) {
+  char se[32] = "n/a";
+  if (c.standard_error) std::snprintf(se, sizeof se, "%.2f", *c.standard_error);
+  std::printf("%-20s %6lld %6lld %6lld %6lld %8.2f %8.2f %8.2f %7s\n", name.c_str(), static_cast<long long>(c.n),
+              static_cast<long long>(c.wins), static_cast<long long>(c.ties), static_cast<long long>(c.losses),
+              c.win_rate, c.tie_win_rate, c.loss_rate, se);
+}
+
+int run_verdicts(const cli_options& o) {
+  const auto judgments = ev::read_pairwise_judgments(o.verdicts);
+  const auto s = ev::summarize_pairwise(judgments, o.pairwise);
+  std::printf("pairwise verdicts (%zu judgments)\n", judgments.size());
+  std::printf("%-20s %6s %6s %6s %6s %8s %8s %8s %7s\n", "category", "n", "wins", "ties", "losses", "win_rate",
+              "tie+win", "loss", "se");
+  if (s.per_category.size() > 1 || !s.per_category.count(""))
+    for (const auto& [name, c] : s.per_category) print_counts(name.empty() ? "(none)" : name, c);
+  print_counts("overall", s.overall);
+  if (s.win_rate_lower)
+    std::printf("%g%% bootstrap CI (%lld rounds, seed %llu): win_rate [%.2f, %.2f], tie+win [%.2f, %.2f]\n",
+                100 * o.pairwise.confidence, static_cast<long long>(o.pairwise.bootstrap_rounds),
+                static_cast<unsigned long long>(o.pairwise.seed), *s.win_rate_lower, *s.win_rate_upper,
+                *s.tie_win_rate_lower, *s.tie_win_rate_upper);
+  if (s.consistency)
+    std::printf("position-swap consistency: %lld of %lld swapped pairs agree (%.4f)\n",
+                static_cast<long long>(s.consistent_pairs), static_cast<long long>(s.swapped_pairs), *s.consistency);
+  else
+    std::printf("position-swap consistency: n/a (no id judged in both positions)\n");
+  if (!o.json_out.empty()) {
+    std::ofstream out(o.json_out, std::ios::binary);
+    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    out << "{\"overall\": {" << counts_json(s.overall) << ", \"win_rate_ci\": [" << opt_number(s.win_rate_lower)
+        << ", " << opt_number(s.win_rate_upper) << "], \"tie_win_rate_ci\": [" << opt_number(s.tie_win_rate_lower)
+        << ", " << opt_number(s.tie_win_rate_upper) << "], \"swapped_pairs\": " << s.swapped_pairs
+        << ", \"consistent_pairs\": " << s.consistent_pairs << ", \"consistency\": " << opt_number(s.consistency)
+        << "},\n \"per_category\": {";
+    bool first = true;
+    for (const auto& [name, c] : s.per_category) {
+      out << (first ? "\n  " : ",\n  ") << json_string(name) << ": {" << counts_json(c) << "}";
+      first = false;
+    }
+    out << "}}\n";
+    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+  }
+  return 0;
+}
+
 int run(const cli_options& o) {
+  if (!o.verdicts.empty()) return run_verdicts(o);
   const auto annotations = ev::read_alpaca_annotations(o.input);
   if (annotations.empty()) throw ev::eval_parse_error(o.input, 1, "no annotations");
   std::vector<ev::gamed_row> gamed;
