@@ -108,36 +108,50 @@ TEST_CASE("length-controlled win rate agrees with alpaca_eval on every reference
 }
 
 TEST_CASE("length-controlled GLM: our optimum is at least as good as liblinear's", "[eval][winrate][reference]") {
-  // Rebuild the v1 design of the verbose gamer exactly as length_controlled_winrate does, and
-  // compare F at our weights and at sklearn's (from the fixture): ours must not be worse, and
-  // the two must be close (liblinear's early stop).
+  // Rebuild each case's training design from the definitions (alpaca_eval's row order and
+  // weights), evaluate F at our weights and at sklearn's (from the fixture): ours must not be
+  // worse, and the two must be close (liblinear's early stop).
   const auto gamed = ev::read_gamed_csv(fixtures::path("df_gamed.csv"));
-  const auto ann = ev::read_alpaca_annotations(fixtures::path("verbose_gamer.json"));
-  std::vector<ev::lc_annotation> data;
-  for (const auto& a : ann) data.push_back(a.data);
-  const auto lc = ev::length_controlled_winrate(data, false, &gamed);
-  std::vector<double> sk;
-  for (const auto& r : fixtures::reference_rows("alpaca_eval.csv"))
-    if (r.at("case") == "verbose_gamer" && r.at("glm") == "length_controlled_v1")
-      sk = {std::stod(r.at("w_tanh_std_delta_len")), std::stod(r.at("w_instruction_difficulty")),
-            std::stod(r.at("w_not_gamed_baseline"))};
-  REQUIRE(sk.size() == 3);
-  std::vector<double> delta;
-  for (const auto& a : data)
-    delta.push_back(static_cast<double>(ev::detail::code_points(a.output_1) - ev::detail::code_points(a.output_2)));
-  const double sd = ev::detail::sample_std(delta);
   const auto diff = ev::instruction_difficulty_of(gamed);
-  ev::soft_label_design d;
-  for (const auto& g : gamed)
-    if (!std::isnan(g.preference))
-      d.push_row({std::tanh(g.std_delta_len), g.instruction_difficulty, 0.0}, g.preference, 0.1);
-  for (std::size_t i = 0; i < data.size(); ++i)
-    d.push_row({std::tanh(delta[i] / sd), diff.at(data[i].index), 1.0},
-               (data[i].preference == 0 ? 1.5 : data[i].preference) - 1, 1.0);
-  const double ours = objective(d, lc.best_C, lc.weights), theirs = objective(d, lc.best_C, sk);
-  CHECK(ours <= theirs * (1 + 1e-14));
-  CHECK(ours == Approx(theirs).epsilon(1e-4));
-  for (std::size_t j = 0; j < 3; ++j) CHECK(lc.weights[j] == Approx(sk[j]).margin(0.02));
+  int checked = 0;
+  for (const auto& r : fixtures::reference_rows("alpaca_eval.csv")) {
+    const std::string& c = r.at("case");
+    const auto glm = glm_of(r.at("glm"));
+    const bool v1 = glm == ev::lc_glm::length_controlled_v1, with_difficulty = glm != ev::lc_glm::length_controlled_minimal;
+    std::vector<ev::lc_annotation> data;
+    for (const auto& a : ev::read_alpaca_annotations(fixtures::path(c + (c == "concise" ? ".jsonl" : ".json"))))
+      if (a.generator_2 == r.at("generator")) data.push_back(a.data);
+    INFO(c << " " << r.at("glm") << " " << r.at("generator"));
+    const auto lc = ev::length_controlled_winrate(data, false, &gamed, {.glm = glm});
+    std::vector<double> sk{std::stod(r.at("w_tanh_std_delta_len"))};
+    if (with_difficulty) sk.push_back(std::stod(r.at("w_instruction_difficulty")));
+    sk.push_back(std::stod(r.at("w_not_gamed_baseline")));
+    std::vector<double> delta;
+    for (const auto& a : data)
+      delta.push_back(static_cast<double>(ev::detail::code_points(a.output_1) - ev::detail::code_points(a.output_2)));
+    double mean = 0, ss = 0;
+    for (double x : delta) mean += x / static_cast<double>(delta.size());
+    for (double x : delta) ss += (x - mean) * (x - mean);
+    const double sd = std::sqrt(ss / static_cast<double>(delta.size() - 1));
+    ev::soft_label_design d;
+    if (v1)
+      for (const auto& g : gamed)
+        if (!std::isnan(g.preference))
+          d.push_row({std::tanh(g.std_delta_len), g.instruction_difficulty, 0.0}, g.preference, 0.2 / 2);
+    for (std::size_t i = 0; i < data.size(); ++i) {
+      if (std::isnan(data[i].preference)) continue;
+      std::vector<double> x{std::tanh(delta[i] / sd)};
+      if (with_difficulty) x.push_back(diff.at(data[i].index));
+      x.push_back(1.0);
+      d.push_row(x, (data[i].preference == 0 ? 1.5 : data[i].preference) - 1, 1.0);
+    }
+    const double ours = objective(d, lc.best_C, lc.weights), theirs = objective(d, lc.best_C, sk);
+    CHECK(ours <= theirs * (1 + 1e-14));
+    CHECK(ours == Approx(theirs).epsilon(1e-4));
+    for (std::size_t j = 0; j < sk.size(); ++j) CHECK(lc.weights[j] == Approx(sk[j]).margin(0.02));
+    ++checked;
+  }
+  CHECK(checked == 18);
 }
 
 TEST_CASE("length-controlled win rate: baseline against itself, bad inputs", "[eval][winrate]") {
