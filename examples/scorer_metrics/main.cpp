@@ -165,6 +165,7 @@ int run_rubric(const cli_options& o) {
               static_cast<long long>(r.scores), static_cast<long long>(r.instances), static_cast<long long>(r.runs),
               o.min_score, o.max_score);
   for (const auto& [run, m] : r.per_run) std::printf("run %-16s mean %.4f\n", run.empty() ? "(single)" : run.c_str(), m);
+  for (const auto& [rubric, m] : r.per_rubric) std::printf("rubric %-13s mean %.4f\n", rubric.c_str(), m);
   std::printf("mean score %.4f", r.mean);
   if (r.run_std) std::printf(" (std over runs %.4f)", *r.run_std);
   std::printf("\n");
@@ -176,6 +177,12 @@ int run_rubric(const cli_options& o) {
     bool first = true;
     for (const auto& [run, m] : r.per_run) {
       out << (first ? "" : ", ") << json_string(run) << ": " << num(m);
+      first = false;
+    }
+    out << "}, \"per_rubric\": {";
+    first = true;
+    for (const auto& [rubric, m] : r.per_rubric) {
+      out << (first ? "" : ", ") << json_string(rubric) << ": " << num(m);
       first = false;
     }
     out << "}}\n";

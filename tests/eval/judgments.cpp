@@ -105,6 +105,9 @@ TEST_CASE("rubric scores: Janus' averaging order by hand", "[eval][rubric]") {
   CHECK(*r.run_std == Approx(std::sqrt(2 * 0.125 * 0.125)).epsilon(1e-15));
   CHECK(r.runs == 2);
   CHECK(r.instances == 2);
+  // rubric a: r1 (4 + 3) / 2, r2 (5 + 2) / 2 -> 3.5; rubric b: r1 5, r2 5 -> 5
+  CHECK(r.per_rubric.at("a") == 3.5);
+  CHECK(r.per_rubric.at("b") == 5);
   CHECK_THROWS_WITH(ev::average_rubric_scores({{"", "i", "a", 6}}), Contains("scores[0].score = 6"));
   CHECK_THROWS_WITH(ev::average_rubric_scores({{"", "i", "a", 3}, {"", "i", "a", 4}}), Contains("duplicates scores[0]"));
   CHECK_THROWS_WITH(ev::average_rubric_scores({}), Contains("scores.size() = 0"));

@@ -56,14 +56,14 @@ struct soft_label_design {
     require_same_size("design.x.size()", static_cast<long long>(x.size()), "rows * cols", rows * cols);
     require_same_size("design.label.size()", static_cast<long long>(label.size()), "rows", rows);
     require_same_size("design.weight.size()", static_cast<long long>(weight.size()), "rows", rows);
+    // The argument names are built only on failure: the CV calls this once per fit.
     for (std::size_t k = 0; k < x.size(); ++k)
-      require(std::isfinite(x[k]), "design.x[" + std::to_string(k) + "]", x[k], "must be finite");
-    for (index_t i = 0; i < rows; ++i) {
-      const auto u = static_cast<std::size_t>(i);
-      require(label[u] >= 0 && label[u] <= 1, "design.label[" + std::to_string(i) + "]", label[u],
-              "must lie in [0, 1]");
-      require(std::isfinite(weight[u]) && weight[u] >= 0, "design.weight[" + std::to_string(i) + "]",
-              weight[u], "must be finite and >= 0");
+      if (!std::isfinite(x[k])) throw_invalid_argument("design.x[" + std::to_string(k) + "]", x[k], "must be finite");
+    for (std::size_t u = 0; u < label.size(); ++u) {
+      if (!(label[u] >= 0 && label[u] <= 1))
+        throw_invalid_argument("design.label[" + std::to_string(u) + "]", label[u], "must lie in [0, 1]");
+      if (!(std::isfinite(weight[u]) && weight[u] >= 0))
+        throw_invalid_argument("design.weight[" + std::to_string(u) + "]", weight[u], "must be finite and >= 0");
     }
   }
 };

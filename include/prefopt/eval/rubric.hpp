@@ -29,6 +29,8 @@ struct rubric_score {
 struct rubric_summary {
   double mean = 0;                      // over runs
   std::map<std::string, double> per_run;  // mean over the run's instances
+  std::map<std::string, double> per_rubric;  // a rubric name's score, averaged the same way
+                                             // (over the instances that have it, then runs)
   index_t runs = 0, instances = 0, scores = 0;
   std::optional<double> run_std;        // sample std over runs (ddof = 1), when >= 2 runs
 };
@@ -53,6 +55,18 @@ inline rubric_summary average_rubric_scores(const std::vector<rubric_score>& sco
     ++cell.second;
   }
   rubric_summary r;
+  // per rubric: run -> (sum over instances, count); each (run, instance, rubric) occurs once
+  std::map<std::string, std::map<std::string, std::pair<double, index_t>>> rubric_sums;
+  for (const auto& s : scores) {
+    auto& cell = rubric_sums[s.rubric][s.run];
+    cell.first += s.score;
+    ++cell.second;
+  }
+  for (const auto& [rubric, runs] : rubric_sums) {
+    double total_runs = 0;
+    for (const auto& [run, cell] : runs) total_runs += cell.first / static_cast<double>(cell.second);
+    r.per_rubric[rubric] = total_runs / static_cast<double>(runs.size());
+  }
   r.scores = static_cast<index_t>(scores.size());
   r.runs = static_cast<index_t>(sums.size());
   double total = 0;
