@@ -27,3 +27,9 @@
 // Games: Nash solvers, exploitability, Nash averaging.
 #include "prefopt/game/nash_averaging.hpp"
 #include "prefopt/game/solve.hpp"
+
+// Evaluation (host-side): win rates, length control, pairwise verdicts, rubric scores, agreement.
+#include "prefopt/eval/agreement.hpp"
+#include "prefopt/eval/alpaca_winrate.hpp"
+#include "prefopt/eval/pairwise.hpp"
+#include "prefopt/eval/rubric.hpp"

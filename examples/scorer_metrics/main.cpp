@@ -1,0 +1,242 @@
+// scorer_metrics: agreement of an automated scorer with expert bands (EvalYaks' metrics).
+//
+//   scorer_metrics scores.csv --tolerance 1 --json metrics.json
+//
+// Per criterion and overall: exact accuracy, share within tolerance, degree of variation (mean
+// absolute band difference), quadratic-weighted Cohen's kappa, Pearson and Spearman; overall also
+// the transcript bins and the acceptable accuracy. See include/prefopt/eval/agreement.hpp and
+// docs/evaluation.md for the definitions.
+//
+//   scorer_metrics --rubric rubric_scores.csv
+//
+// Janus-style absolute rubric scores instead: mean over rubrics, then instances, then runs.
+
+#include <cerrno>
+#include <cmath>
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <prefopt/eval/agreement.hpp>
+#include <prefopt/eval/judgment_io.hpp>
+#include <prefopt/eval/rubric.hpp>
+#include <prefopt/eval/scores_io.hpp>
+
+namespace ev = prefopt::eval;
+
+namespace {
+
+constexpr const char* usage = R"(usage: scorer_metrics [options] SCORES.csv
+       scorer_metrics --rubric RUBRIC.csv [--min LO] [--max HI] [--json OUT.json]
+
+Agreement of predicted with expert scores (integer bands), per criterion and overall.
+
+SCORES.csv has a header naming the columns id,criterion,expert,predicted (any order, extra
+columns ignored): one row per transcript (id) and criterion.
+
+options:
+  --tolerance K     bands a prediction may differ from the expert and still count as within
+                    tolerance (default 1)
+  --json OUT.json   write {"overall": {...}, "per_criterion": {"<criterion>": {...}}}
+  --rubric FILE     absolute rubric scores instead (Janus): CSV with columns instance,rubric,
+                    score and optionally run; prints the mean over rubrics, then instances,
+                    then runs, and each run's mean
+  --min LO, --max HI  the rubric score range (default 1 and 5)
+  -h, --help        this help
+
+exit status: 0 on success, 2 on bad arguments or malformed input (the message names the file
+and line), 1 on other errors.
+)";
+
+struct bad_usage {
+  std::string message;
+};
+
+struct cli_options {
+  std::string input, json_out, rubric;
+  double tolerance = 1, min_score = 1, max_score = 5;
+  bool tolerance_given = false;
+};
+
+double parse_double(const std::string& flag, const std::string& v) {
+  char* end = nullptr;
+  errno = 0;
+  const double x = std::strtod(v.c_str(), &end);
+  if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(x))
+    throw bad_usage{flag + " expects a finite number, got '" + v + "'"};
+  return x;
+}
+
+cli_options parse_args(int argc, char** argv) {
+  cli_options o;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  for (std::size_t k = 0; k < args.size(); ++k) {
+    const std::string& a = args[k];
+    auto value = [&]() -> const std::string& {
+      if (k + 1 >= args.size()) throw bad_usage{a + " needs a value"};
+      return args[++k];
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << usage;
+      std::exit(0);
+    } else if (a == "--tolerance") {
+      const std::string& v = value();
+      o.tolerance = parse_double(a, v);
+      if (o.tolerance < 0) throw bad_usage{"--tolerance expects a finite number >= 0, got '" + v + "'"};
+      o.tolerance_given = true;
+    } else if (a == "--rubric") {
+      o.rubric = value();
+    } else if (a == "--min") {
+      o.min_score = parse_double(a, value());
+    } else if (a == "--max") {
+      o.max_score = parse_double(a, value());
+    } else if (a == "--json") {
+      o.json_out = value();
+    } else if (!a.empty() && a[0] == '-' && a != "-") {
+      throw bad_usage{"unknown option '" + a + "' (see --help)"};
+    } else {
+      if (!o.input.empty()) throw bad_usage{"more than one scores file given"};
+      o.input = a;
+    }
+  }
+  if (!(o.min_score < o.max_score)) throw bad_usage{"--min must be below --max"};
+  if (!o.rubric.empty()) {
+    if (!o.input.empty()) throw bad_usage{"give either SCORES.csv or --rubric, not both"};
+    if (o.tolerance_given) throw bad_usage{"--tolerance applies to SCORES.csv, not --rubric"};
+    return o;
+  }
+  if (o.input.empty()) throw bad_usage{"no scores file given (see --help)"};
+  return o;
+}
+
+std::string json_string(const std::string& s) {
+  std::string out = "\"";
+  for (char c : s) {
+    const auto u = static_cast<unsigned char>(c);
+    if (c == '"' || c == '\\') {
+      out += '\\';
+      out += c;
+    } else if (u < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\u%04x", u);
+      out += buf;
+    } else {
+      out += c;
+    }
+  }
+  return out + "\"";
+}
+
+std::string num(double v) {
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%.17g", v);
+  return buf;
+}
+std::string num(const std::optional<double>& v) { return v ? num(*v) : "null"; }
+
+std::string metrics_json(const ev::agreement_metrics& m) {
+  return "\"n\": " + std::to_string(m.n) + ", \"exact_accuracy\": " + num(m.exact_accuracy) +
+         ", \"within_tolerance\": " + num(m.within_tolerance) + ", \"degree_of_variation\": " +
+         num(m.degree_of_variation) + ", \"qwk\": " + num(m.qwk) + ", \"pearson\": " + num(m.pearson) +
+         ", \"spearman\": " + num(m.spearman);
+}
+
+std::string cell(const std::optional<double>& v) {
+  if (!v) return "n/a";
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.4f", *v);
+  return buf;
+}
+
+void print_row(const std::string& name, const ev::agreement_metrics& m) {
+  std::printf("%-22s %6lld %8.4f %8.4f %8.4f %8s %8s %8s\n", name.c_str(), static_cast<long long>(m.n),
+              m.exact_accuracy, m.within_tolerance, m.degree_of_variation, cell(m.qwk).c_str(),
+              cell(m.pearson).c_str(), cell(m.spearman).c_str());
+}
+
+int run_rubric(const cli_options& o) {
+  const auto scores = ev::read_rubric_csv(o.rubric, o.min_score, o.max_score);
+  const auto r = ev::average_rubric_scores(scores, o.min_score, o.max_score);
+  std::printf("rubric scores (%lld scores, %lld instances, %lld run(s), range %g..%g)\n",
+              static_cast<long long>(r.scores), static_cast<long long>(r.instances), static_cast<long long>(r.runs),
+              o.min_score, o.max_score);
+  for (const auto& [run, m] : r.per_run) std::printf("run %-16s mean %.4f\n", run.empty() ? "(single)" : run.c_str(), m);
+  for (const auto& [rubric, m] : r.per_rubric) std::printf("rubric %-13s mean %.4f\n", rubric.c_str(), m);
+  std::printf("mean score %.4f", r.mean);
+  if (r.run_std) std::printf(" (std over runs %.4f)", *r.run_std);
+  std::printf("\n");
+  if (!o.json_out.empty()) {
+    std::ofstream out(o.json_out, std::ios::binary);
+    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    out << "{\"mean\": " << num(r.mean) << ", \"run_std\": " << num(r.run_std) << ", \"runs\": " << r.runs
+        << ", \"instances\": " << r.instances << ", \"scores\": " << r.scores << ", \"per_run\": {";
+    bool first = true;
+    for (const auto& [run, m] : r.per_run) {
+      out << (first ? "" : ", ") << json_string(run) << ": " << num(m);
+      first = false;
+    }
+    out << "}, \"per_rubric\": {";
+    first = true;
+    for (const auto& [rubric, m] : r.per_rubric) {
+      out << (first ? "" : ", ") << json_string(rubric) << ": " << num(m);
+      first = false;
+    }
+    out << "}}\n";
+    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+  }
+  return 0;
+}
+
+int run(const cli_options& o) {
+  if (!o.rubric.empty()) return run_rubric(o);
+  const auto items = ev::read_scores_csv(o.input);
+  const auto rep = ev::score_agreement(items, o.tolerance);
+  std::printf("scorer agreement (%zu scores, %lld transcripts, tolerance %g band(s))\n", items.size(),
+              static_cast<long long>(rep.bins.transcripts), o.tolerance);
+  std::printf("%-22s %6s %8s %8s %8s %8s %8s %8s\n", "criterion", "n", "exact", "within", "dev", "qwk", "pearson",
+              "spearman");
+  for (const auto& [name, m] : rep.per_criterion) print_row(name, m);
+  print_row("overall", rep.overall);
+  std::printf("transcripts: accurate %.4f, partly_accurate %.4f, acceptable %.4f, inaccurate %.4f\n",
+              rep.bins.accurate, rep.bins.partly_accurate, rep.bins.acceptable, rep.bins.inaccurate);
+  std::printf("acceptable_accuracy %.4f, degree_of_variation %.4f bands\n", rep.bins.acceptable_accuracy,
+              rep.overall.degree_of_variation);
+  if (!o.json_out.empty()) {
+    std::ofstream out(o.json_out, std::ios::binary);
+    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    out << "{\"overall\": {" << metrics_json(rep.overall) << ", \"transcripts\": " << rep.bins.transcripts
+        << ", \"accurate\": " << num(rep.bins.accurate) << ", \"partly_accurate\": " << num(rep.bins.partly_accurate)
+        << ", \"acceptable\": " << num(rep.bins.acceptable) << ", \"inaccurate\": " << num(rep.bins.inaccurate)
+        << ", \"acceptable_accuracy\": " << num(rep.bins.acceptable_accuracy) << ", \"tolerance\": " << num(o.tolerance)
+        << "},\n \"per_criterion\": {";
+    bool first = true;
+    for (const auto& [name, m] : rep.per_criterion) {
+      out << (first ? "\n  " : ",\n  ") << json_string(name) << ": {" << metrics_json(m) << "}";
+      first = false;
+    }
+    out << "}}\n";
+    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+  }
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    return run(parse_args(argc, argv));
+  } catch (const bad_usage& e) {
+    std::cerr << "scorer_metrics: " << e.message << "\n";
+    return 2;
+  } catch (const std::invalid_argument& e) {
+    std::cerr << "scorer_metrics: error: " << e.what() << "\n";
+    return 2;
+  } catch (const std::exception& e) {
+    std::cerr << "scorer_metrics: error: " << e.what() << "\n";
+    return 1;
+  }
+}
