@@ -5,6 +5,7 @@
 // caller-provided buffer (prefopt.torch hands it a fresh torch tensor): no softmax is ever
 // materialised and no [batch, time, vocab] array is copied.
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -161,6 +162,30 @@ void backward(const in_array& logits_in, const in_array& labels_in,
   });
 }
 
+/// Seconds per forward + backward of the C++ API on these buffers (no mask, int64 labels,
+/// threads = 1), looped inside the extension: the baseline of bench/python/overhead.py.
+double cpp_seconds_sequence_logps(const in_array& logits_in, const in_array& labels_in,
+                                  out_array& out, int repeats) {
+  if (repeats < 1) value_error("repeats", "must be >= 1");
+  if (!has_dtype<float>(logits_in) || !has_dtype<float>(out) || !has_dtype<std::int64_t>(labels_in))
+    value_error("logits", "the benchmark helper takes float32 logits and out, int64 labels");
+  using B = backend<float>;
+  const auto lg = logits<const float>("logits", logits_in);
+  const auto lb = matrix<std::int64_t>("labels", labels_in, "[batch, time]");
+  const auto grad = python::logits<float>("out", out);
+  const auto options = make_options(ignore_index_default, true, false, 1);
+  const matrix_view<const std::uint8_t> no_mask{};
+  const typename B::vector_type ones = B::vector_type::Ones(lg.batch);
+  nb::gil_scoped_release unlocked;
+  const auto start = std::chrono::steady_clock::now();
+  for (int k = 0; k < repeats; ++k) {
+    const auto fwd = prefopt::sequence_logps<B>(lg, lb, no_mask, options);
+    prefopt::sequence_logps_backward<B>(lg, lb, no_mask, fwd, ones, nullptr, grad, options);
+  }
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  return elapsed.count() / repeats;
+}
+
 }  // namespace
 
 void bind_logps(nb::module_& m) {
@@ -181,6 +206,9 @@ void bind_logps(nb::module_& m) {
         nb::arg("grad_mean").none(), nb::arg("out"), nb::kw_only(), nb::arg("threads") = 0,
         "Writes dL/dlogits into `out` (same shape and dtype as logits, vocabulary axis "
         "contiguous) from dL/dsum [batch] and optionally dL/dmean [batch].");
+  m.def("_cpp_seconds_sequence_logps", &cpp_seconds_sequence_logps, nb::arg("logits"),
+        nb::arg("labels"), nb::arg("out"), nb::arg("repeats"),
+        "Benchmark helper: seconds per C++ sequence_logps forward + backward.");
 }
 
 }  // namespace prefopt::python

@@ -5,6 +5,8 @@
 // this function takes; validation of the values (beta > 0, win rates in [0, 1], ...) is the C++
 // registry's and the batch API's, whose prefopt::invalid_argument surfaces as ValueError.
 
+#include <chrono>
+#include <cmath>
 #include <map>
 #include <optional>
 #include <span>
@@ -112,6 +114,37 @@ nb::tuple preference_loss(const in_array& chosen, const in_array& rejected,
               "expected dtype float32 or float64, got " + dtype_name(chosen.dtype()));
 }
 
+/// Seconds per call of the C++ batch API on these buffers, looped `repeats` times inside the
+/// extension: the baseline of bench/python/overhead.py (no Python in the loop).
+template <class T>
+double cpp_seconds(const in_array& chosen, const in_array& rejected, const in_array& ref_chosen,
+                   const in_array& ref_rejected, const std::string& loss_type, int repeats) {
+  using B = prefopt::eigen::backend<T>;
+  pl::preference_batch<T> batch;
+  batch.chosen_logps = vector_span<T>("policy_chosen_logps", chosen);
+  batch.rejected_logps = vector_span<T>("policy_rejected_logps", rejected);
+  batch.ref_chosen_logps = vector_span<T>("ref_chosen_logps", ref_chosen);
+  batch.ref_rejected_logps = vector_span<T>("ref_rejected_logps", ref_rejected);
+  nb::gil_scoped_release unlocked;
+  double sink = 0;
+  const auto start = std::chrono::steady_clock::now();
+  for (int k = 0; k < repeats; ++k)
+    sink += static_cast<double>(pl::preference_loss<B>(pl::make_loss<T>(loss_type), batch).loss);
+  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  if (!std::isfinite(sink)) value_error("policy_chosen_logps", "gave a non-finite loss");
+  return elapsed.count() / repeats;
+}
+
+double cpp_seconds_preference_loss(const in_array& chosen, const in_array& rejected,
+                                   const in_array& ref_chosen, const in_array& ref_rejected,
+                                   const std::string& loss_type, int repeats) {
+  if (repeats < 1) value_error("repeats", "must be >= 1");
+  require_cpu("policy_chosen_logps", chosen);
+  if (has_dtype<float>(chosen))
+    return cpp_seconds<float>(chosen, rejected, ref_chosen, ref_rejected, loss_type, repeats);
+  return cpp_seconds<double>(chosen, rejected, ref_chosen, ref_rejected, loss_type, repeats);
+}
+
 }  // namespace
 
 void bind_losses(nb::module_& m) {
@@ -121,6 +154,9 @@ void bind_losses(nb::module_& m) {
         nb::arg("hyper_parameters"), nb::arg("inputs"), nb::arg("reduction"),
         nb::arg("reference_free"), nb::arg("kl_baseline").none(),
         "Low-level preference_loss; use prefopt.preference_loss.");
+  m.def("_cpp_seconds_preference_loss", &cpp_seconds_preference_loss, nb::arg("chosen"),
+        nb::arg("rejected"), nb::arg("ref_chosen"), nb::arg("ref_rejected"), nb::arg("loss_type"),
+        nb::arg("repeats"), "Benchmark helper: seconds per C++ preference_loss call.");
   nb::list names;
   for (const auto n : pl::loss_names) names.append(nb::str(n.data(), n.size()));
   m.attr("loss_names") = nb::tuple(names);
