@@ -184,3 +184,21 @@ def test_cuda_tensors_are_rejected_cleanly():
     logits, labels, _ = make_batch(3)
     with pytest.raises(ValueError, match=r"^logits: is a CUDA tensor"):
         prefopt.sequence_logps(logits.cuda(), labels.cuda())
+
+
+def test_torch_gradient_of_a_strided_view_and_read_only_numpy_inputs():
+    # logits[:, 1:8] of a longer buffer: read in place forward and backward, gradient lands in
+    # the right positions of the base tensor.
+    big, labels, mask = make_batch(101, time=9)
+    base = big.clone().requires_grad_(True)
+    pt.sequence_logps(base[:, 1:8], labels[:, 1:8], mask[:, 1:8]).sum().backward()
+    ref = big.clone().requires_grad_(True)
+    textbook_sum(ref[:, 1:8], labels[:, 1:8], mask[:, 1:8])[0].sum().backward()
+    np.testing.assert_allclose(base.grad, ref.grad, rtol=1e-12, atol=1e-14)
+    assert torch.all(base.grad[:, 0] == 0) and torch.all(base.grad[:, 8] == 0)
+    # Read-only NumPy arrays are accepted as they are (no conversion, no copy).
+    lg, lb = big.numpy().copy(), labels.numpy().copy()
+    lg.setflags(write=False)
+    lb.setflags(write=False)
+    total, _, _ = prefopt.sequence_logps(lg, lb)
+    np.testing.assert_allclose(total, textbook_sum(big, labels)[0].numpy(), rtol=1e-12)
