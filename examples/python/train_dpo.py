@@ -22,7 +22,7 @@ parser = argparse.ArgumentParser()
 parser.add_argument("--steps", type=int, default=60)
 parser.add_argument("--pairs", type=int, default=16)
 parser.add_argument("--loss-type", default="sigmoid")
-parser.add_argument("--beta", type=float, default=None)
+parser.add_argument("--beta", type=float, default=0.1)
 args = parser.parse_args()
 
 policy = TinyLM(seed=1)

@@ -79,8 +79,34 @@ def sequence_logps(logits, labels, mask=None, *, ignore_index=IGNORE_INDEX, shif
     return total, mean, count
 
 
+class _DefaultBeta(float):
+    """TRL's default beta (DPOConfig.beta = 0.1), told apart from a beta the caller passed."""
+
+    def __repr__(self):
+        return "0.1"
+
+
+TRL_BETA = _DefaultBeta(0.1)
+
+
+def _beta_for(loss_type, beta, hyper):
+    """The beta to hand to the registry: an explicit one as given (the registry rejects it for a
+    loss without beta); the default only where some loss of the list takes a beta (not sft, and
+    not orpo when its lambda is given: ORPO calls lambda beta)."""
+    if beta is None:
+        return None
+    if not isinstance(beta, _DefaultBeta):
+        return float(beta)
+    for name in loss_type.split(","):
+        if name == "orpo" and "lambda" in hyper:
+            continue
+        if "beta" in hyper_parameter_names(name).split():
+            return float(beta)
+    return None
+
+
 def preference_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps=None,
-                    ref_rejected_logps=None, loss_type="sigmoid", beta=None, reduction="mean",
+                    ref_rejected_logps=None, loss_type="sigmoid", beta=TRL_BETA, reduction="mean",
                     **hyperparameters):
     """Any preference loss by its TRL ``loss_type`` name: ``(loss, grad_chosen, grad_rejected, metrics)``.
 
@@ -89,8 +115,9 @@ def preference_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps
     names (``rewards/chosen``, ``rewards/rejected``, ``rewards/margins``, ``rewards/accuracies``,
     ``logps/chosen``, ``logps/rejected``).
 
-    ``beta=None`` takes the loss's own default (0.1 for the DPO family as in TRL's DPOConfig;
-    sppo 0.001, simpo 2, longpo 0.01; sft has none). Keyword arguments:
+    ``beta`` defaults to 0.1 (TRL's ``DPOConfig.beta``) for every loss that has a beta and is
+    not passed to those that have none (sft); ``beta=None`` takes prefopt's own per-loss default
+    instead (0.1, but sppo 0.001, simpo 2.0, longpo 0.01). Keyword arguments:
 
     * hyper-parameters: label_smoothing, gamma, alpha, lambda (or lambda_), tau,
       desirable_weight, undesirable_weight -- each must belong to the chosen loss;
@@ -103,8 +130,6 @@ def preference_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps
     reference_free = bool(hyperparameters.pop("reference_free", False))
     kl_baseline = hyperparameters.pop("kl_baseline", None)
     hyper, inputs = {}, {}
-    if beta is not None:
-        hyper["beta"] = float(beta)
     for name, value in hyperparameters.items():
         if name in _HYPER_PARAMETERS:
             if value is not None:
@@ -116,6 +141,9 @@ def preference_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps
             raise TypeError(f"preference_loss() got an unexpected keyword argument '{name}'")
     if not isinstance(loss_type, str):
         loss_type = ",".join(loss_type)
+    beta = _beta_for(loss_type, beta, hyper)
+    if beta is not None:
+        hyper["beta"] = beta
     return _prefopt._preference_loss(
         policy_chosen_logps, policy_rejected_logps, ref_chosen_logps, ref_rejected_logps,
         loss_type, loss_weights, hyper, inputs, reduction, reference_free,

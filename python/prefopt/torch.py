@@ -10,7 +10,7 @@ its own internals. See docs/python.md.
 import torch as _torch
 
 from . import _prefopt
-from . import IGNORE_INDEX, _mask_bytes, preference_loss as _preference_loss
+from . import IGNORE_INDEX, TRL_BETA, _mask_bytes, preference_loss as _preference_loss
 
 __all__ = ["sequence_logps", "preference_loss"]
 
@@ -67,7 +67,7 @@ class _PreferenceLoss(_torch.autograd.Function):
 
 
 def preference_loss(policy_chosen_logps, policy_rejected_logps, ref_chosen_logps=None,
-                    ref_rejected_logps=None, loss_type="sigmoid", beta=None, reduction="mean",
+                    ref_rejected_logps=None, loss_type="sigmoid", beta=TRL_BETA, reduction="mean",
                     **hyperparameters):
     """``(loss, metrics)``: the loss as a 0-d tensor differentiable w.r.t. the two policy log-prob
     tensors, and TRL's metrics as a dict of floats.

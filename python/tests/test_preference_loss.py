@@ -146,7 +146,8 @@ CASES = [
     ("nca_pair", {}, nca_pair),
     ("bco_pair", {}, bco_pair),
     ("sppo_hard", {}, sppo_hard),
-    ("sppo", {}, sppo),
+    ("sppo", {}, lambda *a: sppo(*a, beta=0.1)),          # TRL's default beta = 0.1
+    ("sppo", dict(beta=None), sppo),                        # prefopt's own default 0.001
     ("aot", {}, aot),
     ("aot_pair", {}, aot_pair),
     ("apo_zero", {}, apo_zero),
@@ -155,10 +156,12 @@ CASES = [
     ("kto", {}, kto),
     ("orpo", {}, orpo),
     ("orpo", {"lambda": 0.4}, lambda *a: orpo(*a, lam=0.4)),
-    ("simpo", dict(gamma=1.0), lambda *a: simpo(*a, gamma=1.0)),
+    ("simpo", dict(gamma=1.0), lambda *a: simpo(*a, beta=0.1, gamma=1.0)),
+    ("simpo", dict(beta=None), simpo),                      # the SimPO paper's beta = 2
     ("cpo", dict(alpha=0.5), lambda *a: cpo(*a, alpha=0.5)),
     ("rpo", {}, rpo),
-    ("longpo", {}, longpo),
+    ("longpo", {}, lambda *a: longpo(*a, beta=0.1)),
+    ("longpo", dict(beta=None, **{"lambda": 0.2}), lambda *a: longpo(*a, lam=0.2)),
     ("sft", {}, sft),
 ]
 
@@ -254,6 +257,8 @@ def test_gradcheck_finite_differences():
 @pytest.mark.parametrize("kwargs, error, match", [
     (dict(loss_type="dpo"), ValueError, r'^loss = "dpo": unknown loss; valid names: sigmoid'),
     (dict(beta=0.0), ValueError, r"^beta = 0: must be finite and > 0"),
+    (dict(loss_type="sft", beta=0.5), ValueError, r'^beta = 0.5: not a hyper-parameter of loss "sft"'),
+    (dict(loss_type="orpo", beta=0.25, **{"lambda": 0.3}), ValueError, r"^beta = 0.25: orpo: give lambda or beta"),
     (dict(gamma=1.0), ValueError, r'^gamma = 1: not a hyper-parameter of loss "sigmoid"'),
     (dict(reduction="none"), ValueError, r'^reduction: must be "mean" or "sum"'),
     (dict(label_smoothing=0.5), ValueError, r"^label_smoothing = 0.5: must be in \[0, 0.5\)"),
