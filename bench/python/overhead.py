@@ -8,8 +8,10 @@ For each batch, times in the same process on the same buffers:
           NumPy arrays: argument parsing, DLPack import, output arrays, metrics dict
   torch   prefopt.torch.preference_loss / prefopt.torch.sequence_logps, forward + backward through
           torch.autograd (the cost a training loop pays)
-and prints microseconds per call and the overhead (module - C++). Single-threaded kernels
-(threads=1) so the comparison is not blurred by thread start-up.
+and prints microseconds per call and the overhead (module - C++). Times are process CPU time
+(time.process_time / CLOCK_PROCESS_CPUTIME_ID), best of 3, so a loaded shared machine does not
+count the time the process waits for a core; everything runs on one thread (threads=1,
+torch.set_num_threads(1)), so CPU time is the time of the call.
 
     pip install .  (or PYTHONPATH with a built module)
     python3 bench/python/overhead.py [--repeats 2000]
@@ -28,10 +30,10 @@ from prefopt import _prefopt
 
 def per_call(f, repeats):
     f()
-    t0 = time.perf_counter()
+    t0 = time.process_time()
     for _ in range(repeats):
         f()
-    return (time.perf_counter() - t0) / repeats
+    return (time.process_time() - t0) / repeats
 
 
 def best_of(k, f, repeats):

@@ -9,6 +9,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <ctime>
 #include <span>
 #include <string>
 #include <string_view>
@@ -150,6 +151,14 @@ logits_view<T> logits(std::string_view argument, const A& a) {
           s[0], time > 1 ? s[1] : vocab};
 }
 
+/// CPU time of the process (benchmark helpers): unlike wall time it does not count the time this
+/// process waits for a core on a shared machine. Python's time.process_time() reads the same clock.
+inline double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + 1e-9 * static_cast<double>(ts.tv_nsec);
+}
+
 /// A new NumPy array owning a copy of `values` (small per-sequence / per-pair outputs).
 template <class T>
 nb::ndarray<nb::numpy, T, nb::ndim<1>> new_vector(const T* values, std::size_t n) {
@@ -161,6 +170,16 @@ nb::ndarray<nb::numpy, T, nb::ndim<1>> new_vector(const T* values, std::size_t n
 template <class T>
 nb::ndarray<nb::numpy, T, nb::ndim<1>> new_vector(const std::vector<T>& v) {
   return new_vector(v.data(), v.size());
+}
+
+/// A NumPy array that takes over an owning vector (an Eigen vector of a result): no copy.
+template <class V>
+auto adopt_vector(V&& v) {
+  using T = std::remove_cv_t<std::remove_reference_t<decltype(*v.data())>>;
+  auto* owned = new std::remove_cvref_t<V>(std::move(v));
+  nb::capsule owner(owned, [](void* p) noexcept { delete static_cast<std::remove_cvref_t<V>*>(p); });
+  return nb::ndarray<nb::numpy, T, nb::ndim<1>>(owned->data(), {static_cast<std::size_t>(owned->size())},
+                                                owner);
 }
 
 }  // namespace prefopt::python

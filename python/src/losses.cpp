@@ -5,7 +5,6 @@
 // this function takes; validation of the values (beta > 0, win rates in [0, 1], ...) is the C++
 // registry's and the batch API's, whose prefopt::invalid_argument surfaces as ValueError.
 
-#include <chrono>
 #include <cmath>
 #include <map>
 #include <optional>
@@ -83,16 +82,19 @@ nb::tuple run(const in_array& chosen, const in_array& rejected,
   pl::preference_loss_result<B> r;
   {
     nb::gil_scoped_release unlocked;
-    r = pl::preference_loss<B>(losses, batch, options);
+    // One loss without weights: the registry's call itself, not the list's weighted sum (which
+    // would rescale every output vector by 1).
+    r = losses.size() == 1 && loss_weights.empty()
+            ? pl::preference_loss<B>(losses.front().loss, batch, options)
+            : pl::preference_loss<B>(losses, batch, options);
   }
   nb::dict metrics;
   const auto values = r.metrics.values();
   for (std::size_t k = 0; k < values.size(); ++k)
     metrics[nb::str(r.metrics.names[k].data(), r.metrics.names[k].size())] =
         static_cast<double>(values[k]);
-  return nb::make_tuple(static_cast<double>(r.loss),
-                        new_vector(r.grad_chosen.data(), r.grad_chosen.size()),
-                        new_vector(r.grad_rejected.data(), r.grad_rejected.size()), metrics);
+  return nb::make_tuple(static_cast<double>(r.loss), adopt_vector(std::move(r.grad_chosen)),
+                        adopt_vector(std::move(r.grad_rejected)), metrics);
 }
 
 nb::tuple preference_loss(const in_array& chosen, const in_array& rejected,
@@ -127,12 +129,12 @@ double cpp_seconds(const in_array& chosen, const in_array& rejected, const in_ar
   batch.ref_rejected_logps = vector_span<T>("ref_rejected_logps", ref_rejected);
   nb::gil_scoped_release unlocked;
   double sink = 0;
-  const auto start = std::chrono::steady_clock::now();
+  const double start = process_cpu_seconds();
   for (int k = 0; k < repeats; ++k)
     sink += static_cast<double>(pl::preference_loss<B>(pl::make_loss<T>(loss_type), batch).loss);
-  const std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+  const double elapsed = process_cpu_seconds() - start;
   if (!std::isfinite(sink)) value_error("policy_chosen_logps", "gave a non-finite loss");
-  return elapsed.count() / repeats;
+  return elapsed / repeats;
 }
 
 double cpp_seconds_preference_loss(const in_array& chosen, const in_array& rejected,
