@@ -170,6 +170,13 @@ nb::dict bradley_terry_counts(const std::vector<std::string>& models, const in_a
                               std::optional<std::pair<std::string, double>> anchor, int threads) {
   const auto o = make_options(ties, bootstrap, seed, ci, prior, std::move(anchor), threads);
   const auto n = static_cast<index_t>(models.size());
+  for (std::size_t k = 0; k < models.size(); ++k) {
+    if (models[k].empty()) value_error("models[" + std::to_string(k) + "]", "empty model name");
+    for (std::size_t j = 0; j < k; ++j)
+      if (models[j] == models[k])
+        value_error("models[" + std::to_string(k) + "]", "'" + models[k] + "' repeats models[" +
+                                                             std::to_string(j) + "]");
+  }
   const auto dense = [n](const char* name, const in_array& a) {
     if (!has_dtype<double>(a))
       value_error(name, "expected dtype float64, got " + dtype_name(a.dtype()) +
@@ -184,7 +191,7 @@ nb::dict bradley_terry_counts(const std::vector<std::string>& models, const in_a
     return v;
   };
   const auto wins = dense("wins", wins_in);
-  const auto tie_counts = ties_in ? dense("ties", *ties_in) : std::vector<double>{};
+  const auto tie_counts = ties_in ? dense("tie_counts", *ties_in) : std::vector<double>{};
   auto data = pm::comparison_data<double>::from_win_matrix(n, wins, tie_counts);
   // from_win_matrix names items "0".."n-1"; the leaderboard is keyed by the caller's names.
   pm::comparison_data<double> named(models);

@@ -114,6 +114,11 @@ def test_bradley_terry_bad_inputs():
         prefopt.bradley_terry_counts(["x", "y", "z"], np.ones((2, 2)))
     with pytest.raises(ValueError, match=r"^wins: expected dtype float64, got int64"):
         prefopt.bradley_terry_counts(["x", "y"], np.ones((2, 2), dtype=np.int64))
+    with pytest.raises(ValueError, match=r"^models\[1\]: 'x' repeats models\[0\]"):
+        prefopt.bradley_terry_counts(["x", "x"], np.zeros((2, 2)))
+    with pytest.raises(ValueError, match=r"^tie_counts\b|^ties = 1: the tie matrix must be symmetric"):
+        prefopt.bradley_terry_counts(["x", "y"], np.array([[0.0, 1.0], [1.0, 0.0]]),
+                                     np.array([[0.0, 1.0], [0.0, 0.0]]))
     with pytest.raises(ValueError, match=r"wins = 0.5: counts must be whole numbers"):
         prefopt.bradley_terry_counts(["x", "y"], np.array([[0.0, 0.5], [1.0, 0.0]]))
 
