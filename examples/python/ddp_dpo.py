@@ -27,8 +27,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny_lm import TinyLM, preference_pairs  # noqa: E402
 
 
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr, exit status 2."""
+
+    def error(self, message):
+        print(f"ddp_dpo: {message}", file=sys.stderr)
+        sys.exit(2)
+
+
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = _Parser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--pairs", type=int, default=8, help="global batch size (pairs)")
     parser.add_argument("--lr", type=float, default=0.5)

@@ -18,7 +18,14 @@ import prefopt.torch as pt
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from tiny_lm import TinyLM, preference_pairs  # noqa: E402
 
-parser = argparse.ArgumentParser()
+class _Parser(argparse.ArgumentParser):
+    """Bad arguments: one line on stderr, exit status 2."""
+
+    def error(self, message):
+        print(f"train_dpo: {message}", file=sys.stderr)
+        sys.exit(2)
+
+parser = _Parser()
 parser.add_argument("--steps", type=int, default=60)
 parser.add_argument("--pairs", type=int, default=16)
 parser.add_argument("--loss-type", default="sigmoid")

@@ -88,3 +88,13 @@ def test_sharded_ratings_bad_input_exits_2_naming_the_line(tmp_path):
     p = run([sys.executable, str(EXAMPLES / "sharded_ratings.py"), str(tmp_path / "none.csv")],
             expect_rc=2)
     assert "cannot open" in p.stderr and p.stderr.count("\n") == 1
+
+
+@pytest.mark.parametrize("script, args, message", [
+    ("sharded_ratings.py", ["--bootstrap", "x"], "sharded_ratings: argument --bootstrap: invalid int value: 'x'"),
+    ("ddp_dpo.py", ["--dtype", "float16"], "ddp_dpo: argument --dtype: invalid choice: 'float16'"),
+    ("train_dpo.py", ["--steps"], "train_dpo: argument --steps: expected one argument"),
+])
+def test_bad_arguments_exit_2_with_one_line(script, args, message):
+    p = run([sys.executable, str(EXAMPLES / script), *args], expect_rc=2)
+    assert p.stderr.startswith(message) and p.stderr.count("\n") == 1, p.stderr
