@@ -202,3 +202,23 @@ def test_torch_gradient_of_a_strided_view_and_read_only_numpy_inputs():
     lb.setflags(write=False)
     total, _, _ = prefopt.sequence_logps(lg, lb)
     np.testing.assert_allclose(total, textbook_sum(big, labels)[0].numpy(), rtol=1e-12)
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_dpo_from_logits_end_to_end_matches_autograd(dtype):
+    # logits -> pt.sequence_logps -> pt.preference_loss (DPO) -> dL/dlogits, against one autograd
+    # graph of the textbook formulas.
+    logits, labels, mask = make_batch(111, batch=4, time=6, vocab=9, dtype=dtype)
+    ref = torch.from_numpy(uniform(112, (4,), -12, -4)).to(dtype)
+    x = logits.clone().requires_grad_(True)
+    lp = pt.sequence_logps(x, labels, mask)
+    loss, _ = pt.preference_loss(lp[:2], lp[2:], ref[:2], ref[2:], beta=0.3)
+    loss.backward()
+    y = logits.double().clone().requires_grad_(True)
+    s, _ = textbook_sum(y, labels, mask)
+    r = ref.double()
+    z = 0.3 * ((s[:2] - r[:2]) - (s[2:] - r[2:]))
+    expected = -torch.nn.functional.logsigmoid(z).mean()
+    expected.backward()
+    np.testing.assert_allclose(loss.item(), expected.item(), **TOL[dtype])
+    np.testing.assert_allclose(x.grad.double(), y.grad, **TOL[dtype])
