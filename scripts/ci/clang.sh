@@ -19,12 +19,13 @@ if ! command -v "$CLANGXX" >/dev/null 2>&1 && [[ "${PREFOPT_SKIP_APT:-0}" != 1 ]
   DEBIAN_FRONTEND=noninteractive "${as_root[@]}" apt-get install -y --no-install-recommends clang-14
 fi
 
-# CMAKE_DISABLE_FIND_PACKAGE_CUDAToolkit: no prefopt::cuda here, so no nvcc targets are rebuilt.
+# PREFOPT_ENABLE_CUDA=OFF: no prefopt::cuda here, so no nvcc targets are rebuilt.
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release -DCMAKE_CXX_COMPILER="$CLANGXX" \
-  -DPREFOPT_BUILD_BENCH=OFF -DPREFOPT_WARNINGS_AS_ERRORS=ON -DCMAKE_DISABLE_FIND_PACKAGE_CUDAToolkit=ON
+  -DPREFOPT_BUILD_BENCH=OFF -DPREFOPT_WARNINGS_AS_ERRORS=ON -DPREFOPT_ENABLE_CUDA=OFF
 cmake --build "$BUILD_DIR" -j "$JOBS"
 built=$(date +%s)
 echo "ci(clang): configure + build took $(( built - start )) s"
 
-ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS"
+ctest --test-dir "$BUILD_DIR" --output-on-failure -j "$JOBS" 2>&1 | tee "$BUILD_DIR/ctest.log"
+bash scripts/ci/check_skips.sh "$BUILD_DIR" "$BUILD_DIR/ctest.log"
 echo "ci(clang): tests took $(( $(date +%s) - built )) s, stage total $(( $(date +%s) - start )) s"

@@ -34,12 +34,15 @@ struct json_value {
   double number = 0;
   std::string text;                                   // string value, or the literal number text
   std::vector<json_value> items;                      // array
-  std::vector<std::pair<std::string, json_value>> members;  // object, in file order
+  // Object members in file order, as two parallel vectors: std::pair<std::string, json_value>
+  // would need json_value complete inside its own definition (clang + libstdc++ reject it).
+  std::vector<std::string> member_keys;
+  std::vector<json_value> member_values;
   std::size_t line = 1;
 
   [[nodiscard]] const json_value* find(std::string_view key) const {
-    for (const auto& [k, v] : members)
-      if (k == key) return &v;
+    for (std::size_t i = 0; i < member_keys.size(); ++i)
+      if (member_keys[i] == key) return &member_values[i];
     return nullptr;
   }
   [[nodiscard]] const char* type_name() const {
@@ -110,12 +113,13 @@ class json_parser {
         ws();
         if (peek() != '"') fail("expected a string key");
         std::string key = string_value();
-        for (const auto& m : v.members)
-          if (m.first == key) throw json_error{line_, "duplicate key '" + key + "'"};
+        for (const auto& k : v.member_keys)
+          if (k == key) throw json_error{line_, "duplicate key '" + key + "'"};
         ws();
         expect(':');
         ws();
-        v.members.emplace_back(std::move(key), value(depth + 1));
+        v.member_values.push_back(value(depth + 1));
+        v.member_keys.push_back(std::move(key));
         ws();
         if (peek() == ',') {
           ++k_;
