@@ -26,6 +26,10 @@
 #include <prefopt/eval/rubric.hpp>
 #include <prefopt/eval/scores_io.hpp>
 
+#include "../common/json_text.hpp"
+
+using prefopt::examples::json_string;
+
 namespace ev = prefopt::eval;
 
 namespace {
@@ -113,29 +117,8 @@ cli_options parse_args(int argc, char** argv) {
   return o;
 }
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
-std::string num(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+std::string num(double v) { return prefopt::examples::json_number(v); }
 std::string num(const std::optional<double>& v) { return v ? num(*v) : "null"; }
 
 std::string metrics_json(const ev::agreement_metrics& m) {

@@ -27,6 +27,11 @@
 #include <prefopt/eval/judgment_io.hpp>
 #include <prefopt/eval/pairwise.hpp>
 
+#include "../common/json_text.hpp"
+
+using prefopt::examples::json_number;
+using prefopt::examples::json_string;
+
 namespace ev = prefopt::eval;
 
 namespace {
@@ -146,29 +151,7 @@ struct row {
   ev::lc_result lc;
 };
 
-std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;
-    }
-  }
-  return out + "\"";
-}
 
-std::string json_number(double v) {
-  char buf[40];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
 
 void write_json(const std::string& path, const std::vector<row>& rows, ev::lc_glm glm) {
   std::ofstream out(path, std::ios::binary);
