@@ -47,7 +47,7 @@ endfunction()
 # pkg-config users (cuda_cflags). for_each launches PREFOPT_HD lambdas (extended lambdas); the
 # shared numerics call constexpr std::numeric_limits members from device code. Warning 554 is
 # nvcc's front end noting that views' constrained "to const" conversion operators
-# (requires(!std::is_const_v<T>) in core/batch.hpp) are never called for const element types,
+# (requires(!std::is_const_v<T>) in core/views.hpp) are never called for const element types,
 # which is the intent; g++ and clang do not warn.
 function(prefopt_cuda_consumer_flags out)
   set(${out} --extended-lambda --expt-relaxed-constexpr -diag-suppress=554 PARENT_SCOPE)

@@ -3,7 +3,7 @@
 // (prefopt/backends/eigen.hpp, xtensor.hpp, cuda.hpp) so the core needs no third-party library.
 
 #include "prefopt/config.hpp"
-#include "prefopt/core/batch.hpp"
+#include "prefopt/core/views.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"

@@ -20,7 +20,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
-#include <prefopt/core/batch.hpp>
+#include <prefopt/core/views.hpp>
 
 namespace prefopt::python {
 

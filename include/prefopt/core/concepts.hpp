@@ -35,7 +35,7 @@
 #include <vector>
 
 #include "prefopt/config.hpp"
-#include "prefopt/core/batch.hpp"
+#include "prefopt/core/views.hpp"
 
 namespace prefopt {
 

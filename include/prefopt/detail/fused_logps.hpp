@@ -22,7 +22,7 @@
 #include <vector>
 
 #include "prefopt/config.hpp"
-#include "prefopt/core/batch.hpp"
+#include "prefopt/core/views.hpp"
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/detail/parallel.hpp"
 #include "prefopt/logps/sequence_logps.hpp"

@@ -28,7 +28,7 @@
 #include <vector>
 
 #include "prefopt/config.hpp"
-#include "prefopt/core/batch.hpp"
+#include "prefopt/core/views.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"

@@ -20,7 +20,7 @@
 #include <span>
 #include <type_traits>
 
-#include "prefopt/core/batch.hpp"
+#include "prefopt/core/views.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/logps/sequence_logps.hpp"

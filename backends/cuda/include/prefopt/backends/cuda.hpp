@@ -33,7 +33,7 @@
 
 #include "prefopt/backends/cuda/kernels.cuh"
 #include "prefopt/backends/cuda/memory.cuh"
-#include "prefopt/core/batch.hpp"
+#include "prefopt/core/views.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"

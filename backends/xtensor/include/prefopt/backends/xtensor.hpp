@@ -33,7 +33,7 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
-#include "prefopt/core/batch.hpp"
+#include "prefopt/core/views.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"

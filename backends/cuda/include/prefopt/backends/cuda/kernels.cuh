@@ -16,7 +16,7 @@
 #include <type_traits>
 
 #include "prefopt/config.hpp"
-#include "prefopt/core/batch.hpp"
+#include "prefopt/core/views.hpp"
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/detail/fused_logps.hpp"
 #include "prefopt/logps/sequence_logps.hpp"
