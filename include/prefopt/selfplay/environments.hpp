@@ -52,3 +52,18 @@ inline prefmodel::preference_matrix<double> random_game(index_t n, std::uint64_t
 }
 
 }  // namespace prefopt::selfplay
+
+namespace prefopt::selfplay {
+
+/// Initial policy parameters (tabular logits or log-linear weights) uniform in [−spread, spread],
+/// from their own stream of the seed: a starting policy with favourites, like a fine-tuned model.
+inline std::vector<double> random_initial_parameters(index_t count, double spread, std::uint64_t seed) {
+  require(count >= 1, "count", count, "must be >= 1");
+  require(std::isfinite(spread) && spread >= 0.0, "spread", spread, "must be finite and >= 0");
+  std::mt19937_64 rng(seed * 2654435761ULL + 17);
+  std::vector<double> v(static_cast<std::size_t>(count));
+  for (double& x : v) x = spread * (2.0 * uniform01(rng) - 1.0);
+  return v;
+}
+
+}  // namespace prefopt::selfplay
