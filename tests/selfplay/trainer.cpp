@@ -167,6 +167,8 @@ TEST_CASE("trainer options are validated", "[selfplay][trainer][validation]") {
   bad({.algorithm = sp::method::dpo, .full_support = true}, "full_support");
   bad({.exact_log_partition = true}, "exact_log_partition");
   CHECK_THROWS_WITH(sp::train<B>(policy, oracle, 2, {}), Catch::Contains("prompt = 1"));
+  sp::tabular_policy four({4});
+  CHECK_THROWS_WITH(sp::train<B>(four, oracle, 1, {}), Catch::Contains("policy.num_responses(0) = 4"));
   auto loglinear = sp::loglinear_policy::random_features({3}, 3, 1);
   CHECK_THROWS_WITH(sp::train<B>(loglinear, oracle, 1, {.algorithm = sp::method::mwu}),
                     Catch::Contains("needs a policy with logits"));

@@ -164,8 +164,12 @@ trainer_result train(P& policy, const O& oracle, index_t num_prompts, const trai
   require(num_prompts >= 1, "num_prompts", num_prompts, "must be >= 1");
   const auto prompts = static_cast<std::size_t>(num_prompts);
   std::vector<prefmodel::preference_matrix<double>> games;
-  for (index_t x = 0; x < num_prompts; ++x)
+  for (index_t x = 0; x < num_prompts; ++x) {
+    if constexpr (requires { { oracle.num_responses(x) } -> std::convertible_to<index_t>; })
+      require_same_size("policy.num_responses(" + std::to_string(x) + ")", policy.num_responses(x),
+                        "oracle.num_responses(" + std::to_string(x) + ")", oracle.num_responses(x));
     games.push_back(full_preference_matrix(oracle, x, policy.num_responses(x)));
+  }
 
   std::vector<std::vector<double>> initial(prompts), current(prompts), previous, sum(prompts);
   for (std::size_t x = 0; x < prompts; ++x) {
