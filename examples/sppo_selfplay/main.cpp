@@ -11,6 +11,7 @@
 // Exit status: 0 on success; 2 on bad usage or bad input with ONE line on stderr naming the
 // option, or the file and line; 1 on any other failure.
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -26,6 +27,8 @@
 
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/core/text_input.hpp>
+#include <prefopt/prefmodel/bradley_terry.hpp>
+#include <prefopt/prefmodel/gpm.hpp>
 #include <prefopt/selfplay/environments.hpp>
 #include <prefopt/selfplay/loglinear_policy.hpp>
 #include <prefopt/selfplay/oracles.hpp>
@@ -70,6 +73,11 @@ constexpr const char* usage =
     "  --features D     loglinear feature dimension (default n)\n"
     "  --init-spread A  initial policy: logits (tabular) or weights (loglinear) uniform in [-A, A]\n"
     "                   from the seed, like a fine-tuned model with favourites (default 1; 0 = uniform)\n"
+    "  --oracle O       who labels the samples (default matrix: P itself). pairrm: a PairRM-like\n"
+    "                   comparator C(y,y') = logit P(y,y') + seeded order bias (not antisymmetric),\n"
+    "                   scored per sampled set as llm_blender; bradley-terry / gpm: the Bradley-Terry\n"
+    "                   fit / General Preference Model fit (2 blocks) of P. Metrics use the oracle's\n"
+    "                   own preference matrix\n"
     "  --exact-win-rates  sppo: targets from the exact P(y > pi_t) instead of the K-sample means\n"
     "  --print-every E  table row every E iterations (default 10; the last is always printed)\n"
     "  --out DIR        output directory (default sppo_selfplay_out), created if missing:\n"
@@ -78,7 +86,7 @@ constexpr const char* usage =
     "A progress bar is drawn on stderr when stderr is a terminal.\n";
 
 struct options {
-  std::string env = "random", matrix, out = "sppo_selfplay_out", policy = "tabular", optimizer = "sgd";
+  std::string env = "random", oracle = "matrix", matrix, out = "sppo_selfplay_out", policy = "tabular", optimizer = "sgd";
   long long n = 7, iterations = 100, samples = 5, groups = 32, steps = 50, print_every = 10,
             features = 0;
   unsigned long long seed = 1;
@@ -177,6 +185,10 @@ options parse_args(int argc, char** argv) {
     } else if (a == "--init-spread") {
       o.init_spread = parse_double(value(), "--init-spread");
       if (o.init_spread < 0) throw usage_error{"--init-spread must be >= 0, got " + std::to_string(o.init_spread)};
+    } else if (a == "--oracle") {
+      o.oracle = value();
+      if (o.oracle != "matrix" && o.oracle != "pairrm" && o.oracle != "bradley-terry" && o.oracle != "gpm")
+        throw usage_error{"--oracle must be matrix, pairrm, bradley-terry or gpm, got " + prefopt::quote_text(o.oracle)};
     } else if (a == "--exact-win-rates") {
       o.exact_win_rates = true;
     } else if (a == "--out") {
@@ -226,6 +238,21 @@ std::string fmt(double v, const char* f = "%.4g") {
   return b;
 }
 
+/// A PairRM-like comparator from P: C(y, y') = logit P(y, y') (P clipped to [1e-6, 1 − 1e-6]) plus
+/// a seeded order bias in [−0.25, 0.25) that differs between (y, y') and (y', y), so C is not
+/// antisymmetric and only the set aggregation of llm_blender turns it into probabilities.
+sp::pairrm_oracle pairrm_like(const prefopt::prefmodel::preference_matrix<double>& p, std::uint64_t seed) {
+  const prefopt::index_t n = p.size();
+  std::mt19937_64 rng(seed + 0x51ed270b);
+  std::vector<double> c(static_cast<std::size_t>(n * n), 0.0);
+  for (prefopt::index_t i = 0; i < n; ++i)
+    for (prefopt::index_t j = 0; j < n; ++j) {
+      const double q = std::min(std::max(p(i, j), 1e-6), 1.0 - 1e-6);
+      c[i * n + j] = std::log(q / (1.0 - q)) + 0.5 * (sp::uniform01(rng) - 0.5);
+    }
+  return sp::pairrm_oracle::from_logit_matrices({c});
+}
+
 void write_policy(const std::filesystem::path& path, const std::vector<double>& p) {
   std::ofstream f(path, std::ios::binary);
   prefopt::require(static_cast<bool>(f), "--out", path.string(), "cannot write file");
@@ -240,39 +267,59 @@ int main(int argc, char** argv) {
     const options o = parse_args(argc, argv);
     const auto game = make_game(o);
     const prefopt::index_t n = game.size();
-    const sp::matrix_oracle oracle(game);
     const progress_bar bar;
-
     std::vector<sp::trainer_result> results;
-    for (sp::method m : o.methods) {
-      sp::trainer_options t;
-      t.algorithm = m;
-      t.iterations = o.iterations;
-      t.samples = o.samples;
-      t.groups = o.groups;
-      t.beta = o.beta;
-      t.optimizer_steps = o.steps;
-      t.exact_win_rates = o.exact_win_rates && m == sp::method::sppo;
-      t.seed = o.seed;
-      const sp::optimizer_options opt{.kind = o.optimizer == "sgd" ? sp::optimizer_kind::sgd
-                                                                   : sp::optimizer_kind::adam,
-                                      .learning_rate = o.lr};
-      const std::string label(sp::method_name(m));
-      auto progress = [&](const sp::iteration_metrics& it) { bar.draw(label, it.iteration, o.iterations); };
-      if (o.policy == "tabular") {
-        sp::tabular_policy policy({n}, opt);
-        policy.set_logits(0, sp::random_initial_parameters(n, o.init_spread, o.seed));
-        results.push_back(sp::train<backend>(policy, oracle, 1, t, progress));
+    auto run_all = [&](const auto& oracle) {
+      for (sp::method m : o.methods) {
+        sp::trainer_options t;
+        t.algorithm = m;
+        t.iterations = o.iterations;
+        t.samples = o.samples;
+        t.groups = o.groups;
+        t.beta = o.beta;
+        t.optimizer_steps = o.steps;
+        t.exact_win_rates = o.exact_win_rates && m == sp::method::sppo;
+        t.seed = o.seed;
+        const sp::optimizer_options opt{.kind = o.optimizer == "sgd" ? sp::optimizer_kind::sgd
+                                                                     : sp::optimizer_kind::adam,
+                                        .learning_rate = o.lr};
+        const std::string label(sp::method_name(m));
+        auto progress = [&](const sp::iteration_metrics& it) { bar.draw(label, it.iteration, o.iterations); };
+        if (o.policy == "tabular") {
+          sp::tabular_policy policy({n}, opt);
+          policy.set_logits(0, sp::random_initial_parameters(n, o.init_spread, o.seed));
+          results.push_back(sp::train<backend>(policy, oracle, 1, t, progress));
+        } else {
+          const auto d = o.features > 0 ? o.features : n;
+          auto policy = sp::loglinear_policy::random_features({n}, d, o.seed, opt);
+          policy.set_weights(sp::random_initial_parameters(d, o.init_spread, o.seed));
+          results.push_back(sp::train<backend>(policy, oracle, 1, t, progress));
+        }
+      }
+    };
+    if (o.oracle == "matrix") {
+      run_all(sp::matrix_oracle(game));
+    } else if (o.oracle == "pairrm") {
+      run_all(pairrm_like(game, o.seed));
+    } else {
+      // P as expected outcomes of 100 comparisons per pair, fitted by the library's models.
+      prefopt::prefmodel::comparison_data<double> data(n);
+      for (prefopt::index_t i = 0; i < n; ++i)
+        for (prefopt::index_t j = i + 1; j < n; ++j) {
+          data.add(i, j, prefopt::prefmodel::outcome::first_wins, 100 * game(i, j));
+          data.add(i, j, prefopt::prefmodel::outcome::second_wins, 100 * game(j, i));
+        }
+      if (o.oracle == "bradley-terry") {
+        run_all(sp::bradley_terry_oracle({prefopt::prefmodel::fit_bradley_terry(data).theta}));
       } else {
-        const auto d = o.features > 0 ? o.features : n;
-        auto policy = sp::loglinear_policy::random_features({n}, d, o.seed, opt);
-        policy.set_weights(sp::random_initial_parameters(d, o.init_spread, o.seed));
-        results.push_back(sp::train<backend>(policy, oracle, 1, t, progress));
+        prefopt::prefmodel::gpm_options<double> g;
+        g.blocks = 2;
+        run_all(sp::gpm_oracle({prefopt::prefmodel::fit_gpm(data, g).model}));
       }
     }
 
     // The table: exploitability of the last / averaged iterate per method.
-    std::cout << "sppo_selfplay: env " << o.env << ", n = " << n << ", policy " << o.policy
+    std::cout << "sppo_selfplay: env " << o.env << ", n = " << n << ", oracle " << o.oracle << ", policy " << o.policy
               << ", beta = " << o.beta << " (eta = " << 1 / o.beta << "), K = " << o.samples
               << ", " << o.groups << " sets/iteration, " << o.steps << " " << o.optimizer
               << " steps (lr " << o.lr << "), seed " << o.seed << "\n";
