@@ -267,6 +267,12 @@ int main(int argc, char** argv) {
     const options o = parse_args(argc, argv);
     const auto game = make_game(o);
     const prefopt::index_t n = game.size();
+    // The output directory first: a bad --out fails before any work or output.
+    const std::filesystem::path dir(o.out);
+    std::error_code ec;
+    std::filesystem::create_directories(dir, ec);
+    prefopt::require(!ec && std::filesystem::is_directory(dir), "--out", o.out,
+                     "cannot create the output directory");
     const progress_bar bar;
     std::vector<sp::trainer_result> results;
     auto run_all = [&](const auto& oracle) {
@@ -357,11 +363,6 @@ int main(int argc, char** argv) {
     }
 
     // Files.
-    const std::filesystem::path dir(o.out);
-    std::error_code ec;
-    std::filesystem::create_directories(dir, ec);
-    prefopt::require(!ec && std::filesystem::is_directory(dir), "--out", o.out,
-                     "cannot create the output directory");
     {
       std::ofstream f(dir / "history.csv", std::ios::binary);
       prefopt::require(static_cast<bool>(f), "--out", (dir / "history.csv").string(), "cannot write file");
