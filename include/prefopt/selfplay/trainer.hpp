@@ -33,6 +33,7 @@
 // over prompts; iteration 0 reports π_0.
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <random>
@@ -43,6 +44,7 @@
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
+#include "prefopt/core/numerics.hpp"
 #include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/preference_loss.hpp"
 #include "prefopt/losses/sppo.hpp"
