@@ -29,3 +29,5 @@ fi
 cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE="$BUILD_TYPE"
 cmake --build "$BUILD_DIR" -j "$JOBS"
 "$BUILD_DIR"/examples/quickstart/quickstart
+"$BUILD_DIR"/examples/sppo_selfplay/sppo_selfplay --out "$BUILD_DIR"/sppo_selfplay_out
+echo "sppo_selfplay: table above; history, policies and plot in $BUILD_DIR/sppo_selfplay_out/"
