@@ -10,6 +10,7 @@
 // validation and result allocations, the kernel figure only the fused kernel. Exit code 4 (with
 // the reason) when no CUDA device is usable.
 #include <prefopt/backends/cuda.hpp>
+#include <prefopt/logps/sequence_logps.hpp>
 
 #include <cmath>
 #include <cstdint>
