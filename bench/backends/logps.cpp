@@ -9,6 +9,7 @@
 
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/backends/xtensor.hpp>
+#include <prefopt/logps/sequence_logps.hpp>
 
 namespace {
 

@@ -10,6 +10,7 @@
 // validation and result allocations, the kernel figure only the fused kernel. Exit code 4 (with
 // the reason) when no CUDA device is usable.
 #include <prefopt/backends/cuda.hpp>
+#include <prefopt/logps/sequence_logps.hpp>
 
 #include <cmath>
 #include <cstdint>
@@ -106,9 +107,11 @@ int main(int argc, char** argv) {
   std::mt19937_64 gen(7);
   for (auto& y : labels_h) y = static_cast<std::int64_t>(gen() % static_cast<std::uint64_t>(vocab));
   const auto labels_d = prefopt::cuda::upload(labels_h);
-  const prefopt::logits_view<const float> lv{logits.data(), 1, tokens, vocab, n, vocab};
-  const auto lb = prefopt::matrix_view<const std::int64_t>::contiguous(labels_d.data(), 1, tokens);
-  const prefopt::matrix_view<const std::uint8_t> no_mask{};
+  const prefopt::cuda::device_logits_view<const float> lv{logits.data(), 1,     tokens,
+                                                          vocab,         n,     vocab};
+  const auto lb =
+      prefopt::cuda::device_matrix_view<const std::int64_t>::contiguous(labels_d.data(), 1, tokens);
+  const prefopt::cuda::device_matrix_view<const std::uint8_t> no_mask{};
   prefopt::sequence_logps_options opt;
   opt.layout.shift_labels = false;
 
@@ -132,7 +135,7 @@ int main(int argc, char** argv) {
   report("forward  fused kernel only", kernel_ms, bytes_fwd, peak);
 
   const auto grad_sum = B::from_host(std::vector<float>{1.0f});
-  const prefopt::logits_view<float> gv{grad.data(), 1, tokens, vocab, n, vocab};
+  const prefopt::cuda::device_logits_view<float> gv{grad.data(), 1, tokens, vocab, n, vocab};
   const double bwd_ms = timer.ms_per_call(reps, [&] {
     prefopt::sequence_logps_backward<B>(lv, lb, no_mask, fwd, grad_sum, nullptr, gv, opt);
   });

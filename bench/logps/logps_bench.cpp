@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <prefopt/backends/eigen.hpp>
+#include <prefopt/logps/sequence_logps.hpp>
 #include <random>
 #include <vector>
 

@@ -39,11 +39,12 @@ struct data {
   }
 };
 
-/// The Eigen backend declaring host-readable memory: validation reads the inputs in place
-/// (prefopt::losses::detail::host_accessible) instead of copying them through B::to_host.
+/// The Eigen backend, named for what these rows measure: its memory is host memory
+/// (prefopt::host_accessible), so validation reads the inputs in place instead of copying them
+/// through B::to_host.
 template <class T>
 struct host_eigen : prefopt::eigen::backend<T> {
-  static constexpr bool host_memory = true;
+  static_assert(prefopt::host_accessible<prefopt::eigen::backend<T>>);
 };
 
 template <class T, class Loss, class B = prefopt::eigen::backend<T>>

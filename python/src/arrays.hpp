@@ -6,6 +6,11 @@
 // Inputs are taken as nb::ndarray<nb::ro> with no other constraint, so nanobind never converts
 // (copies) them behind the caller's back: a non-contiguous vocabulary axis or a float16 tensor is
 // rejected with a message instead of being silently copied.
+//
+// matrix() and logits() return views in the memory space their template argument names
+// (prefopt/core/memory_space.hpp): host_space (the default) accepts CPU arrays only, device_space
+// accepts CUDA tensors only, so a CUDA tensor can only ever become a device view and a CPU array a
+// host view. This build runs the CPU backends and asks for host views everywhere.
 
 #include <algorithm>
 #include <cstdint>
@@ -20,6 +25,7 @@
 #include <nanobind/nanobind.h>
 #include <nanobind/ndarray.h>
 
+#include <prefopt/core/memory_space.hpp>
 #include <prefopt/core/views.hpp>
 
 namespace prefopt::python {
@@ -76,6 +82,26 @@ void require_cpu(std::string_view argument, const A& a) {
   value_error(argument, "must be in CPU memory (DLPack device type " + std::to_string(dev) + ")");
 }
 
+/// The array must be CUDA device memory (a device view is about to be made of it).
+template <class A>
+void require_cuda(std::string_view argument, const A& a) {
+  const int dev = a.device_type();
+  if (dev == nb::device::cuda::value || dev == nb::device::cuda_managed::value) return;
+  value_error(argument, "must be a CUDA tensor for a device view (DLPack device type " +
+                            std::to_string(dev) + ")");
+}
+
+/// The array lives where a view in `Space` may point.
+template <class Space, class A>
+void require_space(std::string_view argument, const A& a) {
+  if constexpr (std::is_same_v<Space, host_space>) {
+    require_cpu(argument, a);
+  } else {
+    static_assert(std::is_same_v<Space, device_space>, "views are in host_space or device_space");
+    require_cuda(argument, a);
+  }
+}
+
 template <class T, class A>
 bool has_dtype(const A& a) {
   return a.dtype() == nb::dtype<T>();
@@ -121,10 +147,11 @@ std::span<const T> vector_span(std::string_view argument, const in_array& a) {
   return {static_cast<const T*>(a.data()), a.shape(0)};
 }
 
-/// A 2-D array whose rows are contiguous.
-template <class T>
-matrix_view<const T> matrix(std::string_view argument, const in_array& a, std::string_view axes) {
-  require_cpu(argument, a);
+/// A 2-D array whose rows are contiguous, as a view in `Space`.
+template <class T, class Space = host_space>
+matrix_view<const T, Space> matrix(std::string_view argument, const in_array& a,
+                                   std::string_view axes) {
+  require_space<Space>(argument, a);
   require_ndim(argument, a, 2, axes);
   const auto s = checked_strides(argument, a);
   const auto rows = static_cast<index_t>(a.shape(0)), cols = static_cast<index_t>(a.shape(1));
@@ -134,10 +161,11 @@ matrix_view<const T> matrix(std::string_view argument, const in_array& a, std::s
   return {static_cast<const T*>(a.data()), rows, cols, s[0]};
 }
 
-/// Logits [batch, time, vocab] with a contiguous vocabulary axis; batch and time strides free.
-template <class T, class A>
-logits_view<T> logits(std::string_view argument, const A& a) {
-  require_cpu(argument, a);
+/// Logits [batch, time, vocab] with a contiguous vocabulary axis; batch and time strides free; a
+/// view in `Space`.
+template <class T, class Space = host_space, class A>
+logits_view<T, Space> logits(std::string_view argument, const A& a) {
+  require_space<Space>(argument, a);
   require_ndim(argument, a, 3, "[batch, time, vocab]");
   const auto s = checked_strides(argument, a);
   const auto batch = static_cast<index_t>(a.shape(0)), time = static_cast<index_t>(a.shape(1)),

@@ -148,8 +148,8 @@ inline std::string game_case_name(game_case c) {
 /// A host vector placed in B's memory space, and the span algorithms take.
 template <class B, class U>
 struct placed {
-  decltype(memory_space<B>::upload(std::declval<const std::vector<U>&>())) storage;
-  explicit placed(const std::vector<U>& v) : storage(memory_space<B>::upload(v)) {}
+  decltype(placement<B>::upload(std::declval<const std::vector<U>&>())) storage;
+  explicit placed(const std::vector<U>& v) : storage(placement<B>::upload(v)) {}
   [[nodiscard]] std::span<const U> span() const {
     return {storage.data(), static_cast<std::size_t>(storage.size())};
   }
@@ -258,7 +258,7 @@ logits_outcome<typename B::scalar_type> run_from_logits(loss_case c,
   const uploaded_batch<B, T, std::int64_t> dw(h.chosen), dl(h.rejected);
   const placed<B, T> rw(h.extras.rw), rl(h.extras.rl), pw(h.extras.pw), pl(h.extras.pl),
       kp(h.extras.kp), kr(h.extras.kr);
-  const losses::preference_logits<T, std::int64_t, std::uint8_t> in{
+  const losses::preference_logits<T, std::int64_t, std::uint8_t, typename B::memory_space> in{
       dw.lv,     dw.lb,     dw.mk,     dl.lv,     dl.lb,     dl.mk,
       rw.span(), rl.span(), pw.span(), pl.span(), kp.span(), kr.span()};
   sequence_logps_options seq;

@@ -11,20 +11,60 @@ using namespace prefopt::testing;
 
 namespace {
 
-/// Eigen seen as a backend whose memory the host may not read: no `host_memory` and no fused
-/// sequence log-probs. The algorithms then take the code paths the CUDA backend takes (inputs
-/// copied through B::for_each + B::to_host for validation, flags converted on the backend, the
-/// generic sequence_logps), so those paths are exercised on machines without a GPU.
+/// A memory space of the test's own: Eigen memory that the algorithms must treat as not
+/// readable by the host.
+struct emulated_device_space {};
+
+/// Eigen seen as a device backend: its memory space is not host_space, so the algorithms take
+/// the code paths the CUDA backend takes (inputs copied through B::for_each + B::to_host for
+/// validation, flags converted on the backend, the fused log-probs with views in the backend's
+/// space), and those paths are exercised on machines without a GPU. Its primitives and fused
+/// operations forward to Eigen's on the same memory.
 template <class T>
 struct device_path_backend : prefopt::eigen::backend<T> {
-  static constexpr bool host_memory = false;
-  static void token_logps_forward() = delete;   // hides the fused operations
-  static void token_logps_backward() = delete;
+  using base = prefopt::eigen::backend<T>;
+  using memory_space = emulated_device_space;
+  using vector_type = typename base::vector_type;
+  using matrix_type = typename base::matrix_type;
+  template <class U>
+  using view = prefopt::matrix_view<U, emulated_device_space>;
+  template <class U>
+  using logits = prefopt::logits_view<U, emulated_device_space>;
+
+  template <class U>
+  static prefopt::matrix_view<U> on_host(view<U> v) {
+    return {v.data, v.rows, v.cols, v.row_stride};
+  }
+  template <class U>
+  static prefopt::logits_view<U> on_host(logits<U> v) {
+    return {v.data, v.batch, v.time, v.vocab, v.batch_stride, v.time_stride};
+  }
+
+  static vector_type row_max(view<const T> m) { return base::row_max(on_host(m)); }
+  static vector_type row_logsumexp(view<const T> m) { return base::row_logsumexp(on_host(m)); }
+
+  template <class L, class M>
+  static prefopt::sequence_logps_result<device_path_backend> token_logps_forward(
+      logits<const T> x, view<const L> labels, view<const M> mask,
+      const prefopt::sequence_logps_options& options) {
+    auto r = base::token_logps_forward(on_host(x), on_host(labels), on_host(mask), options);
+    return {std::move(r.token_logps), std::move(r.token_lse), std::move(r.sum),
+            std::move(r.count), std::move(r.mean)};
+  }
+  template <class L, class M>
+  static void token_logps_backward(logits<const T> x, view<const L> labels, view<const M> mask,
+                                   const matrix_type& token_lse, const vector_type& coeff,
+                                   logits<T> grad, const prefopt::sequence_logps_options& options) {
+    base::token_logps_backward(on_host(x), on_host(labels), on_host(mask), token_lse, coeff,
+                               on_host(grad), options);
+  }
 };
 
 }  // namespace
 
-static_assert(!prefopt::losses::detail::host_accessible<device_path_backend<float>>);
+static_assert(prefopt::Backend<device_path_backend<float>>);
+static_assert(!prefopt::host_accessible<device_path_backend<float>>);
+static_assert(prefopt::fused_logps_backend<device_path_backend<double>>);
 
 // Eigen itself is the reference, so it is not listed: the backends compared with it are xtensor
 // (when found) and Eigen through the device code paths.

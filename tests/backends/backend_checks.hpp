@@ -2,8 +2,8 @@
 // Backend-generic test bodies, shared by the CPU suite (Eigen, xtensor) and the CUDA suite, so a
 // GPU runs exactly the assertions the CPU backends pass. Every check compares a backend against
 // a naive long-double reference computed here on the host; inputs are placed in the backend's
-// memory space through memory_space<B> (host vectors by default; the CUDA suite specialises it
-// with device buffers).
+// memory through placement<B> (host vectors by default; the CUDA suite specialises it with
+// device buffers) and viewed through views in B::memory_space (view_in / logits_in).
 //
 // Tolerances against the long-double reference (relative, with an absolute floor for values
 // near zero): float 1e-5 (a few ulp of exp / log over a 2048-element chunk; the GPU's exp2
@@ -28,10 +28,9 @@
 
 namespace prefopt::testing {
 
-/// Where a backend's inputs live. Host backends use host vectors.
+/// Where a backend's inputs are stored. Host backends use host vectors.
 template <class B>
-struct memory_space {
-  static constexpr bool host = true;  // host pointers can be read directly
+struct placement {
   template <class U>
   static std::vector<U> upload(const std::vector<U>& v) {
     return v;
@@ -41,6 +40,12 @@ struct memory_space {
     return std::vector<U>(p, p + n);
   }
 };
+
+/// Views of memory in B's space: what B's primitives and algorithms take.
+template <class B, class T>
+using view_in = matrix_view<T, typename B::memory_space>;
+template <class B, class T>
+using logits_in = logits_view<T, typename B::memory_space>;
 
 template <class T>
 struct tolerance {
@@ -59,7 +64,7 @@ bool close(double got, long double want, double rel = tolerance<T>::rel,
 
 template <class B>
 std::vector<typename B::scalar_type> download_matrix(const typename B::matrix_type& m) {
-  return memory_space<B>::download(B::data(m), B::rows(m) * B::cols(m));
+  return placement<B>::download(B::data(m), B::rows(m) * B::cols(m));
 }
 
 template <class T>
@@ -128,12 +133,12 @@ void check_reductions() {
   for (index_t r = 0; r < rows; ++r) m[static_cast<std::size_t>(r * stride + 5)] =
       -std::numeric_limits<T>::infinity();
   m[static_cast<std::size_t>(2 * stride + 4000)] = T(40);  // the max in a later chunk
-  const auto md = memory_space<B>::upload(m);
-  const matrix_view<const T> mv{md.data(), rows, cols, stride};
+  const auto md = placement<B>::upload(m);
+  const view_in<B, const T> mv{md.data(), rows, cols, stride};
   const auto rs = B::to_host(B::row_sum(mv)), rm = B::to_host(B::row_max(mv));
   const auto rl = B::to_host(B::row_logsumexp(mv));
   std::vector<std::int64_t> cols_h{0, 4499, -1, 4500, 17, 5, 3};
-  const auto cols_d = memory_space<B>::upload(cols_h);
+  const auto cols_d = placement<B>::upload(cols_h);
   const auto gc = B::to_host(B::gather_cols(mv, cols_d.data()));
   for (index_t r = 0; r < rows; ++r) {
     const T* row = m.data() + r * stride;
@@ -149,8 +154,8 @@ void check_reductions() {
   }
   // Row sums on finite data, accumulated in double.
   auto f = normal_values<T>(static_cast<std::size_t>(rows * stride), 3.0, 24);
-  const auto fd = memory_space<B>::upload(f);
-  const auto fs = B::to_host(B::row_sum(matrix_view<const T>{fd.data(), rows, cols, stride}));
+  const auto fd = placement<B>::upload(f);
+  const auto fs = B::to_host(B::row_sum(view_in<B, const T>{fd.data(), rows, cols, stride}));
   for (index_t r = 0; r < rows; ++r) {
     long double sum = 0;
     for (index_t c = 0; c < cols; ++c) sum += f[r * stride + c];
@@ -192,6 +197,28 @@ void check_linear_and_for_each() {
   CHECK(B::rows(m) == r);
   CHECK(B::cols(m) == c);
   CHECK(B::size(B::zeros(0)) == 0);
+}
+
+/// The matrix upload and the one-element read-back of the concept: an uploaded matrix is
+/// row-major with row r at B::data(m) + r * cols (read back through placement<B>, not through
+/// the primitives under test), and to_host_element returns exactly the stored element.
+template <class B>
+void check_matrix_upload_and_element_read() {
+  using T = typename B::scalar_type;
+  const index_t r = 5, c = 3;
+  const auto mh = normal_values<T>(static_cast<std::size_t>(r * c), 1.0, 35);
+  const auto m = B::from_host(r, c, std::span<const T>(mh));
+  CHECK(B::rows(m) == r);
+  CHECK(B::cols(m) == c);
+  CHECK(placement<B>::download(B::data(m), r * c) == mh);
+  const auto v = B::from_host(std::span<const T>(mh));
+  for (index_t i = 0; i < r * c; ++i) CHECK(B::to_host_element(v, i) == mh[static_cast<std::size_t>(i)]);
+  CHECK(B::rows(B::from_host(0, 4, std::span<const T>())) == 0);
+  CHECK_THROWS_WITH(B::from_host(r, c + 1, std::span<const T>(mh)),
+                    Catch::Contains("values.size() = 15") && Catch::Contains("rows * cols = 20"));
+  CHECK_THROWS_AS(B::from_host(-1, c, std::span<const T>()), prefopt::invalid_argument);
+  CHECK_THROWS_WITH(B::to_host_element(v, r * c), Catch::Contains("i = 15"));
+  CHECK_THROWS_AS(B::to_host_element(v, -1), prefopt::invalid_argument);
 }
 
 // ---- sequence log-probs ---------------------------------------------------------------------
@@ -246,20 +273,20 @@ struct token_batch {
 /// Views of a token batch uploaded to B's memory space (the uploads own the memory).
 template <class B, class T, class L>
 struct uploaded_batch {
-  decltype(memory_space<B>::upload(std::declval<const std::vector<T>&>())) logits;
-  decltype(memory_space<B>::upload(std::declval<const std::vector<L>&>())) labels;
-  decltype(memory_space<B>::upload(std::declval<const std::vector<std::uint8_t>&>())) mask;
-  logits_view<const T> lv;
-  matrix_view<const L> lb;
-  matrix_view<const std::uint8_t> mk;
+  decltype(placement<B>::upload(std::declval<const std::vector<T>&>())) logits;
+  decltype(placement<B>::upload(std::declval<const std::vector<L>&>())) labels;
+  decltype(placement<B>::upload(std::declval<const std::vector<std::uint8_t>&>())) mask;
+  logits_in<B, const T> lv;
+  view_in<B, const L> lb;
+  view_in<B, const std::uint8_t> mk;
 
   explicit uploaded_batch(const token_batch<T, L>& h)
-      : logits(memory_space<B>::upload(h.logits)),
-        labels(memory_space<B>::upload(h.labels)),
-        mask(memory_space<B>::upload(h.mask)) {
+      : logits(placement<B>::upload(h.logits)),
+        labels(placement<B>::upload(h.labels)),
+        mask(placement<B>::upload(h.mask)) {
     lv = {logits.data(), h.batch, h.time, h.vocab, h.batch_stride, h.time_stride};
-    lb = matrix_view<const L>::contiguous(labels.data(), h.batch, h.time);
-    if (!h.mask.empty()) mk = matrix_view<const std::uint8_t>::contiguous(mask.data(), h.batch, h.time);
+    lb = view_in<B, const L>::contiguous(labels.data(), h.batch, h.time);
+    if (!h.mask.empty()) mk = view_in<B, const std::uint8_t>::contiguous(mask.data(), h.batch, h.time);
   }
 };
 
@@ -502,7 +529,7 @@ void check_generic_path_matches_fused() {
       CHECK(close<T>(a[i], b[i]));
     }
   };
-  if constexpr (memory_space<B>::host) {
+  if constexpr (prefopt::host_accessible<B>) {
     const auto generic = prefopt::detail::sequence_logps_generic<B>(d.lv, d.lb, d.mk, opt);
     agree(download_matrix<B>(generic.token_logps), download_matrix<B>(fused.token_logps));
     agree(download_matrix<B>(generic.token_lse), download_matrix<B>(fused.token_lse));
@@ -514,7 +541,7 @@ void check_generic_path_matches_fused() {
   auto g_generic = B::zeros(h.batch * h.time, h.vocab);
   auto g_fused = B::zeros(h.batch * h.time, h.vocab);
   auto as_logits = [&](typename B::matrix_type& m) {
-    return logits_view<T>::contiguous(B::data(m), h.batch, h.time, h.vocab);
+    return logits_in<B, T>::contiguous(B::data(m), h.batch, h.time, h.vocab);
   };
   prefopt::detail::sequence_logps_backward_generic<B>(d.lv, d.lb, d.mk, fused.token_lse, coeff,
                                                       as_logits(g_generic), opt.layout);

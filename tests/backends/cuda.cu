@@ -1,5 +1,5 @@
 // The backend-generic checks of backend_checks.hpp on prefopt::cuda::backend<float / double>:
-// the same assertions the CPU backends pass, with inputs uploaded to device memory.
+// the same cases the CPU backends pass (backend_cases.hpp), with inputs uploaded to device memory.
 //
 // Always compiled when nvcc is found. Without a usable CUDA device each test prints the skip
 // marker with the reason (tests/support/device_skip.hpp), which ctest reports as "Skipped"
@@ -12,57 +12,11 @@
 
 using namespace prefopt::testing;
 
-TEMPLATE_TEST_CASE("cuda: element-wise primitives match long-double references", "[cuda]",
-                   PREFOPT_CUDA_BACKENDS) {
-  skip_without_device();
-  check_elementwise<TestType>();
-}
-
-TEMPLATE_TEST_CASE("cuda: reductions, row reductions and gather on strided views", "[cuda]",
-                   PREFOPT_CUDA_BACKENDS) {
-  skip_without_device();
-  check_reductions<TestType>();
-}
-
-TEMPLATE_TEST_CASE("cuda: matvec, matvec_transposed and for_each", "[cuda]",
-                   PREFOPT_CUDA_BACKENDS) {
-  skip_without_device();
-  check_linear_and_for_each<TestType>();
-}
-
-TEMPLATE_TEST_CASE("cuda: fused sequence_logps forward matches the reference", "[cuda][logps]",
-                   PREFOPT_CUDA_BACKENDS) {
-  skip_without_device();
-  check_sequence_logps_forward<TestType>(false, true, 3001);
-  check_sequence_logps_forward<TestType>(true, true, 3001);
-  check_sequence_logps_forward<TestType>(true, false, 17);
-  check_sequence_logps_forward<TestType, std::int32_t>(true, true, 517);
-}
-
-TEMPLATE_TEST_CASE("cuda: fused sequence_logps backward matches the analytic gradient",
-                   "[cuda][logps]", PREFOPT_CUDA_BACKENDS) {
-  skip_without_device();
-  check_sequence_logps_backward<TestType>(true, true, 2100);
-  check_sequence_logps_backward<TestType>(false, false, 33);
-}
-
-TEMPLATE_TEST_CASE("cuda: sequence_logps is deterministic across launches", "[cuda][logps]",
-                   PREFOPT_CUDA_BACKENDS) {
-  skip_without_device();
-  check_sequence_logps_deterministic<TestType>();
-}
-
-TEMPLATE_TEST_CASE("cuda: sequence_logps rejects bad labels, non-finite rows and empty sequences",
-                   "[cuda][logps]", PREFOPT_CUDA_BACKENDS) {
-  skip_without_device();
-  check_sequence_logps_errors<TestType>();
-}
-
-TEMPLATE_TEST_CASE("cuda: the generic required-primitives backward agrees with the fused one",
-                   "[cuda][logps]", PREFOPT_CUDA_BACKENDS) {
-  skip_without_device();
-  check_generic_path_matches_fused<TestType>();
-}
+#define PREFOPT_CASES_BACKENDS PREFOPT_CUDA_BACKENDS
+#define PREFOPT_CASES_NAME(s) "cuda: " s
+#define PREFOPT_CASES_TAG "[cuda]"
+#define PREFOPT_CASES_PRELUDE skip_without_device()
+#include "backend_cases.hpp"
 
 TEST_CASE("cuda: sequence_logps backward agrees with finite differences (double)",
           "[cuda][logps]") {

@@ -1,5 +1,5 @@
 #pragma once
-// What the CUDA test translation units share: device buffers as the memory space of
+// What the CUDA test translation units share: device buffers as the placement of the inputs of
 // prefopt::cuda::backend<T> in the backend-generic test bodies, the backend list, and the skip
 // rule (without a usable CUDA device a test prints the skip marker of
 // tests/support/device_skip.hpp and exits 0; ctest reports it as "Skipped" through the
@@ -17,8 +17,7 @@
 namespace prefopt::testing {
 
 template <class T>
-struct memory_space<prefopt::cuda::backend<T>> {
-  static constexpr bool host = false;
+struct placement<prefopt::cuda::backend<T>> {
   template <class U>
   static prefopt::cuda::device_buffer<U> upload(const std::vector<U>& v) {
     return prefopt::cuda::upload(v);

@@ -1,7 +1,8 @@
 #pragma once
 // Non-owning views of user memory for token-level batches. A caller holding PyTorch / NumPy /
-// Eigen / device buffers wraps them without copying; the pointer lives in the memory space of the
-// backend that consumes the view (host memory for Eigen and xtensor, device memory for CUDA).
+// Eigen / device buffers wraps them without copying. The pointer lives in the memory space named
+// by the view's second template parameter (host_space by default, device_space for CUDA memory;
+// prefopt/core/memory_space.hpp); an algorithm only accepts views in its backend's space.
 //
 // Layout conventions (the ones HF TRL uses):
 //   logits  [B, T, V]  the vocabulary axis is contiguous; batch and time strides are free.
@@ -18,12 +19,14 @@
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
+#include "prefopt/core/memory_space.hpp"
 
 namespace prefopt {
 
-/// Strided 2-D view (row stride free, column stride 1).
-template <class T>
+/// Strided 2-D view (row stride free, column stride 1) of memory in `Space`.
+template <class T, class Space = host_space>
 struct matrix_view {
+  using memory_space = Space;
   T* data = nullptr;
   index_t rows = 0;
   index_t cols = 0;
@@ -35,17 +38,18 @@ struct matrix_view {
   PREFOPT_HD T* row(index_t r) const { return data + r * row_stride; }
   PREFOPT_HD T& operator()(index_t r, index_t c) const { return data[r * row_stride + c]; }
   [[nodiscard]] constexpr bool empty() const { return data == nullptr; }
-  /// Same memory, read-only element type.
-  constexpr operator matrix_view<const T>() const  // NOLINT(google-explicit-constructor)
+  /// Same memory, read-only element type (the space never changes implicitly).
+  constexpr operator matrix_view<const T, Space>() const  // NOLINT(google-explicit-constructor)
     requires(!std::is_const_v<T>)
   {
     return {data, rows, cols, row_stride};
   }
 };
 
-/// Logits [batch, time, vocab] with the vocabulary axis contiguous.
-template <class T>
+/// Logits [batch, time, vocab] with the vocabulary axis contiguous, in memory of `Space`.
+template <class T, class Space = host_space>
 struct logits_view {
+  using memory_space = Space;
   T* data = nullptr;
   index_t batch = 0;
   index_t time = 0;
@@ -58,10 +62,10 @@ struct logits_view {
   }
   PREFOPT_HD T* row(index_t b, index_t t) const { return data + b * batch_stride + t * time_stride; }
   /// The positions of one sequence as a [time, vocab] matrix view.
-  constexpr matrix_view<T> sequence(index_t b) const {
+  constexpr matrix_view<T, Space> sequence(index_t b) const {
     return {data + b * batch_stride, time, vocab, time_stride};
   }
-  constexpr operator logits_view<const T>() const  // NOLINT(google-explicit-constructor)
+  constexpr operator logits_view<const T, Space>() const  // NOLINT(google-explicit-constructor)
     requires(!std::is_const_v<T>)
   {
     return {data, batch, time, vocab, batch_stride, time_stride};
@@ -85,8 +89,8 @@ struct token_layout {
 
 /// Shape checks every primitive taking a matrix_view runs first (negative extents, a row stride
 /// shorter than a row, a null pointer with elements to read). `name` is the argument's name.
-template <class T>
-void validate_matrix_view(std::string_view name, matrix_view<T> m) {
+template <class T, class S>
+void validate_matrix_view(std::string_view name, matrix_view<T, S> m) {
   const auto field = [name](const char* member) { return std::string(name) + member; };
   if (m.rows < 0) throw_invalid_argument(field(".rows"), m.rows, "must be >= 0");
   if (m.cols < 0) throw_invalid_argument(field(".cols"), m.cols, "must be >= 0");
@@ -99,8 +103,8 @@ void validate_matrix_view(std::string_view name, matrix_view<T> m) {
 /// An output logits view must give every (sequence, position) row its own memory, or threads and
 /// CUDA blocks writing different rows would race. Accepted: batch-major ([B, T, V], the default)
 /// and time-major ([T, B, V]) layouts, with any padding.
-template <class T>
-void validate_output_logits(std::string_view name, logits_view<T> g) {
+template <class T, class S>
+void validate_output_logits(std::string_view name, logits_view<T, S> g) {
   if (g.batch * g.time == 0) return;
   // Batch-major: one sequence's rows lie within batch_stride. Time-major: one position's rows
   // (one per sequence) lie within time_stride, so batch_stride must separate them even when
@@ -117,9 +121,9 @@ void validate_output_logits(std::string_view name, logits_view<T> g) {
 
 /// Validates that the views describe a consistent batch (shapes and strides), naming the
 /// argument at fault. Labels / mask contents are validated by the kernels that read them.
-template <class T, class L, class M>
-void validate_token_batch(logits_view<const T> logits, matrix_view<const L> labels,
-                          matrix_view<const M> mask) {
+template <class T, class L, class M, class S>
+void validate_token_batch(logits_view<const T, S> logits, matrix_view<const L, S> labels,
+                          matrix_view<const M, S> mask) {
   require(logits.data != nullptr || logits.batch * logits.time * logits.vocab == 0, "logits.data",
           "nullptr", "must point to the logits");
   require(logits.batch >= 0, "logits.batch", logits.batch, "must be >= 0");

@@ -8,9 +8,12 @@
 //   dL/dlogits[b, p, v] = c_b * (1[v == y] - softmax(logits[b, p, :])_v) for counted positions,
 //   c_b = dL/dsum_b + dL/dmean_b / count_b; zero everywhere else (including the last position).
 //
-// Backends that provide B::token_logps_forward / B::token_logps_backward get a fused, single
-// streaming pass per row that never materialises a softmax; others fall back to the required
-// primitives (row_logsumexp, gather_cols, for_each).
+// Backends that provide B::token_logps_forward / B::token_logps_backward (prefopt::
+// fused_logps_backend, logps/types.hpp) get a fused, single streaming pass per row that never
+// materialises a softmax. Others fall back to the generic path (row_logsumexp, gather_cols,
+// for_each), which reads labels on the host and is therefore only compiled for host-accessible
+// backends: a device backend whose fused signature does not match is a compile error, not a
+// fall-back that dereferences device pointers on the host.
 //
 // Precision: per-sequence sums are accumulated in double whatever the logits type, so a float
 // sequence of 10^5 tokens loses nothing to summation order; the stored sum is then rounded once.
@@ -22,85 +25,46 @@
 // has at least one counted token. Rows that are not counted are never read.
 
 #include <cstdint>
-#include <limits>
-#include <string>
+#include <span>
 #include <type_traits>
 #include <vector>
 
 #include "prefopt/config.hpp"
-#include "prefopt/core/views.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"
+#include "prefopt/core/views.hpp"
+#include "prefopt/logps/detail/token_checks.hpp"
+#include "prefopt/logps/types.hpp"
 
 namespace prefopt {
 
-struct sequence_logps_options {
-  token_layout layout{};     // label shift and ignore_index
-  bool compute_mean = true;  // also return sum / count; requires every sequence to be non-empty
-  int threads = 0;           // CPU backends: 0 = hardware concurrency; results do not depend on it
-};
-
-template <class B>
-struct sequence_logps_result {
-  typename B::matrix_type token_logps;  // [batch, P]; 0 where a position is not counted
-  typename B::matrix_type token_lse;    // [batch, P]; saved log-sum-exp per position (backward)
-  typename B::vector_type sum;          // [batch] sum of counted token log-probs
-  typename B::vector_type count;        // [batch] counted tokens (exact integers below 2^24 in float)
-  typename B::vector_type mean;         // [batch] sum / count; size 0 unless compute_mean
-};
-
 namespace detail {
 
-template <class L, class M>
-PREFOPT_HD inline bool position_counted(const L* label_row, const M* mask_row, index_t column,
-                                        std::int64_t ignore_index) {
-  if (static_cast<std::int64_t>(label_row[column]) == ignore_index) return false;
-  return mask_row == nullptr || mask_row[column] != M(0);
+/// Why a backend without matching fused operations must be host-accessible.
+template <class B>
+consteval bool assert_generic_logps_allowed() {
+  static_assert(host_accessible<B>,
+                "prefopt::sequence_logps: B has no fused token_logps_forward / "
+                "token_logps_backward for these label and mask types (see "
+                "prefopt::fused_logps_backend in prefopt/logps/types.hpp for the exact signatures) "
+                "and B's memory is not host memory, so the generic path, which reads labels on "
+                "the host, cannot be used");
+  static_assert(backend_primitives::has_gather<B>,
+                "prefopt::sequence_logps: the generic path needs B::gather_cols(matrix_view, "
+                "const std::int64_t*) (or provide the fused operations)");
+  return true;
 }
 
-/// Host scan of labels: every counted label must be a valid vocabulary id.
-template <class L, class M>
-void validate_labels(matrix_view<const L> labels, matrix_view<const M> mask, index_t vocab,
-                     const token_layout& layout) {
-  static_assert(std::is_integral_v<L>, "labels must have an integral type");
-  const index_t positions = layout.predicted_positions(labels.cols);
-  for (index_t b = 0; b < labels.rows; ++b) {
-    const L* lrow = labels.row(b);
-    const M* mrow = mask.empty() ? nullptr : mask.row(b);
-    for (index_t p = 0; p < positions; ++p) {
-      const index_t col = layout.label_column(p);
-      if (!position_counted(lrow, mrow, col, layout.ignore_index)) continue;
-      const auto y = static_cast<long long>(lrow[col]);
-      if (y < 0 || y >= vocab) {
-        throw_invalid_argument("labels[" + std::to_string(b) + ", " + std::to_string(col) + "]", y,
-                               "must be in [0, vocab = " + std::to_string(vocab) +
-                                   ") or equal ignore_index = " +
-                                   std::to_string(layout.ignore_index));
-      }
-    }
-  }
-}
-
-[[noreturn]] inline void throw_non_finite_logits(index_t b, index_t p, double value) {
-  throw_invalid_argument("logits[" + std::to_string(b) + ", " + std::to_string(p) + ", :]", value,
-                         "log-sum-exp or label logit is not finite (NaN or +Inf in the row, or "
-                         "-Inf at the label); logits must be finite");
-}
-
-[[noreturn]] inline void throw_empty_sequence(index_t b) {
-  throw_invalid_argument("completion tokens of sequence " + std::to_string(b), 0,
-                         "a mean log-prob needs at least one counted token (label != "
-                         "ignore_index and mask != 0)");
-}
-
-// Generic forward: the required primitives only. Labels and mask are read on the host, so this
-// path suits host-memory backends; device backends provide the fused operations.
+// Generic forward: the required primitives plus gather_cols. Labels and mask are read on the
+// host (and the gathered columns passed as a host pointer), so it compiles for host-accessible
+// backends only; device backends provide the fused operations.
 template <class B, class L, class M>
 sequence_logps_result<B> sequence_logps_generic(logits_view<const typename B::scalar_type> logits,
                                                 matrix_view<const L> labels,
                                                 matrix_view<const M> mask,
                                                 const sequence_logps_options& options) {
+  static_assert(assert_generic_logps_allowed<B>());
   using T = typename B::scalar_type;
   const index_t P = options.layout.predicted_positions(logits.time);
   sequence_logps_result<B> out{B::zeros(logits.batch, P), B::zeros(logits.batch, P),
@@ -150,13 +114,15 @@ sequence_logps_result<B> sequence_logps_generic(logits_view<const typename B::sc
   return out;
 }
 
-// Generic backward: one for_each over every logit, c_b * (1[v == y] - exp(x - lse)).
-template <class B, class L, class M>
-void sequence_logps_backward_generic(logits_view<const typename B::scalar_type> logits,
-                                     matrix_view<const L> labels, matrix_view<const M> mask,
+// Generic backward: one for_each over every logit, c_b * (1[v == y] - exp(x - lse)). It reads
+// nothing on the host and runs in any memory space; the public entry point validates labels on
+// the host first, so it takes this path for host-accessible backends only.
+template <class B, class L, class M, class S = typename B::memory_space>
+void sequence_logps_backward_generic(logits_view<const typename B::scalar_type, S> logits,
+                                     matrix_view<const L, S> labels, matrix_view<const M, S> mask,
                                      const typename B::matrix_type& token_lse,
                                      const typename B::vector_type& coeff,
-                                     logits_view<typename B::scalar_type> grad,
+                                     logits_view<typename B::scalar_type, S> grad,
                                      const token_layout& layout) {
   using T = typename B::scalar_type;
   const index_t P = layout.predicted_positions(logits.time);
@@ -180,33 +146,46 @@ void sequence_logps_backward_generic(logits_view<const typename B::scalar_type> 
   });
 }
 
-/// Read-only view of the same memory, whether or not the caller's element type was const.
-template <class T>
-constexpr matrix_view<const std::remove_const_t<T>> as_const(matrix_view<T> v) {
-  return {v.data, v.rows, v.cols, v.row_stride};
+/// The checks both entry points start with: B is a backend, the logits have its scalar type,
+/// and every view lives in B's memory space (a host view for a device backend is a compile
+/// error here, before anything could dereference it).
+template <class B, class T, class Logits, class Labels, class Mask>
+consteval bool assert_logps_arguments() {
+  static_assert(detail::assert_backend<B>());
+  static_assert(std::is_same_v<std::remove_const_t<T>, typename B::scalar_type>,
+                "prefopt::sequence_logps: the logits element type must be the backend's "
+                "scalar_type");
+  static_assert(in_memory_space_of<B, Logits> && in_memory_space_of<B, Labels> &&
+                    in_memory_space_of<B, Mask>,
+                "prefopt::sequence_logps: logits, labels and mask must be views in the backend's "
+                "memory space (B::memory_space; e.g. matrix_view<const L, prefopt::device_space> "
+                "for the CUDA backend, the default host_space for Eigen and xtensor)");
+  return true;
 }
 
 }  // namespace detail
 
 /// Forward pass. `logits`, `labels` and `mask` are non-owning views in B's memory space; pass an
 /// empty mask view ({}) to count every label that is not ignore_index.
-template <class B, class T, class L, class M>
-sequence_logps_result<B> sequence_logps(logits_view<T> logits_in, matrix_view<L> labels_in,
-                                        matrix_view<M> mask_in,
+template <class B, class T, class L, class M, class SL, class SB, class SM>
+sequence_logps_result<B> sequence_logps(logits_view<T, SL> logits_in, matrix_view<L, SB> labels_in,
+                                        matrix_view<M, SM> mask_in,
                                         const sequence_logps_options& options = {}) {
-  PREFOPT_ASSERT_BACKEND(B);
+  static_assert(detail::assert_logps_arguments<B, T, logits_view<T, SL>, matrix_view<L, SB>,
+                                               matrix_view<M, SM>>());
   using S = typename B::scalar_type;
-  static_assert(std::is_same_v<std::remove_const_t<T>, S>,
-                "sequence_logps: the logits element type must be the backend's scalar_type");
-  const logits_view<const S> logits = logits_in;
+  const logits_view<const S, SL> logits = logits_in;
   const auto labels = detail::as_const(labels_in);
   const auto mask = detail::as_const(mask_in);
   validate_token_batch(logits, labels, mask);
 
   sequence_logps_result<B> out;
-  if constexpr (requires { B::token_logps_forward(logits, labels, mask, options); }) {
+  using LC = std::remove_const_t<L>;
+  using MC = std::remove_const_t<M>;
+  if constexpr (fused_logps_backend<B, LC, MC>) {
     out = B::token_logps_forward(logits, labels, mask, options);
   } else {
+    static_assert(detail::assert_generic_logps_allowed<B>());
     detail::validate_labels(labels, mask, logits.vocab, options.layout);
     out = detail::sequence_logps_generic<B>(logits, labels, mask, options);
   }
@@ -224,28 +203,30 @@ sequence_logps_result<B> sequence_logps(logits_view<T> logits_in, matrix_view<L>
 }
 
 /// Forward pass without a completion mask (only ignore_index labels are skipped).
-template <class B, class T, class L>
-sequence_logps_result<B> sequence_logps(logits_view<T> logits, matrix_view<L> labels,
+template <class B, class T, class L, class SL, class SB>
+sequence_logps_result<B> sequence_logps(logits_view<T, SL> logits, matrix_view<L, SB> labels,
                                         const sequence_logps_options& options = {}) {
-  return sequence_logps<B>(logits, labels, matrix_view<const std::uint8_t>{}, options);
+  return sequence_logps<B>(logits, labels, matrix_view<const std::uint8_t, SB>{}, options);
 }
 
 /// Backward pass into a caller-provided gradient buffer of the logits' shape (every element is
 /// written). `grad_sum` = dL/d(sequence sum) [batch]; `grad_mean` = dL/d(sequence mean) [batch]
 /// or nullptr. `forward` is the result of sequence_logps on the same inputs (its saved
 /// log-sum-exp avoids a second reduction pass).
-template <class B, class T, class L, class M>
-void sequence_logps_backward(logits_view<T> logits_in, matrix_view<L> labels_in,
-                             matrix_view<M> mask_in, const sequence_logps_result<B>& forward,
+template <class B, class T, class L, class M, class SL, class SB, class SM, class SG>
+void sequence_logps_backward(logits_view<T, SL> logits_in, matrix_view<L, SB> labels_in,
+                             matrix_view<M, SM> mask_in, const sequence_logps_result<B>& forward,
                              const typename B::vector_type& grad_sum,
                              const typename B::vector_type* grad_mean,
-                             logits_view<typename B::scalar_type> grad_logits,
+                             logits_view<typename B::scalar_type, SG> grad_logits,
                              const sequence_logps_options& options = {}) {
-  PREFOPT_ASSERT_BACKEND(B);
+  static_assert(detail::assert_logps_arguments<B, T, logits_view<T, SL>, matrix_view<L, SB>,
+                                               matrix_view<M, SM>>());
+  static_assert(in_memory_space_of<B, logits_view<T, SG>>,
+                "prefopt::sequence_logps_backward: grad_logits must be a view in the backend's "
+                "memory space");
   using S = typename B::scalar_type;
-  static_assert(std::is_same_v<std::remove_const_t<T>, S>,
-                "sequence_logps_backward: the logits element type must be the backend's scalar_type");
-  const logits_view<const S> logits = logits_in;
+  const logits_view<const S, SL> logits = logits_in;
   const auto labels = detail::as_const(labels_in);
   const auto mask = detail::as_const(mask_in);
   validate_token_batch(logits, labels, mask);
@@ -283,12 +264,10 @@ void sequence_logps_backward(logits_view<T> logits_in, matrix_view<L> labels_in,
       c[b] = gs[b] + (gm != nullptr ? gm[b] / n[b] : S(0));
     });
   }
-  if constexpr (requires {
-                  B::token_logps_backward(logits, labels, mask, forward.token_lse, coeff,
-                                          grad_logits, options);
-                }) {
+  if constexpr (fused_logps_backend<B, std::remove_const_t<L>, std::remove_const_t<M>>) {
     B::token_logps_backward(logits, labels, mask, forward.token_lse, coeff, grad_logits, options);
   } else {
+    static_assert(detail::assert_generic_logps_allowed<B>());
     detail::validate_labels(labels, mask, logits.vocab, options.layout);
     detail::sequence_logps_backward_generic<B>(logits, labels, mask, forward.token_lse, coeff,
                                                grad_logits, options.layout);
@@ -296,16 +275,16 @@ void sequence_logps_backward(logits_view<T> logits_in, matrix_view<L> labels_in,
 }
 
 /// Backward pass returning an owned [batch * time, vocab] gradient matrix.
-template <class B, class T, class L, class M>
-typename B::matrix_type sequence_logps_backward(logits_view<T> logits, matrix_view<L> labels,
-                                                matrix_view<M> mask,
+template <class B, class T, class L, class M, class SL, class SB, class SM>
+typename B::matrix_type sequence_logps_backward(logits_view<T, SL> logits,
+                                                matrix_view<L, SB> labels, matrix_view<M, SM> mask,
                                                 const sequence_logps_result<B>& forward,
                                                 const typename B::vector_type& grad_sum,
                                                 const typename B::vector_type* grad_mean,
                                                 const sequence_logps_options& options = {}) {
   auto grad = B::zeros(logits.batch * logits.time, logits.vocab);
-  auto view = logits_view<typename B::scalar_type>::contiguous(B::data(grad), logits.batch,
-                                                                logits.time, logits.vocab);
+  auto view = logits_view<typename B::scalar_type, typename B::memory_space>::contiguous(
+      B::data(grad), logits.batch, logits.time, logits.vocab);
   sequence_logps_backward<B>(logits, labels, mask, forward, grad_sum, grad_mean, view, options);
   return grad;
 }

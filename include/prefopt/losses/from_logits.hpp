@@ -30,14 +30,15 @@ namespace prefopt::losses {
 
 /// Views of the policy's token-level outputs for N chosen and N rejected sequences, plus the
 /// per-sequence extras of preference_batch (spans in B's memory space; empty when unused).
-template <class T, class L, class M>
+/// `Space` is the views' memory space and must be B::memory_space (device_space for CUDA).
+template <class T, class L, class M, class Space = host_space>
 struct preference_logits {
-  logits_view<const T> chosen_logits{};     // [N, T_w, V]
-  matrix_view<const L> chosen_labels{};     // [N, T_w]
-  matrix_view<const M> chosen_mask{};       // [N, T_w] or empty
-  logits_view<const T> rejected_logits{};   // [N, T_l, V]
-  matrix_view<const L> rejected_labels{};   // [N, T_l]
-  matrix_view<const M> rejected_mask{};     // [N, T_l] or empty
+  logits_view<const T, Space> chosen_logits{};     // [N, T_w, V]
+  matrix_view<const L, Space> chosen_labels{};     // [N, T_w]
+  matrix_view<const M, Space> chosen_mask{};       // [N, T_w] or empty
+  logits_view<const T, Space> rejected_logits{};   // [N, T_l, V]
+  matrix_view<const L, Space> rejected_labels{};   // [N, T_l]
+  matrix_view<const M, Space> rejected_mask{};     // [N, T_l] or empty
   std::span<const T> ref_chosen_logps{};    // [N] or empty (reference-free)
   std::span<const T> ref_rejected_logps{};
   std::span<const T> chosen_win_rates{};    // sppo
@@ -55,12 +56,15 @@ struct logits_loss_result {
   typename B::matrix_type grad_rejected_logits;  // [N * T_l, V]
 };
 
-template <class B, preference_loss_policy Loss, class L, class M>
+template <class B, preference_loss_policy Loss, class L, class M, class Space>
 logits_loss_result<B> preference_loss_from_logits(
-    const Loss& loss, const preference_logits<typename B::scalar_type, L, M>& in,
+    const Loss& loss, const preference_logits<typename B::scalar_type, L, M, Space>& in,
     const preference_loss_options<typename B::scalar_type>& options = {},
     const sequence_logps_options& seq_options = {}) {
   PREFOPT_ASSERT_BACKEND(B);
+  static_assert(std::is_same_v<Space, typename B::memory_space>,
+                "preference_loss_from_logits: the preference_logits views must be in the "
+                "backend's memory space (preference_logits<T, L, M, typename B::memory_space>)");
   using T = typename B::scalar_type;
   require_same_size("rejected_logits.batch", in.rejected_logits.batch, "chosen_logits.batch",
                     in.chosen_logits.batch);

@@ -16,10 +16,10 @@
 // an invalid address in the kernel, reported as cuda_error at the next synchronising call, after
 // which the CUDA context is unusable. The per-pair work runs in one B::for_each with a PREFOPT_HD
 // lambda. Validation reads the inputs back to the host first (device code cannot throw): backends
-// without `host_memory` pay one device-to-host copy per input span. Batch couplings are computed
-// on the host and passed to the kernel as constants: KTO's z0, BCO's delta; AOT's sort runs on the
-// host (a device backend would need a sort primitive), so on CUDA an aot / aot_unpaired call also
-// uploads its per-pair values and gradients. Results (per_pair, gradients) are B vectors, in
+// that are not prefopt::host_accessible pay one device-to-host copy per input span. Batch
+// couplings are computed on the host and passed to the kernel as constants: KTO's z0, BCO's
+// delta; AOT's sort runs on the host (a device backend would need a sort primitive), so on CUDA an
+// aot / aot_unpaired call also uploads its per-pair values and gradients. Results (per_pair, gradients) are B vectors, in
 // device memory on CUDA; loss, metrics and context are host scalars.
 
 #include <algorithm>
@@ -112,10 +112,8 @@ struct preference_loss_result {
 
 namespace detail {
 
-/// Backends whose memory the host can read directly declare `static constexpr bool host_memory =
-/// true`; validation and the host-side batch steps then read the caller's buffers in place.
-template <class B>
-concept host_accessible = requires { requires B::host_memory; };
+// prefopt::host_accessible<B> (core/concepts.hpp): validation and the host-side batch steps
+// read the caller's buffers in place.
 
 /// Host-readable values of a span in B's memory space: the span itself for host-accessible
 /// backends, otherwise an owned copy.

@@ -25,8 +25,8 @@ int main() {
   const auto logits_d = prefopt::cuda::upload(logits);
   const auto labels_d = prefopt::cuda::upload(labels);
   const auto r = prefopt::sequence_logps<backend>(
-      prefopt::logits_view<const double>::contiguous(logits_d.data(), 2, 3, 2),
-      prefopt::matrix_view<const std::int64_t>::contiguous(labels_d.data(), 2, 3));
+      prefopt::cuda::device_logits_view<const double>::contiguous(logits_d.data(), 2, 3, 2),
+      prefopt::cuda::device_matrix_view<const std::int64_t>::contiguous(labels_d.data(), 2, 3));
   const std::vector<double> sum = backend::to_host(r.sum);
   const double want[2] = {-2.0 * std::log(2.0), 1.0 - 2.0 * std::log1p(std::exp(1.0))};
   bool ok = true;

@@ -12,31 +12,23 @@
 
 namespace prefopt::game::detail {
 
-/// A vector seen as a 1 x n matrix, for the row-wise reductions of the backend.
+/// A vector seen as a 1 x n matrix (in B's memory space), for the row-wise reductions.
 template <class B>
-matrix_view<const typename B::scalar_type> as_row(const typename B::vector_type& v) {
-  return matrix_view<const typename B::scalar_type>::contiguous(B::data(v), 1, B::size(v));
+backend_primitives::row_view<B> as_row(const typename B::vector_type& v) {
+  return backend_primitives::row_view<B>::contiguous(B::data(v), 1, B::size(v));
 }
 
-/// Copies a host row-major matrix into the backend's memory (from_host, then an on-device copy).
+/// Copies a host row-major matrix into the backend's memory (the concept's matrix upload).
 template <class B>
 typename B::matrix_type upload_matrix(index_t rows, index_t cols,
                                       std::span<const typename B::scalar_type> host) {
-  using T = typename B::scalar_type;
-  const typename B::vector_type flat = B::from_host(host);
-  typename B::matrix_type m = B::zeros(rows, cols);
-  T* dst = B::data(m);
-  const T* src = B::data(flat);
-  B::for_each(rows * cols, [=] PREFOPT_HD(index_t i) { dst[i] = src[i]; });
-  return m;
+  return B::from_host(rows, cols, host);
 }
 
-/// max_i v_i, brought to the host.
+/// max_i v_i, brought to the host (row_max of the 1 x n view, then one element read back).
 template <class B>
 typename B::scalar_type max_entry(const typename B::vector_type& v) {
-  // row_max of the 1 x n view, brought to the host by B::sum of that single entry (exact).
-  typename B::vector_type mx = B::row_max(as_row<B>(v));
-  return B::sum(mx);
+  return B::to_host_element(B::row_max(as_row<B>(v)), 0);
 }
 
 /// exp(l), flushed to 0 below sqrt(smallest normal) (about 1e-154 in double, 1e-19 in float):

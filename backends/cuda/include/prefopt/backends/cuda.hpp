@@ -1,8 +1,9 @@
 #pragma once
 // prefopt::cuda::backend<T>: the CUDA adapter of the prefopt::Backend concept. Containers live in
 // device memory (device_buffer / device_matrix, RAII, deep-copy value semantics); data() returns
-// device pointers, and every view handed to an algorithm (logits, labels, mask, gather columns)
-// must point to device memory. Include from a .cu translation unit compiled by nvcc with
+// device pointers, and every view handed to an algorithm (logits, labels, mask) is a view in
+// prefopt::device_space (device_matrix_view / device_logits_view): a host view is a compile
+// error. gather_cols' column pointer must point to device memory too. Include from a .cu translation unit compiled by nvcc with
 // --extended-lambda and --expt-relaxed-constexpr (the prefopt::cuda target adds both).
 //
 // Execution: kernels run on the legacy default stream in issue order; results reach the host
@@ -33,11 +34,14 @@
 
 #include "prefopt/backends/cuda/kernels.cuh"
 #include "prefopt/backends/cuda/memory.cuh"
-#include "prefopt/core/views.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
+#include "prefopt/core/memory_space.hpp"
 #include "prefopt/core/numerics.hpp"
-#include "prefopt/logps/sequence_logps.hpp"
+#include "prefopt/core/primitive_checks.hpp"
+#include "prefopt/core/views.hpp"
+#include "prefopt/logps/detail/token_checks.hpp"
+#include "prefopt/logps/types.hpp"
 
 namespace prefopt::cuda {
 
@@ -45,21 +49,22 @@ namespace detail {
 
 /// Copies a strided device [rows, cols] view to the host, keeping its strides.
 template <class U>
-std::vector<U> download_view(matrix_view<const U> v) {
+std::vector<U> download_view(device_matrix_view<const U> v) {
   if (v.data == nullptr || v.rows == 0) return {};
   return download(v.data, (v.rows - 1) * v.row_stride + v.cols);
 }
 
+/// The host copy of `v` (from download_view) as a host view with v's shape.
 template <class U>
-matrix_view<const U> rebase(matrix_view<const U> v, const std::vector<U>& host) {
+matrix_view<const U> rebase(device_matrix_view<const U> v, const std::vector<U>& host) {
   return {host.empty() ? nullptr : host.data(), v.rows, v.cols, v.row_stride};
 }
 
 /// Host-side label-range check of device labels / mask (a [batch, time] copy, ~1/V of the
 /// logits traffic), before any launch that reads them.
 template <class L, class M>
-void validate_device_labels(matrix_view<const L> labels, matrix_view<const M> mask, index_t vocab,
-                            const token_layout& layout) {
+void validate_device_labels(device_matrix_view<const L> labels, device_matrix_view<const M> mask,
+                            index_t vocab, const token_layout& layout) {
   const auto labels_h = download_view(labels);
   const auto mask_h = download_view(mask);
   prefopt::detail::validate_labels(rebase(labels, labels_h), rebase(mask, mask_h), vocab, layout);
@@ -72,17 +77,18 @@ struct backend {
   using scalar_type = T;
   using vector_type = device_buffer<T>;
   using matrix_type = device_matrix<T>;
+  /// Views handed to this backend are device_matrix_view / device_logits_view.
+  using memory_space = device_space;
 
   // ---- containers ---------------------------------------------------------------------------
   static vector_type zeros(index_t n) {
-    require(n >= 0, "n", n, "vector size must be >= 0");
+    primitive_checks::vector_size(n);
     vector_type v(n);
     v.fill_zero();
     return v;
   }
   static matrix_type zeros(index_t rows, index_t cols) {
-    require(rows >= 0, "rows", rows, "must be >= 0");
-    require(cols >= 0, "cols", cols, "must be >= 0");
+    primitive_checks::matrix_shape(rows, cols);
     matrix_type m{vector_type(rows * cols), rows, cols};
     m.buffer.fill_zero();
     return m;
@@ -95,13 +101,23 @@ struct backend {
   static T* data(matrix_type& m) { return m.buffer.data(); }
   static const T* data(const matrix_type& m) { return m.buffer.data(); }
   static vector_type from_host(std::span<const T> values) { return upload(values); }
+  /// A row-major host matrix of rows x cols values, one host-to-device copy.
+  static matrix_type from_host(index_t rows, index_t cols, std::span<const T> values) {
+    primitive_checks::matrix_upload(rows, cols, values.size());
+    return matrix_type{upload(values), rows, cols};
+  }
   static std::vector<T> to_host(const vector_type& v) { return download(v.data(), v.size()); }
   static std::vector<T> to_host(const matrix_type& m) {
     return download(m.buffer.data(), m.rows * m.cols);
   }
+  /// One element brought to the host (a synchronising 4- or 8-byte copy).
+  static T to_host_element(const vector_type& v, index_t i) {
+    primitive_checks::element_index(i, v.size());
+    return download(v.data() + i, 1)[0];
+  }
   /// Device view of an owned matrix.
-  static matrix_view<const T> view(const matrix_type& m) {
-    return matrix_view<const T>::contiguous(m.buffer.data(), m.rows, m.cols);
+  static device_matrix_view<const T> view(const matrix_type& m) {
+    return device_matrix_view<const T>::contiguous(m.buffer.data(), m.rows, m.cols);
   }
 
   // ---- launch -------------------------------------------------------------------------------
@@ -115,11 +131,12 @@ struct backend {
   }
 
   // ---- element-wise: the same PREFOPT_HD scalar code as the CPU backends ---------------------
-  static vector_type exp(const vector_type& v) {
-    return map(v, [] __device__(T x) { return prefopt::detail::exp_(x); });
-  }
   static vector_type log(const vector_type& v) {
     return map(v, [] __device__(T x) { return prefopt::detail::log_(x); });
+  }
+  // Optional exp, log_sigmoid, softplus (tests and users; no algorithm calls them).
+  static vector_type exp(const vector_type& v) {
+    return map(v, [] __device__(T x) { return prefopt::detail::exp_(x); });
   }
   static vector_type log_sigmoid(const vector_type& v) {
     return map(v, [] __device__(T x) { return prefopt::log_sigmoid(x); });
@@ -128,7 +145,7 @@ struct backend {
     return map(v, [] __device__(T x) { return prefopt::softplus(x); });
   }
   static vector_type axpby(T a, const vector_type& x, T b, const vector_type& y) {
-    require_same_size("y.size()", y.size(), "x.size()", x.size());
+    primitive_checks::same_size(x.size(), y.size());
     vector_type out(x.size());
     T* o = out.data();
     const T* xp = x.data();
@@ -143,38 +160,38 @@ struct backend {
     return static_cast<T>(reduce(v.size(), [=] __device__(index_t i) { return double(p[i]); }));
   }
   static T dot(const vector_type& x, const vector_type& y) {
-    require_same_size("y.size()", y.size(), "x.size()", x.size());
+    primitive_checks::same_size(x.size(), y.size());
     const T* xp = x.data();
     const T* yp = y.data();
     return static_cast<T>(
         reduce(x.size(), [=] __device__(index_t i) { return double(xp[i]) * double(yp[i]); }));
   }
-  static vector_type row_sum(matrix_view<const T> m) {
-    validate_matrix_view("m", m);
-    return per_row(m, [](unsigned rows, matrix_view<const T> v, T* out) {
-      kernels::row_sum_kernel<<<rows, kernels::row_block>>>(v, out);
-      check_launch("prefopt::cuda::kernels::row_sum_kernel");
-    });
-  }
-  static vector_type row_max(matrix_view<const T> m) {
-    validate_matrix_view("m", m);
-    require(m.cols >= 1, "m.cols", m.cols, "row_max needs at least one column");
-    return per_row(m, [](unsigned rows, matrix_view<const T> v, T* out) {
+  static vector_type row_max(device_matrix_view<const T> m) {
+    primitive_checks::row_max(m);
+    return per_row(m, [](unsigned rows, device_matrix_view<const T> v, T* out) {
       kernels::row_max_kernel<<<rows, kernels::row_block>>>(v, out);
       check_launch("prefopt::cuda::kernels::row_max_kernel");
     });
   }
-  static vector_type row_logsumexp(matrix_view<const T> m) {
+  static vector_type row_logsumexp(device_matrix_view<const T> m) {
     validate_matrix_view("m", m);
-    return per_row(m, [](unsigned rows, matrix_view<const T> v, T* out) {
+    return per_row(m, [](unsigned rows, device_matrix_view<const T> v, T* out) {
       kernels::row_logsumexp_kernel<<<rows, kernels::row_block>>>(v, out);
       check_launch("prefopt::cuda::kernels::row_logsumexp_kernel");
     });
   }
-  /// `cols` is a device pointer to m.rows column indices.
-  static vector_type gather_cols(matrix_view<const T> m, const std::int64_t* cols) {
+  // Optional row_sum and gather_cols (tests and users: no algorithm calls them on a device
+  // backend; the generic log-prob path that uses gather_cols is host-only).
+  static vector_type row_sum(device_matrix_view<const T> m) {
     validate_matrix_view("m", m);
-    require(cols != nullptr || m.rows == 0, "cols", "nullptr", "must point to m.rows column indices");
+    return per_row(m, [](unsigned rows, device_matrix_view<const T> v, T* out) {
+      kernels::row_sum_kernel<<<rows, kernels::row_block>>>(v, out);
+      check_launch("prefopt::cuda::kernels::row_sum_kernel");
+    });
+  }
+  /// `cols` is a device pointer to m.rows column indices.
+  static vector_type gather_cols(device_matrix_view<const T> m, const std::int64_t* cols) {
+    primitive_checks::gather_cols(m, cols);
     vector_type out(m.rows);
     T* o = out.data();
     for_each(m.rows, [=] __device__(index_t r) {
@@ -186,7 +203,7 @@ struct backend {
 
   // ---- linear algebra -----------------------------------------------------------------------
   static vector_type matvec(const matrix_type& m, const vector_type& x) {
-    require_same_size("x.size()", x.size(), "m.cols()", m.cols);
+    primitive_checks::matvec(m.cols, x.size());
     vector_type out = zeros(m.rows);
     if (m.rows > 0) {
       kernels::matvec_kernel<<<grid_rows(m.rows), kernels::row_block>>>(view(m), x.data(),
@@ -196,7 +213,7 @@ struct backend {
     return out;
   }
   static vector_type matvec_transposed(const matrix_type& m, const vector_type& x) {
-    require_same_size("x.size()", x.size(), "m.rows()", m.rows);
+    primitive_checks::matvec_transposed(m.rows, x.size());
     vector_type out = zeros(m.cols);
     if (m.cols > 0) {
       const auto blocks = static_cast<unsigned>((m.cols + kernels::flat_block - 1) / kernels::flat_block);
@@ -209,9 +226,9 @@ struct backend {
 
   // ---- fused sequence log-probs -------------------------------------------------------------
   template <class L, class M>
-  static sequence_logps_result<backend> token_logps_forward(logits_view<const T> logits,
-                                                            matrix_view<const L> labels,
-                                                            matrix_view<const M> mask,
+  static sequence_logps_result<backend> token_logps_forward(device_logits_view<const T> logits,
+                                                            device_matrix_view<const L> labels,
+                                                            device_matrix_view<const M> mask,
                                                             const sequence_logps_options& options) {
     const token_layout layout = options.layout;
     detail::validate_device_labels(labels, mask, logits.vocab, layout);
@@ -246,9 +263,10 @@ struct backend {
   }
 
   template <class L, class M>
-  static void token_logps_backward(logits_view<const T> logits, matrix_view<const L> labels,
-                                   matrix_view<const M> mask, const matrix_type& token_lse,
-                                   const vector_type& coeff, logits_view<T> grad,
+  static void token_logps_backward(device_logits_view<const T> logits,
+                                   device_matrix_view<const L> labels,
+                                   device_matrix_view<const M> mask, const matrix_type& token_lse,
+                                   const vector_type& coeff, device_logits_view<T> grad,
                                    const sequence_logps_options& options) {
     const index_t rows = logits.batch * logits.time;
     if (rows == 0) return;
@@ -294,7 +312,7 @@ struct backend {
     return static_cast<unsigned>(rows);
   }
   template <class Launch>
-  static vector_type per_row(matrix_view<const T> m, Launch launch) {
+  static vector_type per_row(device_matrix_view<const T> m, Launch launch) {
     vector_type out(m.rows);
     if (m.rows > 0) launch(grid_rows(m.rows), m, out.data());
     return out;
@@ -302,5 +320,9 @@ struct backend {
 };
 
 static_assert(Backend<backend<float>> && Backend<backend<double>>);
+// A device backend must take the fused path (the generic one reads labels on the host and is
+// refused for device memory); this fails here if a signature stops matching.
+static_assert(fused_logps_backend<backend<float>> && fused_logps_backend<backend<double>> &&
+              fused_logps_backend<backend<float>, std::int32_t, bool>);
 
 }  // namespace prefopt::cuda

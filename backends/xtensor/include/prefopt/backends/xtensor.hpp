@@ -13,9 +13,11 @@
 // batch loop for a max over a contiguous row. Everything else is plain xtensor.
 //
 // Fused operations: token_logps_forward / token_logps_backward reuse the backend-neutral drivers
-// of prefopt/detail/fused_logps.hpp (the same ones the Eigen backend uses): one streaming pass
+// of prefopt/logps/host_fused_logps.hpp (the same ones the Eigen backend uses): one streaming pass
 // per row, online log-sum-exp in double across L1-sized chunks, rows over threads, bit-identical
-// for any thread count. Only the three vectorised row kernels below are xtensor-specific.
+// for any thread count. Only the three vectorised row kernels below are xtensor-specific. The
+// backend-neutral host primitives (transfers, for_each, gather_cols) come from
+// prefopt/core/host_primitives.hpp.
 
 #include <algorithm>
 #include <array>
@@ -33,12 +35,15 @@
 #include <xtensor/xnoalias.hpp>
 #include <xtensor/xtensor.hpp>
 
-#include "prefopt/core/views.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
+#include "prefopt/core/host_primitives.hpp"
 #include "prefopt/core/numerics.hpp"
-#include "prefopt/detail/fused_logps.hpp"
-#include "prefopt/logps/sequence_logps.hpp"
+#include "prefopt/core/primitive_checks.hpp"
+#include "prefopt/core/views.hpp"
+#include "prefopt/logps/detail/online_logsumexp.hpp"
+#include "prefopt/logps/host_fused_logps.hpp"
+#include "prefopt/logps/types.hpp"
 
 namespace prefopt::xtensor {
 
@@ -114,21 +119,20 @@ concept strided_container = requires(const E& e) {
 }  // namespace detail
 
 template <std::floating_point T>
-struct backend : prefopt::detail::host_fused_logps<backend<T>> {
+struct backend : prefopt::host_primitives<backend<T>>, prefopt::host_fused_logps<backend<T>> {
   using scalar_type = T;
   using vector_type = xt::xtensor<T, 1>;
   using matrix_type = xt::xtensor<T, 2>;  // row-major (XTENSOR_DEFAULT_LAYOUT)
-  /// Host memory: algorithms may validate and read the caller's buffers in place (no copies).
-  static constexpr bool host_memory = true;
+  // memory_space (host_space), from_host, to_host, to_host_element, for_each and gather_cols come
+  // from prefopt::host_primitives.
 
   // ---- containers ---------------------------------------------------------------------------
   static vector_type zeros(index_t n) {
-    require(n >= 0, "n", n, "vector size must be >= 0");
+    primitive_checks::vector_size(n);
     return vector_type(detail::shape1(n), T(0));
   }
   static matrix_type zeros(index_t rows, index_t cols) {
-    require(rows >= 0, "rows", rows, "must be >= 0");
-    require(cols >= 0, "cols", cols, "must be >= 0");
+    primitive_checks::matrix_shape(rows, cols);
     return matrix_type({static_cast<std::size_t>(rows), static_cast<std::size_t>(cols)}, T(0));
   }
   static index_t size(const vector_type& v) { return static_cast<index_t>(v.size()); }
@@ -138,14 +142,6 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
   static const T* data(const vector_type& v) { return v.data(); }
   static T* data(matrix_type& m) { return m.data(); }
   static const T* data(const matrix_type& m) { return m.data(); }
-  static vector_type from_host(std::span<const T> values) {
-    vector_type v(detail::shape1(static_cast<index_t>(values.size())));
-    std::copy(values.begin(), values.end(), v.begin());
-    return v;
-  }
-  static std::vector<T> to_host(const vector_type& v) {
-    return std::vector<T>(v.data(), v.data() + v.size());
-  }
 
   /// Zero-copy view of a 2-D row-major xtensor container or adaptor (unit column stride).
   template <detail::strided_container<T> E>
@@ -171,24 +167,19 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
     return {e.data() + e.data_offset(), b, t, v, bs, ts};
   }
 
-  // ---- launch -------------------------------------------------------------------------------
-  template <class F>
-  static void for_each(index_t n, F&& f) {
-    for (index_t i = 0; i < n; ++i) f(i);
-  }
-
   // ---- element-wise (assigned into an owning container: evaluated at the boundary) -----------
-  static vector_type exp(const vector_type& v) { return xt::exp(v); }
   static vector_type log(const vector_type& v) { return xt::log(v); }
+  static vector_type axpby(T a, const vector_type& x, T b, const vector_type& y) {
+    primitive_checks::same_size(size(x), size(y));
+    return a * x + b * y;
+  }
+  // Optional (tests and users; no algorithm calls them).
+  static vector_type exp(const vector_type& v) { return xt::exp(v); }
   static vector_type log_sigmoid(const vector_type& v) {
     return map(v, [](T x) { return prefopt::log_sigmoid(x); });
   }
   static vector_type softplus(const vector_type& v) {
     return map(v, [](T x) { return prefopt::softplus(x); });
-  }
-  static vector_type axpby(T a, const vector_type& x, T b, const vector_type& y) {
-    require_same_size("y.size()", size(y), "x.size()", size(x));
-    return a * x + b * y;
   }
 
   // ---- reductions (accumulated in double) ---------------------------------------------------
@@ -196,10 +187,19 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
     return static_cast<T>(xt::sum<double>(v, xt::evaluation_strategy::immediate)());
   }
   static T dot(const vector_type& x, const vector_type& y) {
-    require_same_size("y.size()", size(y), "x.size()", size(x));
+    primitive_checks::same_size(size(x), size(y));
     return static_cast<T>(
         xt::sum(xt::cast<double>(x) * xt::cast<double>(y), xt::evaluation_strategy::immediate)());
   }
+  static vector_type row_max(matrix_view<const T> m) {
+    primitive_checks::row_max(m);
+    return per_row(m, detail::row_max<T>);
+  }
+  static vector_type row_logsumexp(matrix_view<const T> m) {
+    validate_matrix_view("m", m);
+    return per_row(m, detail::row_logsumexp<T>);
+  }
+  // Optional (tests and users).
   static vector_type row_sum(matrix_view<const T> m) {
     validate_matrix_view("m", m);
     return per_row(m, [](const T* r, index_t n) {
@@ -207,34 +207,17 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
           xt::sum<double>(detail::adapt_row(r, n), xt::evaluation_strategy::immediate)());
     });
   }
-  static vector_type row_max(matrix_view<const T> m) {
-    validate_matrix_view("m", m);
-    require(m.cols >= 1, "m.cols", m.cols, "row_max needs at least one column");
-    return per_row(m, detail::row_max<T>);
-  }
-  static vector_type row_logsumexp(matrix_view<const T> m) {
-    validate_matrix_view("m", m);
-    return per_row(m, detail::row_logsumexp<T>);
-  }
-  static vector_type gather_cols(matrix_view<const T> m, const std::int64_t* cols) {
-    validate_matrix_view("m", m);
-    require(cols != nullptr || m.rows == 0, "cols", "nullptr", "must point to m.rows column indices");
-    vector_type out(detail::shape1(m.rows));
-    for (index_t r = 0; r < m.rows; ++r)
-      out(r) = (cols[r] >= 0 && cols[r] < m.cols) ? m(r, cols[r]) : T(0);
-    return out;
-  }
 
   // ---- linear algebra (no xtensor-blas dependency: row dots and row axpys) -------------------
   static vector_type matvec(const matrix_type& m, const vector_type& x) {
-    require_same_size("x.size()", size(x), "m.cols()", cols(m));
+    primitive_checks::matvec(cols(m), size(x));
     const index_t c = cols(m);
     return per_row(view(m), [&](const T* r, index_t) {
       return xt::sum(detail::adapt_row(r, c) * x, xt::evaluation_strategy::immediate)();
     });
   }
   static vector_type matvec_transposed(const matrix_type& m, const vector_type& x) {
-    require_same_size("x.size()", size(x), "m.rows()", rows(m));
+    primitive_checks::matvec_transposed(rows(m), size(x));
     vector_type out = zeros(cols(m));
     for (index_t r = 0; r < rows(m); ++r)
       xt::noalias(out) += x(r) * detail::adapt_row(m.data() + r * cols(m), cols(m));
@@ -242,8 +225,8 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
   }
 
   // ---- fused sequence log-probs -------------------------------------------------------------
-  // token_logps_forward / token_logps_backward come from prefopt::detail::host_fused_logps (the
-  // drivers shared with the Eigen backend); xtensor supplies the two xsimd row kernels.
+  // token_logps_forward / token_logps_backward come from prefopt::host_fused_logps (the drivers
+  // shared with the Eigen backend); xtensor supplies the two xsimd row kernels.
   static T fused_row_logsumexp(const T* x, index_t n) { return detail::row_logsumexp(x, n); }
   static void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
     detail::scaled_exp(x, n, shift, scale, out);
@@ -265,5 +248,9 @@ struct backend : prefopt::detail::host_fused_logps<backend<T>> {
 };
 
 static_assert(Backend<backend<float>> && Backend<backend<double>>);
+// The fused path must be the one sequence_logps picks (a signature mismatch would silently fall
+// back to the generic path).
+static_assert(fused_logps_backend<backend<float>> && fused_logps_backend<backend<double>> &&
+              fused_logps_backend<backend<float>, std::int32_t, bool>);
 
 }  // namespace prefopt::xtensor

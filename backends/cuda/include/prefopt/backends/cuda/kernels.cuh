@@ -15,11 +15,12 @@
 #include <limits>
 #include <type_traits>
 
+#include "prefopt/backends/cuda/memory.cuh"
 #include "prefopt/config.hpp"
-#include "prefopt/core/views.hpp"
 #include "prefopt/core/numerics.hpp"
-#include "prefopt/detail/fused_logps.hpp"
-#include "prefopt/logps/sequence_logps.hpp"
+#include "prefopt/core/views.hpp"
+#include "prefopt/logps/detail/online_logsumexp.hpp"
+#include "prefopt/logps/detail/token_checks.hpp"
 
 #if !defined(__CUDACC__)
 #error "prefopt/backends/cuda/kernels.cuh must be compiled by nvcc (a .cu translation unit)"
@@ -189,7 +190,7 @@ __device__ lse_pair<acc_t<T>> block_row_lse(const T* x, index_t n, lse_pair<acc_
 // ---- row primitives ----------------------------------------------------------------------------
 
 template <class T>
-__global__ void __launch_bounds__(row_block) row_logsumexp_kernel(matrix_view<const T> m, T* out) {
+__global__ void __launch_bounds__(row_block) row_logsumexp_kernel(device_matrix_view<const T> m, T* out) {
   __shared__ lse_pair<acc_t<T>> smem[row_block];
   const auto r = static_cast<index_t>(blockIdx.x);
   const lse_pair<acc_t<T>> p = block_row_lse<row_block>(m.row(r), m.cols, smem);
@@ -197,7 +198,7 @@ __global__ void __launch_bounds__(row_block) row_logsumexp_kernel(matrix_view<co
 }
 
 template <class T>
-__global__ void __launch_bounds__(row_block) row_sum_kernel(matrix_view<const T> m, T* out) {
+__global__ void __launch_bounds__(row_block) row_sum_kernel(device_matrix_view<const T> m, T* out) {
   __shared__ double smem[row_block];
   const auto r = static_cast<index_t>(blockIdx.x);
   double acc = 0;
@@ -208,7 +209,7 @@ __global__ void __launch_bounds__(row_block) row_sum_kernel(matrix_view<const T>
 }
 
 template <class T>
-__global__ void __launch_bounds__(row_block) row_max_kernel(matrix_view<const T> m, T* out) {
+__global__ void __launch_bounds__(row_block) row_max_kernel(device_matrix_view<const T> m, T* out) {
   __shared__ T smem[row_block];
   const auto r = static_cast<index_t>(blockIdx.x);
   T acc = -std::numeric_limits<T>::infinity();
@@ -220,7 +221,7 @@ __global__ void __launch_bounds__(row_block) row_max_kernel(matrix_view<const T>
 
 /// out = m x: one block per row, dot product in double.
 template <class T>
-__global__ void __launch_bounds__(row_block) matvec_kernel(matrix_view<const T> m, const T* x, T* out) {
+__global__ void __launch_bounds__(row_block) matvec_kernel(device_matrix_view<const T> m, const T* x, T* out) {
   __shared__ double smem[row_block];
   const auto r = static_cast<index_t>(blockIdx.x);
   double acc = 0;
@@ -233,7 +234,7 @@ __global__ void __launch_bounds__(row_block) matvec_kernel(matrix_view<const T> 
 
 /// out = m^T x: one thread per column walking the rows (coalesced across the warp), in double.
 template <class T>
-__global__ void matvec_transposed_kernel(matrix_view<const T> m, const T* x, T* out) {
+__global__ void matvec_transposed_kernel(device_matrix_view<const T> m, const T* x, T* out) {
   const index_t c = static_cast<index_t>(blockIdx.x) * blockDim.x + threadIdx.x;
   if (c >= m.cols) return;
   double acc = 0;
@@ -248,8 +249,8 @@ __global__ void matvec_transposed_kernel(matrix_view<const T> m, const T* x, T* 
 /// row in *first_bad (the host turns it into prefopt::invalid_argument).
 template <class T, class L, class M>
 __global__ void __launch_bounds__(row_block)
-    token_logps_forward_kernel(logits_view<const T> logits, matrix_view<const L> labels,
-                               matrix_view<const M> mask, token_layout layout, index_t P,
+    token_logps_forward_kernel(device_logits_view<const T> logits, device_matrix_view<const L> labels,
+                               device_matrix_view<const M> mask, token_layout layout, index_t P,
                                T* token_logps, T* token_lse, unsigned long long* first_bad) {
   __shared__ lse_pair<acc_t<T>> smem[row_block];
   const auto r = static_cast<index_t>(blockIdx.x);
@@ -274,8 +275,8 @@ __global__ void __launch_bounds__(row_block)
 /// Per-sequence sum (double) and count of the counted token log-probs; one block per sequence.
 template <class T, class L, class M>
 __global__ void __launch_bounds__(row_block)
-    sequence_sums_kernel(const T* token_logps, matrix_view<const L> labels,
-                         matrix_view<const M> mask, token_layout layout, index_t P, T* sum,
+    sequence_sums_kernel(const T* token_logps, device_matrix_view<const L> labels,
+                         device_matrix_view<const M> mask, token_layout layout, index_t P, T* sum,
                          T* count) {
   __shared__ double smem[row_block];
   const auto b = static_cast<index_t>(blockIdx.x);
@@ -301,9 +302,9 @@ __global__ void __launch_bounds__(row_block)
 /// and writes the gradient once; 16-byte loads and stores when both rows share an alignment.
 template <class T, class L, class M>
 __global__ void __launch_bounds__(row_block)
-    token_logps_backward_kernel(logits_view<const T> logits, matrix_view<const L> labels,
-                                matrix_view<const M> mask, token_layout layout, index_t P,
-                                const T* token_lse, const T* coeff, logits_view<T> grad) {
+    token_logps_backward_kernel(device_logits_view<const T> logits, device_matrix_view<const L> labels,
+                                device_matrix_view<const M> mask, token_layout layout, index_t P,
+                                const T* token_lse, const T* coeff, device_logits_view<T> grad) {
   using V = typename vec16<T>::type;
   constexpr int W = vec16<T>::lanes;
   const auto r = static_cast<index_t>(blockIdx.x);

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "prefopt/config.hpp"
+#include "prefopt/core/views.hpp"
 
 namespace prefopt::cuda {
 
@@ -144,6 +145,13 @@ std::vector<T> download(const T* src, index_t n) {
           "cudaMemcpy(device to host)");
   return out;
 }
+
+/// Views of device memory (prefopt/core/memory_space.hpp): what every view handed to
+/// prefopt::cuda::backend must be.
+template <class T>
+using device_matrix_view = prefopt::matrix_view<T, device_space>;
+template <class T>
+using device_logits_view = prefopt::logits_view<T, device_space>;
 
 /// Owning row-major device matrix.
 template <class T>

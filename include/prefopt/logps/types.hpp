@@ -1,0 +1,57 @@
+#pragma once
+// The vocabulary of sequence log-probs, without the algorithm: options, the result type, and the
+// signature of the optional fused operations a backend provides. Backend adapters include this
+// header (not logps/sequence_logps.hpp) to implement and assert their fused path.
+
+#include <concepts>
+#include <cstdint>
+
+#include "prefopt/config.hpp"
+#include "prefopt/core/views.hpp"
+
+namespace prefopt {
+
+struct sequence_logps_options {
+  token_layout layout{};     // label shift and ignore_index
+  bool compute_mean = true;  // also return sum / count; requires every sequence to be non-empty
+  int threads = 0;           // CPU backends: 0 = hardware concurrency; results do not depend on it
+};
+
+template <class B>
+struct sequence_logps_result {
+  typename B::matrix_type token_logps;  // [batch, P]; 0 where a position is not counted
+  typename B::matrix_type token_lse;    // [batch, P]; saved log-sum-exp per position (backward)
+  typename B::vector_type sum;          // [batch] sum of counted token log-probs
+  typename B::vector_type count;        // [batch] counted tokens (exact integers below 2^24 in float)
+  typename B::vector_type mean;         // [batch] sum / count; size 0 unless compute_mean
+};
+
+/// B provides the fused sequence log-prob operations for labels of type L and a mask of type M,
+/// with exactly these signatures (views in B's memory space):
+///
+///   static sequence_logps_result<B> token_logps_forward(
+///       logits_view<const T, S> logits, matrix_view<const L, S> labels,
+///       matrix_view<const M, S> mask, const sequence_logps_options& options);
+///   static void token_logps_backward(
+///       logits_view<const T, S> logits, matrix_view<const L, S> labels,
+///       matrix_view<const M, S> mask, const B::matrix_type& token_lse,
+///       const B::vector_type& coeff, logits_view<T, S> grad, const sequence_logps_options&);
+///
+/// sequence_logps uses them when this concept holds. A device backend must satisfy it (the
+/// generic path is host-only); every shipped adapter static_asserts it, so a misspelt signature
+/// fails where the backend is written instead of silently falling back.
+template <class B, class L = std::int64_t, class M = std::uint8_t>
+concept fused_logps_backend =
+    requires(logits_view<const typename B::scalar_type, typename B::memory_space> logits,
+             matrix_view<const L, typename B::memory_space> labels,
+             matrix_view<const M, typename B::memory_space> mask,
+             const sequence_logps_options& options, const typename B::matrix_type& token_lse,
+             const typename B::vector_type& coeff,
+             logits_view<typename B::scalar_type, typename B::memory_space> grad) {
+      { B::token_logps_forward(logits, labels, mask, options) }
+          -> std::same_as<sequence_logps_result<B>>;
+      { B::token_logps_backward(logits, labels, mask, token_lse, coeff, grad, options) }
+          -> std::same_as<void>;
+    };
+
+}  // namespace prefopt
