@@ -26,7 +26,7 @@ TEST_CASE("CSV battles: header order, quoting, weights, blank lines", "[prefmode
   CHECK(log.battles[0].weight == 2.0);
   CHECK(log.battles[1].result == pm::outcome::tie);
   CHECK(log.battles[1].weight == 1.0);
-  CHECK(log.battles[2].result == pm::outcome::second_wins);
+  CHECK(log.battles[2].result == pm::outcome::model_b_wins);
   const auto data = pm::comparison_data<double>::from_battles(log.battles);
   CHECK(data.num_items() == 3);
   CHECK(data.total_battles() == 3);

@@ -1,39 +1,32 @@
 #pragma once
-// A small strict JSON reader (RFC 8259) for the evaluation inputs: alpaca_eval annotation files
-// are a JSON list of objects whose fields may themselves be nested (raw judge completions, lists
-// of rubric scores). Every value remembers the 1-based line it starts on, so a bad record is
-// reported as "file:line: reason". Not a general-purpose JSON library: no writer, no streaming.
+// A strict JSON reader (RFC 8259 grammar) for the input files: battle logs (JSONL, one flat
+// object per line) and alpaca_eval's annotation files (a JSON list of objects whose fields may be
+// nested). Every value remembers the 1-based line it starts on, so a reader can report a bad
+// record as "file:line: reason"; syntax errors are io::record_error carrying that line (and the
+// column where the parser stopped). Not a general-purpose JSON library: no streaming, objects
+// keep their members in file order and reject duplicate keys.
 
 #include <cstddef>
 #include <cstdint>
-#include <fstream>
-#include <iterator>
 #include <limits>
-#include <map>
-#include <memory>
-#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
-#include "prefopt/prefmodel/battle_io.hpp"  // parse_number, append_utf8
+#include "prefopt/core/errors.hpp"
+#include "prefopt/io/number_text.hpp"
+#include "prefopt/io/parse_error.hpp"
 
-namespace prefopt::eval::detail {
-
-/// A malformed input: `line` is 1-based; the reader of a file prefixes the file name.
-struct json_error {
-  std::size_t line;
-  std::string message;
-};
+namespace prefopt::io {
 
 struct json_value {
   enum class kind { null, boolean, number, string, array, object };
   kind type = kind::null;
   bool boolean = false;
   double number = 0;
-  std::string text;                                   // string value, or the literal number text
-  std::vector<json_value> items;                      // array
+  std::string text;              // string value, or the literal number text
+  std::vector<json_value> items;  // array
   // Object members in file order, as two parallel vectors: std::pair<std::string, json_value>
   // would need json_value complete inside its own definition (clang + libstdc++ reject it).
   std::vector<std::string> member_keys;
@@ -56,15 +49,45 @@ struct json_value {
     }
     return "?";
   }
+  /// A true / false / null value as written ("true", "false", "null"), for messages.
+  [[nodiscard]] const char* literal_text() const {
+    return type == kind::null ? "null" : boolean ? "true" : "false";
+  }
+};
+
+/// Appends the UTF-8 encoding of code point `cp` (< 0x110000) to `s`.
+inline void append_utf8(std::string& s, std::uint32_t cp) {
+  if (cp < 0x80) {
+    s += static_cast<char>(cp);
+  } else if (cp < 0x800) {
+    s += static_cast<char>(0xC0 | (cp >> 6));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else if (cp < 0x10000) {
+    s += static_cast<char>(0xE0 | (cp >> 12));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  } else {
+    s += static_cast<char>(0xF0 | (cp >> 18));
+    s += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+    s += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+    s += static_cast<char>(0x80 | (cp & 0x3F));
+  }
+}
+
+/// What the parser accepts beyond RFC 8259.
+struct json_dialect {
+  /// NaN, Infinity and -Infinity as numbers: Python's json.dump writes them for non-finite floats
+  /// (alpaca_eval stores a failed annotation's preference as NaN).
+  bool non_finite_numbers = false;
 };
 
 class json_parser {
  public:
   /// `first_line`: line number of text[0] (JSONL parses one line at a time).
-  explicit json_parser(std::string_view text, std::size_t first_line = 1)
-      : s_(text), line_(first_line) {}
+  explicit json_parser(std::string_view text, std::size_t first_line = 1, json_dialect dialect = {})
+      : s_(text), line_(first_line), dialect_(dialect) {}
 
-  /// Parses exactly one value filling the whole text (surrounding whitespace allowed).
+  /// Exactly one value filling the whole text (surrounding whitespace allowed).
   json_value parse_document() {
     ws();
     json_value v = value(0);
@@ -73,21 +96,40 @@ class json_parser {
     return v;
   }
 
+  /// One object filling the whole text whose members are strings, numbers, true, false or null
+  /// (a battle-log row); a nested object or array is rejected naming its key.
+  json_value parse_flat_object() {
+    ws();
+    json_value v = object(0, true);
+    ws();
+    if (k_ != s_.size()) fail("trailing characters after the JSON object");
+    return v;
+  }
+
  private:
   static constexpr int max_depth = 256;  // no stack overflow on hostile input
 
-  [[noreturn]] void fail(const std::string& what) const { throw json_error{line_, "malformed JSON: " + what}; }
+  [[noreturn]] void fail(const std::string& what) const {
+    throw record_error{"malformed JSON: " + what, line_};
+  }
+  [[nodiscard]] std::string at_column(std::size_t k) const {
+    return " at column " + std::to_string(k - line_start_ + 1);
+  }
   char peek() const { return k_ < s_.size() ? s_[k_] : '\0'; }
   void ws() {
     while (k_ < s_.size()) {
       const char c = s_[k_];
-      if (c == '\n') ++line_;
-      else if (c != ' ' && c != '\t' && c != '\r') break;
+      if (c == '\n') {
+        ++line_;
+        line_start_ = k_ + 1;
+      } else if (c != ' ' && c != '\t' && c != '\r') {
+        break;
+      }
       ++k_;
     }
   }
   void expect(char c) {
-    if (peek() != c) fail(std::string("expected '") + c + "'");
+    if (peek() != c) fail(std::string("expected '") + c + "'" + at_column(k_));
     ++k_;
   }
   bool literal(std::string_view word) {
@@ -96,39 +138,48 @@ class json_parser {
     return true;
   }
 
-  json_value value(int depth) {
-    if (depth > max_depth) fail("nesting deeper than 256 levels");
+  /// An object starting at '{'; `flat`: its members must not be objects or arrays.
+  json_value object(int depth, bool flat) {
     json_value v;
     v.line = line_;
-    const char c = peek();
-    if (c == '{') {
-      v.type = json_value::kind::object;
+    v.type = json_value::kind::object;
+    expect('{');
+    ws();
+    if (peek() == '}') {
       ++k_;
-      ws();
-      if (peek() == '}') {
-        ++k_;
-        return v;
-      }
-      for (;;) {
-        ws();
-        if (peek() != '"') fail("expected a string key");
-        std::string key = string_value();
-        for (const auto& k : v.member_keys)
-          if (k == key) throw json_error{line_, "duplicate key '" + key + "'"};
-        ws();
-        expect(':');
-        ws();
-        v.member_values.push_back(value(depth + 1));
-        v.member_keys.push_back(std::move(key));
-        ws();
-        if (peek() == ',') {
-          ++k_;
-          continue;
-        }
-        expect('}');
-        return v;
-      }
+      return v;
     }
+    for (;;) {
+      ws();
+      if (peek() != '"') fail("expected a string key" + at_column(k_));
+      const std::size_t key_line = line_;
+      std::string key = string_value();
+      ws();
+      expect(':');
+      ws();
+      for (const auto& k : v.member_keys)
+        if (k == key) throw record_error{"duplicate key " + quote_text(key, '\''), key_line};
+      if (flat && (peek() == '{' || peek() == '['))
+        throw record_error{"field " + quote_text(key, '\'') + ": nested objects/arrays are not supported",
+                           line_};
+      v.member_values.push_back(value(depth + 1));
+      v.member_keys.push_back(std::move(key));
+      ws();
+      if (peek() == ',') {
+        ++k_;
+        continue;
+      }
+      expect('}');
+      return v;
+    }
+  }
+
+  json_value value(int depth) {
+    if (depth > max_depth) fail("nesting deeper than 256 levels");
+    const char c = peek();
+    if (c == '{') return object(depth, false);
+    json_value v;
+    v.line = line_;
     if (c == '[') {
       v.type = json_value::kind::array;
       ++k_;
@@ -164,9 +215,7 @@ class json_parser {
       return v;
     }
     if (literal("null")) return v;
-    // Python's json.dump writes NaN / Infinity for non-finite floats (alpaca_eval stores a failed
-    // annotation's preference as NaN); read them as numbers so the caller can decide.
-    if (literal("NaN")) {
+    if (dialect_.non_finite_numbers && literal("NaN")) {
       v.type = json_value::kind::number;
       v.number = std::numeric_limits<double>::quiet_NaN();
       v.text = "NaN";
@@ -215,7 +264,7 @@ class json_parser {
         case 't': out += '\t'; break;
         case 'u': {
           std::uint32_t cp = hex4();
-          if (cp >= 0xD800 && cp <= 0xDBFF) {
+          if (cp >= 0xD800 && cp <= 0xDBFF) {  // surrogate pair
             if (!literal("\\u")) fail("lone high surrogate");
             const std::uint32_t lo = hex4();
             if (lo < 0xDC00 || lo > 0xDFFF) fail("bad low surrogate");
@@ -223,7 +272,7 @@ class json_parser {
           } else if (cp >= 0xDC00 && cp <= 0xDFFF) {
             fail("lone low surrogate");
           }
-          prefmodel::detail::append_utf8(out, cp);
+          append_utf8(out, cp);
           break;
         }
         default: fail("bad escape");
@@ -239,13 +288,13 @@ class json_parser {
       return k_ - d0;
     };
     if (peek() == '-') ++k_;
-    if (literal("Infinity")) {
+    if (dialect_.non_finite_numbers && literal("Infinity")) {
       text = std::string(s_.substr(start, k_ - start));
       return s_[start] == '-' ? -std::numeric_limits<double>::infinity()
                               : std::numeric_limits<double>::infinity();
     }
     if (peek() == '0') ++k_;
-    else if (digits() == 0) fail("expected a value");
+    else if (digits() == 0) fail("expected a value" + at_column(start));
     if (peek() == '.') {
       ++k_;
       if (digits() == 0) fail("digits expected after '.'");
@@ -256,44 +305,47 @@ class json_parser {
       if (digits() == 0) fail("digits expected in exponent");
     }
     text = std::string(s_.substr(start, k_ - start));
-    return *prefmodel::detail::parse_number(text);
+    return *parse_number(text);  // the grammar above is a subset of strtod's
   }
 
   std::string_view s_;
   std::size_t k_ = 0;
   std::size_t line_;
+  std::size_t line_start_ = 0;  // offset of the current line's first character
+  json_dialect dialect_;
 };
 
-/// Reads a whole file; `path` names it in errors.
-inline std::string read_text_file(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  require(static_cast<bool>(in), "path", path, "cannot open file");
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  if (text.rfind("\xEF\xBB\xBF", 0) == 0) text.erase(0, 3);  // UTF-8 BOM
-  return text;
-}
-
-/// The records of a JSON file holding a list of objects, or of a JSONL file (one object per
+/// The records of a JSON file holding a list of values, or of a JSONL file (one value per
 /// non-blank line). JSONL is recognised by the first non-blank character not being '['.
-inline std::vector<json_value> parse_records(const std::string& text) {
-  std::size_t first = text.find_first_not_of(" \t\r\n");
-  if (first == std::string::npos) return {};
+inline std::vector<json_value> parse_json_records(std::string_view text, json_dialect dialect = {}) {
+  const std::size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) return {};
   if (text[first] == '[') {
-    json_value doc = json_parser(text).parse_document();
+    json_value doc = json_parser(text, 1, dialect).parse_document();
     return std::move(doc.items);
   }
   std::vector<json_value> out;
   std::size_t line = 1, pos = 0;
   while (pos <= text.size()) {
     std::size_t end = text.find('\n', pos);
-    if (end == std::string::npos) end = text.size();
-    const std::string_view row(text.data() + pos, end - pos);
+    if (end == std::string_view::npos) end = text.size();
+    const std::string_view row = text.substr(pos, end - pos);
     if (row.find_first_not_of(" \t\r") != std::string_view::npos)
-      out.push_back(json_parser(row, line).parse_document());
+      out.push_back(json_parser(row, line, dialect).parse_document());
     ++line;
     pos = end + 1;
   }
   return out;
 }
 
-}  // namespace prefopt::eval::detail
+/// The same for a file: a syntax error is a parse_error naming `source` and the line.
+inline std::vector<json_value> parse_json_records(std::string_view text, const std::string& source,
+                                                  json_dialect dialect = {}) {
+  try {
+    return parse_json_records(text, dialect);
+  } catch (const record_error& e) {
+    throw parse_error(source, e.line, e.message);
+  }
+}
+
+}  // namespace prefopt::io
