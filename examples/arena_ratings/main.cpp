@@ -99,18 +99,19 @@ const ex::tool arena_ratings{"arena_ratings", usage};
 cli_options parse_args(int argc, char** argv) {
   cli_options o;
   for (ex::arguments a(arena_ratings, argc, argv); a.next();) {
-    if (a.is("--bootstrap")) {
-      o.bootstrap = a.integer(0);
+    if (a.take("--seed", o.seed, 0) || a.take("--scale", o.scale) || a.take("--base", o.base) ||
+        a.take("--init", o.init) || a.take("--json", o.json_out) || a.take("--svg", o.svg_out) ||
+        a.take("--skip-bad-rows", o.skip_bad_rows) || a.take("--threads", o.threads, 0) ||
+        a.take("--exact-se-max", o.exact_se_max, 0) || a.take("--top", o.top, 1) || a.take("--timing", o.timing) ||
+        a.take("--quiet", o.quiet))
+      continue;
+    if (a.take("--bootstrap", o.bootstrap, 0)) {
       if (o.bootstrap == 1) throw ex::usage_error{"--bootstrap needs 0 or at least 2 rounds"};
-    } else if (a.is("--seed")) {
-      o.seed = static_cast<std::uint64_t>(a.integer(0));
-    } else if (a.is("--ci")) {
-      o.ci = a.number();
+    } else if (a.take("--ci", o.ci)) {
       if (!(o.ci > 0 && o.ci < 1)) throw ex::usage_error{"--ci must lie in (0, 1)"};
     } else if (a.is("--ties")) {
       o.ties = a.choice<pm::tie_model>({{"half", pm::tie_model::half_win}, {"davidson", pm::tie_model::davidson}});
-    } else if (a.is("--prior")) {
-      o.prior = a.number();
+    } else if (a.take("--prior", o.prior)) {
       if (!(o.prior > 0)) throw ex::usage_error{"--prior SIGMA must be > 0"};
     } else if (a.is("--anchor")) {
       const std::string v = a.value();
@@ -119,28 +120,11 @@ cli_options parse_args(int argc, char** argv) {
       o.anchor_model = v.substr(0, eq);
       o.anchor_rating = a.number("--anchor", v.substr(eq + 1));
       o.has_anchor = true;
-    } else if (a.is("--scale")) {
-      o.scale = a.number();
-    } else if (a.is("--base")) {
-      o.base = a.number();
-    } else if (a.is("--init")) {
-      o.init = a.number();
-    } else if (a.is("--json")) {
-      o.json_out = a.value();
-    } else if (a.is("--svg")) {
-      o.svg_out = a.value();
-    } else if (a.is("--format")) {
-      o.format = a.value();
+    } else if (a.take("--format", o.format)) {
       if (o.format != "csv" && o.format != "jsonl") throw ex::usage_error{"--format must be csv or jsonl"};
-    } else if (a.is("--skip-bad-rows")) {
-      o.skip_bad_rows = true;
-    } else if (a.is("--threads")) {
-      o.threads = static_cast<int>(a.integer(0, std::numeric_limits<int>::max()));
     } else if (a.is("--solver")) {
       o.method = a.choice<pm::bt_method>(
           {{"auto", pm::bt_method::automatic}, {"dense", pm::bt_method::dense}, {"sparse", pm::bt_method::sparse}});
-    } else if (a.is("--exact-se-max")) {
-      o.exact_se_max = a.integer(0);
     } else if (a.is("--exact-se")) {
       std::stringstream list(a.value());
       for (std::string m; std::getline(list, m, ',');)
@@ -149,12 +133,6 @@ cli_options parse_args(int argc, char** argv) {
     } else if (a.is("--resample")) {
       o.resampling = a.choice<pm::bootstrap_resampling>(
           {{"multinomial", pm::bootstrap_resampling::multinomial}, {"poisson", pm::bootstrap_resampling::poisson}});
-    } else if (a.is("--top")) {
-      o.top = a.integer(1);
-    } else if (a.is("--timing")) {
-      o.timing = true;
-    } else if (a.is("--quiet")) {
-      o.quiet = true;
     } else if (a.is_option()) {
       a.unknown();
     } else {

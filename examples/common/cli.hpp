@@ -13,6 +13,7 @@
 
 #include <cerrno>
 #include <cmath>
+#include <concepts>
 #include <cstdlib>
 #include <exception>
 #include <initializer_list>
@@ -49,7 +50,8 @@ struct tool {
 
 /// The command line of `t`, one argument at a time:
 ///   for (arguments args(t, argc, argv); args.next();)
-///     if (args.is("--seed")) seed = args.integer(0);
+///     if (args.take("--seed", seed, 0) || args.take("--json", json_path)) continue;
+///     else if (args.is("--ci")) ci = checked_level(args.number());
 ///     else if (args.is_option()) args.unknown();
 ///     else args.positional(file, "more than one input file given");
 class arguments {
@@ -120,6 +122,21 @@ class arguments {
       ++k;
     }
     throw usage_error{flag_ + " must be " + list + ", got " + quoted(text)};
+  }
+
+  /// When the current argument is `flag`: reads its value into `into` (text, a finite number,
+  /// or for a bool a switch without value that sets it) and returns true.
+  bool take(std::string_view flag, std::string& into) { return is(flag) && (into = value(), true); }
+  bool take(std::string_view flag, double& into) { return is(flag) && (into = number(), true); }
+  bool take(std::string_view flag, bool& into) { return is(flag) && (into = true); }
+  /// The same for an integer option, which must lie in [lo, hi] (at most what `I` holds).
+  template <std::integral I>
+  bool take(std::string_view flag, I& into, long long lo, long long hi = std::numeric_limits<long long>::max()) {
+    if (!is(flag)) return false;
+    const auto most = std::numeric_limits<I>::max();
+    if (static_cast<unsigned long long>(most) < static_cast<unsigned long long>(hi)) hi = static_cast<long long>(most);
+    into = static_cast<I>(integer(lo, hi));
+    return true;
   }
 
   /// A positional argument into `slot`; `too_many` is the error when `slot` is already taken.

@@ -12,7 +12,6 @@ over the ranks, so with equal shards the update is the one of the mean loss over
 saves the final parameters with torch.save. Exit status 2 on bad arguments.
 """
 
-import argparse
 import os
 import sys
 
@@ -24,19 +23,12 @@ import prefopt
 import prefopt.torch as pt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cli  # noqa: E402
 from tiny_lm import TinyLM, preference_pairs  # noqa: E402
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments: one line on stderr, exit status 2."""
-
-    def error(self, message):
-        print(f"ddp_dpo: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main():
-    parser = _Parser(description=__doc__.split("\n\n")[0])
+    parser = cli.OneLineParser(prog="ddp_dpo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--pairs", type=int, default=8, help="global batch size (pairs)")
     parser.add_argument("--lr", type=float, default=0.5)

@@ -14,7 +14,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -28,6 +28,7 @@
 #include <prefopt/io/json_writer.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/json_output.hpp"
 
 using prefopt::io::json_string;
 
@@ -74,14 +75,9 @@ cli_options parse_args(int argc, char** argv) {
       o.tolerance = a.number("--tolerance", v);
       if (o.tolerance < 0) throw ex::usage_error{"--tolerance expects a finite number >= 0, got " + a.quoted(v)};
       o.tolerance_given = true;
-    } else if (a.is("--rubric")) {
-      o.rubric = a.value();
-    } else if (a.is("--min")) {
-      o.min_score = a.number();
-    } else if (a.is("--max")) {
-      o.max_score = a.number();
-    } else if (a.is("--json")) {
-      o.json_out = a.value();
+    } else if (a.take("--rubric", o.rubric) || a.take("--min", o.min_score) || a.take("--max", o.max_score) ||
+               a.take("--json", o.json_out)) {
+      continue;
     } else if (a.is_option()) {
       a.unknown();
     } else {
@@ -133,23 +129,13 @@ int run_rubric(const cli_options& o) {
   if (r.run_std) std::printf(" (std over runs %.4f)", *r.run_std);
   std::printf("\n");
   if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out, std::ios::binary);
-    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    std::ostringstream out;
+    const auto number = [](double m) { return num(m); };
     out << "{\"mean\": " << num(r.mean) << ", \"run_std\": " << num(r.run_std) << ", \"runs\": " << r.runs
-        << ", \"instances\": " << r.instances << ", \"scores\": " << r.scores << ", \"per_run\": {";
-    bool first = true;
-    for (const auto& [run, m] : r.per_run) {
-      out << (first ? "" : ", ") << json_string(run) << ": " << num(m);
-      first = false;
-    }
-    out << "}, \"per_rubric\": {";
-    first = true;
-    for (const auto& [rubric, m] : r.per_rubric) {
-      out << (first ? "" : ", ") << json_string(rubric) << ": " << num(m);
-      first = false;
-    }
-    out << "}}\n";
-    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+        << ", \"instances\": " << r.instances << ", \"scores\": " << r.scores << ", \"per_run\": {"
+        << ex::json_members(r.per_run, "", ", ", number) << "}, \"per_rubric\": {"
+        << ex::json_members(r.per_rubric, "", ", ", number) << "}}\n";
+    ex::write_output_file("--json", o.json_out, out.str());
   }
   return 0;
 }
@@ -169,20 +155,16 @@ int run(const cli_options& o) {
   std::printf("acceptable_accuracy %.4f, degree_of_variation %.4f bands\n", rep.bins.acceptable_accuracy,
               rep.overall.degree_of_variation);
   if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out, std::ios::binary);
-    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    std::ostringstream out;
     out << "{\"overall\": {" << metrics_json(rep.overall) << ", \"transcripts\": " << rep.bins.transcripts
         << ", \"accurate\": " << num(rep.bins.accurate) << ", \"partly_accurate\": " << num(rep.bins.partly_accurate)
         << ", \"acceptable\": " << num(rep.bins.acceptable) << ", \"inaccurate\": " << num(rep.bins.inaccurate)
         << ", \"acceptable_accuracy\": " << num(rep.bins.acceptable_accuracy) << ", \"tolerance\": " << num(o.tolerance)
-        << "},\n \"per_criterion\": {";
-    bool first = true;
-    for (const auto& [name, m] : rep.per_criterion) {
-      out << (first ? "\n  " : ",\n  ") << json_string(name) << ": {" << metrics_json(m) << "}";
-      first = false;
-    }
-    out << "}}\n";
-    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+        << "},\n \"per_criterion\": {"
+        << ex::json_members(rep.per_criterion, "\n  ", ",\n  ",
+                            [](const ev::agreement_metrics& m) { return "{" + metrics_json(m) + "}"; })
+        << "}}\n";
+    ex::write_output_file("--json", o.json_out, out.str());
   }
   return 0;
 }

@@ -15,7 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -29,6 +29,7 @@
 #include <prefopt/io/json_writer.hpp>
 
 #include "../common/cli.hpp"
+#include "../common/json_output.hpp"
 
 using prefopt::io::json_number;
 using prefopt::io::json_string;
@@ -89,17 +90,11 @@ cli_options parse_args(int argc, char** argv) {
       else if (v == "minimal" || v == "length_controlled_minimal") o.glm = ev::lc_glm::length_controlled_minimal;
       else throw ex::usage_error{"--glm must be v1, noreg or minimal, got " + a.quoted(v)};
       o.glm_given = true;
-    } else if (a.is("--gamed")) {
-      o.gamed = a.value();
-    } else if (a.is("--json")) {
-      o.json_out = a.value();
-    } else if (a.is("--verdicts")) {
-      o.verdicts = a.value();
-    } else if (a.is("--bootstrap")) {
-      o.pairwise.bootstrap_rounds = a.integer(0, 100000000);
+    } else if (a.take("--gamed", o.gamed) || a.take("--json", o.json_out) || a.take("--verdicts", o.verdicts) ||
+               a.take("--seed", o.pairwise.seed, 0)) {
+      continue;
+    } else if (a.take("--bootstrap", o.pairwise.bootstrap_rounds, 0, 100000000)) {
       if (o.pairwise.bootstrap_rounds == 1) throw ex::usage_error{"--bootstrap needs 0 or at least 2 rounds"};
-    } else if (a.is("--seed")) {
-      o.pairwise.seed = static_cast<std::uint64_t>(a.integer(0));
     } else if (a.is("--ci")) {
       const std::string v = a.value();
       char* end = nullptr;
@@ -134,8 +129,7 @@ struct row {
 
 
 void write_json(const std::string& path, const std::vector<row>& rows, ev::lc_glm glm) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw prefopt::invalid_argument("--json: cannot write '" + path + "'");
+  std::ostringstream out;
   out << "{";
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const auto& r = rows[k];
@@ -155,7 +149,7 @@ void write_json(const std::string& path, const std::vector<row>& rows, ev::lc_gl
     out << "}}";
   }
   out << "\n}\n";
-  if (!out) throw prefopt::invalid_argument("--json: error writing '" + path + "'");
+  ex::write_output_file("--json", path, out.str());
 }
 
 std::string opt_number(const std::optional<double>& v) { return v ? json_number(*v) : "null"; }
@@ -195,20 +189,16 @@ int run_verdicts(const cli_options& o) {
   else
     std::printf("position-swap consistency: n/a (no id judged in both positions)\n");
   if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out, std::ios::binary);
-    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    std::ostringstream out;
     out << "{\"overall\": {" << counts_json(s.overall) << ", \"win_rate_ci\": [" << opt_number(s.win_rate_lower)
         << ", " << opt_number(s.win_rate_upper) << "], \"tie_win_rate_ci\": [" << opt_number(s.tie_win_rate_lower)
         << ", " << opt_number(s.tie_win_rate_upper) << "], \"swapped_pairs\": " << s.swapped_pairs
         << ", \"consistent_pairs\": " << s.consistent_pairs << ", \"consistency\": " << opt_number(s.consistency)
-        << "},\n \"per_category\": {";
-    bool first = true;
-    for (const auto& [name, c] : s.per_category) {
-      out << (first ? "\n  " : ",\n  ") << json_string(name) << ": {" << counts_json(c) << "}";
-      first = false;
-    }
-    out << "}}\n";
-    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+        << "},\n \"per_category\": {"
+        << ex::json_members(s.per_category, "\n  ", ",\n  ",
+                            [](const ev::pairwise_counts& c) { return "{" + counts_json(c) + "}"; })
+        << "}}\n";
+    ex::write_output_file("--json", o.json_out, out.str());
   }
   return 0;
 }

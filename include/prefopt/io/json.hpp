@@ -144,13 +144,7 @@ class json_parser {
     v.line = line_;
     v.type = json_value::kind::object;
     expect('{');
-    ws();
-    if (peek() == '}') {
-      ++k_;
-      return v;
-    }
-    for (;;) {
-      ws();
+    comma_separated('}', [&] {
       if (peek() != '"') fail("expected a string key" + at_column(k_));
       const std::size_t key_line = line_;
       std::string key = string_value();
@@ -164,14 +158,27 @@ class json_parser {
                            line_};
       v.member_values.push_back(value(depth + 1));
       v.member_keys.push_back(std::move(key));
-      ws();
-      if (peek() == ',') {
-        ++k_;
-        continue;
-      }
-      expect('}');
-      return v;
+    });
+    return v;
+  }
+
+  /// The items of an object or array after its opening bracket, up to and including `close`:
+  /// `item` parses one (at a non-blank character), separated by ','.
+  template <class Item>
+  void comma_separated(char close, Item&& item) {
+    ws();
+    if (peek() == close) {
+      ++k_;
+      return;
     }
+    for (;;) {
+      ws();
+      item();
+      ws();
+      if (peek() != ',') break;
+      ++k_;
+    }
+    expect(close);
   }
 
   json_value value(int depth) {
@@ -183,22 +190,8 @@ class json_parser {
     if (c == '[') {
       v.type = json_value::kind::array;
       ++k_;
-      ws();
-      if (peek() == ']') {
-        ++k_;
-        return v;
-      }
-      for (;;) {
-        ws();
-        v.items.push_back(value(depth + 1));
-        ws();
-        if (peek() == ',') {
-          ++k_;
-          continue;
-        }
-        expect(']');
-        return v;
-      }
+      comma_separated(']', [&] { v.items.push_back(value(depth + 1)); });
+      return v;
     }
     if (c == '"') {
       v.type = json_value::kind::string;

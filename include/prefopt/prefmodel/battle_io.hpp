@@ -177,24 +177,31 @@ void for_each_jsonl_battle(std::istream& in, const battle_read_options& opt, con
   }
 }
 
+/// A battle list read by the CSV or the JSONL loop.
+template <class T>
+battle_log<T> read_battle_list(bool jsonl, std::istream& in, const battle_read_options& opt,
+                               const std::string& source) {
+  battle_log<T> log;
+  const auto append = [&](battle<T>&& b) { log.battles.push_back(std::move(b)); };
+  if (jsonl) for_each_jsonl_battle<T>(in, opt, source, log, append);
+  else for_each_csv_battle<T>(in, opt, source, log, append);
+  return log;
+}
+
 }  // namespace detail
 
 /// Reads a CSV battle log (header row required).
 template <class T = double>
 battle_log<T> read_battles_csv(std::istream& in, const battle_read_options& opt = {},
                                const std::string& source = "<csv>") {
-  battle_log<T> log;
-  detail::for_each_csv_battle<T>(in, opt, source, log, [&](battle<T>&& b) { log.battles.push_back(std::move(b)); });
-  return log;
+  return detail::read_battle_list<T>(false, in, opt, source);
 }
 
 /// Reads a JSONL battle log (one flat object per line).
 template <class T = double>
 battle_log<T> read_battles_jsonl(std::istream& in, const battle_read_options& opt = {},
                                  const std::string& source = "<jsonl>") {
-  battle_log<T> log;
-  detail::for_each_jsonl_battle<T>(in, opt, source, log, [&](battle<T>&& b) { log.battles.push_back(std::move(b)); });
-  return log;
+  return detail::read_battle_list<T>(true, in, opt, source);
 }
 
 /// Reads a battle log from a file: ".jsonl" / ".ndjson" as JSONL, anything else as CSV.
