@@ -81,6 +81,9 @@ class arguments {
     return args_[++at_];
   }
 
+  /// The text of the value read last (to quote it when a typed value fails a further check).
+  [[nodiscard]] const std::string& last_value() const { return args_[at_]; }
+
   /// The value as an integer in [lo, hi]. Out-of-range text is an error, not saturated (strtoll
   /// would turn 10^30 into LLONG_MAX).
   long long integer(long long lo, long long hi = std::numeric_limits<long long>::max()) {

@@ -24,6 +24,7 @@ import prefopt.torch as pt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cli  # noqa: E402
+import ranks  # noqa: E402
 from tiny_lm import TinyLM, preference_pairs  # noqa: E402
 
 
@@ -39,11 +40,7 @@ def main():
     parser.add_argument("--out", help="torch.save the final parameters here (rank 0)")
     args = parser.parse_args()
 
-    distributed = "WORLD_SIZE" in os.environ
-    if distributed:
-        dist.init_process_group("gloo")
-    rank = dist.get_rank() if distributed else 0
-    world = dist.get_world_size() if distributed else 1
+    distributed, rank, world = ranks.init()
     if args.steps < 1 or args.pairs < 1 or args.pairs % world != 0:
         if rank == 0:
             print(f"ddp_dpo: --pairs {args.pairs} must be a positive multiple of the world size "

@@ -24,6 +24,7 @@ import prefopt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import cli  # noqa: E402
+import ranks  # noqa: E402
 
 
 def read_shard(path, rank, world):
@@ -64,11 +65,7 @@ def main():
     parser.add_argument("--json", help="write {model: {rating, se, ci_low, ci_high}} here (rank 0)")
     args = parser.parse_args()
 
-    distributed = "WORLD_SIZE" in os.environ
-    if distributed:
-        dist.init_process_group("gloo")
-    rank = dist.get_rank() if distributed else 0
-    world = dist.get_world_size() if distributed else 1
+    distributed, rank, world = ranks.init()
 
     a, b, w = read_shard(args.battles, rank, world)
     names = set(a) | set(b)

@@ -70,10 +70,9 @@ const ex::tool scorer_metrics{"scorer_metrics", usage};
 cli_options parse_args(int argc, char** argv) {
   cli_options o;
   for (ex::arguments a(scorer_metrics, argc, argv); a.next();) {
-    if (a.is("--tolerance")) {
-      const std::string v = a.value();
-      o.tolerance = a.number("--tolerance", v);
-      if (o.tolerance < 0) throw ex::usage_error{"--tolerance expects a finite number >= 0, got " + a.quoted(v)};
+    if (a.take("--tolerance", o.tolerance)) {
+      if (o.tolerance < 0)
+        throw ex::usage_error{"--tolerance expects a finite number >= 0, got " + a.quoted(a.last_value())};
       o.tolerance_given = true;
     } else if (a.take("--rubric", o.rubric) || a.take("--min", o.min_score) || a.take("--max", o.max_score) ||
                a.take("--json", o.json_out)) {

@@ -90,7 +90,10 @@ inline constexpr std::size_t default_read_block = std::size_t(1) << 22;
 class record_reader {
  public:
   record_reader(std::istream& in, bool quote_aware, std::size_t block_bytes = default_read_block)
-      : in_(in), quote_aware_(quote_aware), block_(std::max<std::size_t>(block_bytes, 1)) {}
+      : in_(in),
+        quote_aware_(quote_aware),
+        block_(std::max<std::size_t>(block_bytes, 1)),
+        next_block_(std::min<std::size_t>(block_, std::size_t(1) << 16)) {}
 
   /// Next record without its final newline; `lines` = physical lines it spans.
   template <class Count>
@@ -164,7 +167,10 @@ class record_reader {
     buf_.erase(0, pos_);
     pos_ = 0;
     const std::size_t old = buf_.size();
-    const std::size_t want = std::max<std::size_t>(block_, old);  // doubles for a huge record
+    const std::size_t want = std::max<std::size_t>(next_block_, old);  // doubles for a huge record
+    // Blocks grow from 64 KiB to block_: a small file (a fuzzer's input, a test's string) does
+    // not pay for zero-filling megabytes, a large one is soon read in full-size blocks.
+    next_block_ = std::min(block_, 2 * next_block_);
     buf_.resize(old + want);
     in_.read(buf_.data() + old, static_cast<std::streamsize>(want));
     buf_.resize(old + static_cast<std::size_t>(in_.gcount()));
@@ -173,7 +179,7 @@ class record_reader {
 
   std::istream& in_;
   bool quote_aware_;
-  std::size_t block_;
+  std::size_t block_, next_block_;
   std::string buf_;
   std::size_t pos_ = 0;
   bool eof_ = false;
