@@ -4,11 +4,11 @@
 // reader strips a "\r" before each physical line break).
 
 #include <cmath>
-#include <cstdio>
 #include <sstream>
 #include <string>
 #include <vector>
 
+#include <prefopt/io/json_writer.hpp>
 #include <prefopt/prefmodel/battle_io.hpp>
 
 #include "fuzz_checks.hpp"
@@ -16,46 +16,27 @@
 namespace fuzz {
 
 namespace pm = prefopt::prefmodel;
+namespace io = prefopt::io;
 
 inline void check_battles(const std::vector<pm::battle<double>>& battles) {
   for (const auto& b : battles) {
     check(!b.model_a.empty() && !b.model_b.empty(), "empty model name accepted");
     check(b.model_a != b.model_b, "self-battle accepted", b.model_a);
     check(std::isfinite(b.weight) && b.weight >= 0, "bad weight accepted");
-    check(b.result == pm::outcome::first_wins || b.result == pm::outcome::second_wins ||
+    check(b.result == pm::outcome::model_a_wins || b.result == pm::outcome::model_b_wins ||
               b.result == pm::outcome::tie,
           "bad outcome");
   }
 }
 
-inline std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const char c : s) {
-    const auto u = static_cast<unsigned char>(c);
-    if (c == '"' || c == '\\') {
-      out += '\\';
-      out += c;
-    } else if (u < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\u%04x", u);
-      out += buf;
-    } else {
-      out += c;  // bytes >= 0x80 pass through: the reader does not validate UTF-8
-    }
-  }
-  return out + '"';
-}
-
 inline std::string to_jsonl(const std::vector<pm::battle<double>>& battles) {
   std::string out;
   for (const auto& b : battles) {
-    const char* winner = b.result == pm::outcome::first_wins    ? "model_a"
-                         : b.result == pm::outcome::second_wins ? "model_b"
-                                                                : "tie";
-    char weight[32];
-    std::snprintf(weight, sizeof weight, "%.17g", b.weight);  // round-trips a double
-    out += "{\"model_a\": " + json_string(b.model_a) + ", \"model_b\": " + json_string(b.model_b) +
-           ", \"winner\": \"" + winner + "\", \"weight\": " + weight + "}\n";
+    const char* winner = b.result == pm::outcome::model_a_wins   ? "model_a"
+                         : b.result == pm::outcome::model_b_wins ? "model_b"
+                                                                 : "tie";
+    out += "{\"model_a\": " + io::json_string(b.model_a) + ", \"model_b\": " + io::json_string(b.model_b) +
+           ", \"winner\": \"" + winner + "\", \"weight\": " + io::json_number(b.weight) + "}\n";
   }
   return out;
 }

@@ -25,8 +25,8 @@ pm::comparison_data<double> synthetic(long long m, long long per_pair, unsigned 
       const long long ties = std::binomial_distribution<long long>(per_pair, 0.1)(rng);
       const double p = 1 / (1 + std::exp(theta[j] - theta[i]));
       const long long wi = std::binomial_distribution<long long>(per_pair - ties, p)(rng);
-      d.add(i, j, pm::outcome::first_wins, 1.0, wi);
-      d.add(j, i, pm::outcome::first_wins, 1.0, per_pair - ties - wi);
+      d.add(i, j, pm::outcome::model_a_wins, 1.0, wi);
+      d.add(j, i, pm::outcome::model_a_wins, 1.0, per_pair - ties - wi);
       d.add(i, j, pm::outcome::tie, 1.0, ties);
     }
   return d;
@@ -66,7 +66,7 @@ pm::comparison_data<double> sparse_synthetic(long long n, long long per_item, un
     long long j = static_cast<long long>(rng() % static_cast<unsigned long long>(n - 1));
     if (j >= i) ++j;
     const double p = 1 / (1 + std::exp(theta[j] - theta[i]));
-    d.add(i, j, unif(rng) < 0.1 ? pm::outcome::tie : unif(rng) < p ? pm::outcome::first_wins : pm::outcome::second_wins);
+    d.add(i, j, unif(rng) < 0.1 ? pm::outcome::tie : unif(rng) < p ? pm::outcome::model_a_wins : pm::outcome::model_b_wins);
   }
   return d;
 }

@@ -43,8 +43,8 @@ int main(int argc, char** argv) {
   const auto t0 = clock::now();
   pm::comparison_data<double> data(n);
   for (const auto& r : rows) {
-    data.add(r.i, r.j, pm::outcome::first_wins, 1.0, static_cast<long long>(r.wi));
-    data.add(r.j, r.i, pm::outcome::first_wins, 1.0, static_cast<long long>(r.wj));
+    data.add(r.i, r.j, pm::outcome::model_a_wins, 1.0, static_cast<long long>(r.wi));
+    data.add(r.j, r.i, pm::outcome::model_a_wins, 1.0, static_cast<long long>(r.wj));
     data.add(r.i, r.j, pm::outcome::tie, 1.0, static_cast<long long>(r.t));
   }
   const double t_agg = std::chrono::duration<double>(clock::now() - t0).count();

@@ -8,7 +8,6 @@
 
 #include <algorithm>
 #include <chrono>
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
@@ -20,16 +19,18 @@
 #include <string>
 #include <vector>
 
-#include <prefopt/core/text_input.hpp>
+#include <prefopt/io/text_input.hpp>
 #include <prefopt/prefmodel/battle_counts.hpp>
 #include <prefopt/prefmodel/battle_io.hpp>
 #include <prefopt/prefmodel/bootstrap.hpp>
 #include <prefopt/prefmodel/bradley_terry.hpp>
 #include <prefopt/prefmodel/rating_scale.hpp>
 
+#include "../common/cli.hpp"
 #include "report.hpp"
 
 namespace pm = prefopt::prefmodel;
+namespace ex = prefopt::examples;
 using prefopt::index_t;
 
 namespace {
@@ -79,10 +80,6 @@ exit status: 0 on success, 2 on bad arguments, unreadable or malformed input, or
 ratings are not estimable (the message names the items; --prior makes any data estimable).
 )";
 
-struct bad_usage {
-  std::string message;
-};
-
 struct cli_options {
   std::string input, json_out, svg_out, format, anchor_model;
   std::vector<std::string> exact_se_models;
@@ -97,109 +94,52 @@ struct cli_options {
   index_t top = -1, exact_se_max = 1000;
 };
 
-double parse_double(const std::string& flag, const std::string& text) {
-  char* end = nullptr;
-  const double v = std::strtod(text.c_str(), &end);
-  if (text.empty() || end != text.c_str() + text.size() || !std::isfinite(v))
-    throw bad_usage{flag + " expects a number, got " + prefopt::quote_text(text, '\'')};
-  return v;
-}
-
-long long parse_int(const std::string& flag, const std::string& text, long long lo,
-                    long long hi = std::numeric_limits<long long>::max()) {
-  char* end = nullptr;
-  errno = 0;  // strtoll saturates out-of-range input to LLONG_MAX / LLONG_MIN and sets ERANGE
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || v < lo || v > hi)
-    throw bad_usage{flag + " expects an integer in [" + std::to_string(lo) + ", " +
-                    std::to_string(hi) + "], got " + prefopt::quote_text(text, '\'')};
-  return v;
-}
+const ex::tool arena_ratings{"arena_ratings", usage};
 
 cli_options parse_args(int argc, char** argv) {
   cli_options o;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::size_t k = 0; k < args.size(); ++k) {
-    const std::string& a = args[k];
-    auto value = [&]() -> const std::string& {
-      if (k + 1 >= args.size()) throw bad_usage{a + " needs a value"};
-      return args[++k];
-    };
-    if (a == "-h" || a == "--help") {
-      std::cout << usage;
-      std::exit(0);
-    } else if (a == "--bootstrap") {
-      o.bootstrap = parse_int(a, value(), 0);
-      if (o.bootstrap == 1) throw bad_usage{"--bootstrap needs 0 or at least 2 rounds"};
-    } else if (a == "--seed") {
-      o.seed = static_cast<std::uint64_t>(parse_int(a, value(), 0));
-    } else if (a == "--ci") {
-      o.ci = parse_double(a, value());
-      if (!(o.ci > 0 && o.ci < 1)) throw bad_usage{"--ci must lie in (0, 1)"};
-    } else if (a == "--ties") {
-      const std::string& v = value();
-      if (v == "half") o.ties = pm::tie_model::half_win;
-      else if (v == "davidson") o.ties = pm::tie_model::davidson;
-      else throw bad_usage{"--ties must be half or davidson, got " + prefopt::quote_text(v, '\'')};
-    } else if (a == "--prior") {
-      o.prior = parse_double(a, value());
-      if (!(o.prior > 0)) throw bad_usage{"--prior SIGMA must be > 0"};
-    } else if (a == "--anchor") {
-      const std::string& v = value();
+  for (ex::arguments a(arena_ratings, argc, argv); a.next();) {
+    if (a.take("--seed", o.seed, 0) || a.take("--scale", o.scale) || a.take("--base", o.base) ||
+        a.take("--init", o.init) || a.take("--json", o.json_out) || a.take("--svg", o.svg_out) ||
+        a.take("--skip-bad-rows", o.skip_bad_rows) || a.take("--threads", o.threads, 0) ||
+        a.take("--exact-se-max", o.exact_se_max, 0) || a.take("--top", o.top, 1) || a.take("--timing", o.timing) ||
+        a.take("--quiet", o.quiet))
+      continue;
+    if (a.take("--bootstrap", o.bootstrap, 0)) {
+      if (o.bootstrap == 1) throw ex::usage_error{"--bootstrap needs 0 or at least 2 rounds"};
+    } else if (a.take("--ci", o.ci)) {
+      if (!(o.ci > 0 && o.ci < 1)) throw ex::usage_error{"--ci must lie in (0, 1)"};
+    } else if (a.is("--ties")) {
+      o.ties = a.choice<pm::tie_model>({{"half", pm::tie_model::half_win}, {"davidson", pm::tie_model::davidson}});
+    } else if (a.take("--prior", o.prior)) {
+      if (!(o.prior > 0)) throw ex::usage_error{"--prior SIGMA must be > 0"};
+    } else if (a.is("--anchor")) {
+      const std::string v = a.value();
       const auto eq = v.rfind('=');
-      if (eq == std::string::npos || eq == 0) throw bad_usage{"--anchor expects MODEL=RATING, got " + prefopt::quote_text(v, '\'')};
+      if (eq == std::string::npos || eq == 0) throw ex::usage_error{"--anchor expects MODEL=RATING, got " + a.quoted(v)};
       o.anchor_model = v.substr(0, eq);
-      o.anchor_rating = parse_double("--anchor", v.substr(eq + 1));
+      o.anchor_rating = a.number("--anchor", v.substr(eq + 1));
       o.has_anchor = true;
-    } else if (a == "--scale") {
-      o.scale = parse_double(a, value());
-    } else if (a == "--base") {
-      o.base = parse_double(a, value());
-    } else if (a == "--init") {
-      o.init = parse_double(a, value());
-    } else if (a == "--json") {
-      o.json_out = value();
-    } else if (a == "--svg") {
-      o.svg_out = value();
-    } else if (a == "--format") {
-      o.format = value();
-      if (o.format != "csv" && o.format != "jsonl") throw bad_usage{"--format must be csv or jsonl"};
-    } else if (a == "--skip-bad-rows") {
-      o.skip_bad_rows = true;
-    } else if (a == "--threads") {
-      o.threads = static_cast<int>(parse_int(a, value(), 0, std::numeric_limits<int>::max()));
-    } else if (a == "--solver") {
-      const std::string& v = value();
-      if (v == "auto") o.method = pm::bt_method::automatic;
-      else if (v == "dense") o.method = pm::bt_method::dense;
-      else if (v == "sparse") o.method = pm::bt_method::sparse;
-      else throw bad_usage{"--solver must be auto, dense or sparse, got '" + v + "'"};
-    } else if (a == "--exact-se-max") {
-      o.exact_se_max = parse_int(a, value(), 0);
-    } else if (a == "--exact-se") {
-      std::stringstream list(value());
+    } else if (a.take("--format", o.format)) {
+      if (o.format != "csv" && o.format != "jsonl") throw ex::usage_error{"--format must be csv or jsonl"};
+    } else if (a.is("--solver")) {
+      o.method = a.choice<pm::bt_method>(
+          {{"auto", pm::bt_method::automatic}, {"dense", pm::bt_method::dense}, {"sparse", pm::bt_method::sparse}});
+    } else if (a.is("--exact-se")) {
+      std::stringstream list(a.value());
       for (std::string m; std::getline(list, m, ',');)
         if (!m.empty()) o.exact_se_models.push_back(m);
-      if (o.exact_se_models.empty()) throw bad_usage{"--exact-se expects MODEL[,MODEL...]"};
-    } else if (a == "--resample") {
-      const std::string& v = value();
-      if (v == "multinomial") o.resampling = pm::bootstrap_resampling::multinomial;
-      else if (v == "poisson") o.resampling = pm::bootstrap_resampling::poisson;
-      else throw bad_usage{"--resample must be multinomial or poisson, got '" + v + "'"};
-    } else if (a == "--top") {
-      o.top = parse_int(a, value(), 1);
-    } else if (a == "--timing") {
-      o.timing = true;
-    } else if (a == "--quiet") {
-      o.quiet = true;
-    } else if (!a.empty() && a[0] == '-' && a != "-") {
-      throw bad_usage{"unknown option " + prefopt::quote_text(a, '\'') + " (see --help)"};
+      if (o.exact_se_models.empty()) throw ex::usage_error{"--exact-se expects MODEL[,MODEL...]"};
+    } else if (a.is("--resample")) {
+      o.resampling = a.choice<pm::bootstrap_resampling>(
+          {{"multinomial", pm::bootstrap_resampling::multinomial}, {"poisson", pm::bootstrap_resampling::poisson}});
+    } else if (a.is_option()) {
+      a.unknown();
     } else {
-      if (!o.input.empty()) throw bad_usage{"more than one input file given"};
-      o.input = a;
+      a.positional(o.input, "more than one input file given");
     }
   }
-  if (o.input.empty()) throw bad_usage{"no battle file given (see --help)"};
+  if (o.input.empty()) throw ex::usage_error{"no battle file given (see --help)"};
   return o;
 }
 
@@ -208,7 +148,7 @@ pm::battle_counts<double> read_input(const cli_options& o) {
   pm::battle_read_options ro;
   ro.skip_bad_rows = o.skip_bad_rows;
   if (o.format.empty()) return pm::read_battle_counts<double>(o.input, ro);
-  std::ifstream in = prefopt::open_input_file(o.input);  // names a directory
+  std::ifstream in = prefopt::io::open_input_file(o.input);  // names a directory
   return o.format == "jsonl" ? pm::read_battle_counts_jsonl<double>(in, ro, o.input)
                              : pm::read_battle_counts_csv<double>(in, ro, o.input);
 }
@@ -350,16 +290,5 @@ int run(const cli_options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse_args(argc, argv));
-  } catch (const bad_usage& e) {
-    std::cerr << "arena_ratings: " << e.message << "\n";
-    return 2;
-  } catch (const std::invalid_argument& e) {  // bad rows, non-estimable data, bad values
-    std::cerr << "arena_ratings: error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "arena_ratings: error: " << e.what() << "\n";
-    return 1;
-  }
+  return ex::run_tool(arena_ratings, [&] { return run(parse_args(argc, argv)); });
 }

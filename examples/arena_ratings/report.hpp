@@ -1,6 +1,7 @@
 #pragma once
-// Output side of arena_ratings: the ranked text table, a small JSON emitter (RFC 8259 string
-// escaping, non-finite numbers as null) and a self-contained SVG chart of ratings with CI bars.
+// Output side of arena_ratings: the ranked text table, the JSON leaderboard (io/json_writer.hpp:
+// RFC 8259 string escaping, non-finite numbers as null) and a self-contained SVG chart of ratings
+// with CI bars.
 
 #include <algorithm>
 #include <cmath>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include <prefopt/config.hpp>
+#include <prefopt/io/json_writer.hpp>
 
 struct leaderboard_row {
   std::string model;
@@ -61,36 +63,8 @@ inline void print_table(std::ostream& os, const leaderboard& b) {
      << "entirely above)\n";
 }
 
-inline std::string json_string(const std::string& s) {
-  std::string out = "\"";
-  for (const unsigned char c : s) {
-    switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
-      case '\b': out += "\\b"; break;
-      case '\f': out += "\\f"; break;
-      default:
-        if (c < 0x20) {
-          char buf[8];
-          std::snprintf(buf, sizeof buf, "\\u%04x", c);
-          out += buf;
-        } else {
-          out += static_cast<char>(c);  // UTF-8 passes through unchanged
-        }
-    }
-  }
-  return out + "\"";
-}
-
-inline std::string json_number(double v) {
-  if (!std::isfinite(v)) return "null";
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%.17g", v);
-  return buf;
-}
+using prefopt::io::json_number;
+using prefopt::io::json_string;
 
 /// [{"model": ..., "rating": ..., "ci_low": ..., "ci_high": ..., "rank": ..., "battles": ...}, ...]
 inline std::string to_json(const leaderboard& b) {

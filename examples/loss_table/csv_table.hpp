@@ -16,7 +16,7 @@
 #include <string_view>
 #include <vector>
 
-#include <prefopt/core/text_input.hpp>
+#include <prefopt/core/errors.hpp>
 
 namespace loss_table {
 

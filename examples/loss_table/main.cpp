@@ -29,15 +29,17 @@
 #include <vector>
 
 #include <prefopt/backends/eigen.hpp>
-#include <prefopt/core/text_input.hpp>
+#include <prefopt/io/text_input.hpp>
 #include <prefopt/losses/registry.hpp>
 
+#include "../common/cli.hpp"
 #include "csv_table.hpp"
 
 namespace {
 
 using backend = prefopt::eigen::backend<double>;
 namespace pl = prefopt::losses;
+namespace ex = prefopt::examples;
 
 constexpr std::string_view usage =
     "usage: loss_table --loss NAME [--beta B] [--label-smoothing E] [--gamma G] [--alpha A]\n"
@@ -53,9 +55,7 @@ constexpr std::string_view usage =
     "kl_policy_logps, kl_ref_logps. Prints \"loss,grad_chosen,grad_rejected\" per row to stdout\n"
     "(gradients of the reduced loss); the reduced loss and metrics go to stderr.\n";
 
-struct usage_error : std::runtime_error {
-  using std::runtime_error::runtime_error;
-};
+const ex::tool loss_table_tool{"loss_table", usage, {.quote = '"', .usage_points_to_help = true, .input_error = ""}};
 
 const std::vector<std::string_view> known_columns{
     "chosen_logps",    "rejected_logps",    "ref_chosen_logps", "ref_rejected_logps",
@@ -64,7 +64,7 @@ const std::vector<std::string_view> known_columns{
 
 double parse_option_value(std::string_view option, const std::string& text) {
   const auto v = loss_table::parse_number(text);
-  if (!v) throw usage_error(std::string(option) + ": " + prefopt::quote_text(text) + " is not a number");
+  if (!v) throw ex::usage_error{std::string(option) + ": " + prefopt::quote_text(text) + " is not a number"};
   return *v;
 }
 
@@ -88,39 +88,30 @@ arguments parse_arguments(int argc, char** argv) {
       {"--tau", &pl::hyper_parameters::tau},
       {"--desirable-weight", &pl::hyper_parameters::desirable_weight},
       {"--undesirable-weight", &pl::hyper_parameters::undesirable_weight}};
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view arg = argv[i];
-    const auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw usage_error(std::string(arg) + " needs a value");
-      return argv[++i];
-    };
-    if (arg == "--help" || arg == "-h") {
-      std::cout << usage;
-      std::exit(0);
-    } else if (arg == "--loss") {
-      a.loss = value();
+  for (ex::arguments args(loss_table_tool, argc, argv); args.next();) {
+    const std::string_view arg = args.current();
+    if (arg == "--loss") {
+      a.loss = args.value();
     } else if (auto it = numeric.find(arg); it != numeric.end()) {
-      a.hp.*(it->second) = parse_option_value(arg, value());
+      a.hp.*(it->second) = parse_option_value(arg, args.value());
     } else if (arg == "--loss-weights") {
-      const std::string list = value();
-      for (const auto& cell : loss_table::split_csv_line(list))
+      for (const auto& cell : loss_table::split_csv_line(args.value()))
         a.loss_weights.push_back(parse_option_value(arg, cell));
     } else if (arg == "--reference-free") {
       a.reference_free = true;
     } else if (arg == "--reduction") {
-      const std::string r = value();
+      const std::string r = args.value();
       if (r == "mean") a.reduce = pl::reduction::mean;
       else if (r == "sum") a.reduce = pl::reduction::sum;
-      else throw usage_error("--reduction: " + prefopt::quote_text(r) + " must be mean or sum");
-    } else if (arg.size() > 1 && arg[0] == '-' && arg != "-") {
-      throw usage_error("unknown option " + prefopt::quote_text(arg));
+      else throw ex::usage_error{"--reduction: " + prefopt::quote_text(r) + " must be mean or sum"};
+    } else if (args.is_option()) {
+      args.unknown();
     } else {
-      if (!a.file.empty()) throw usage_error("more than one input file given");
-      a.file = std::string(arg);
+      args.positional(a.file, "more than one input file given");
     }
   }
-  if (a.loss.empty()) throw usage_error("--loss NAME is required");
-  if (a.file.empty()) throw usage_error("an input FILE.csv is required");
+  if (a.loss.empty()) throw ex::usage_error{"--loss NAME is required"};
+  if (a.file.empty()) throw ex::usage_error{"an input FILE.csv is required"};
   return a;
 }
 
@@ -149,7 +140,7 @@ int run(const arguments& args) {
   });
 
   std::ifstream file;
-  if (args.file != "-") file = prefopt::open_input_file(args.file);  // names a directory
+  if (args.file != "-") file = prefopt::io::open_input_file(args.file);  // names a directory
   const loss_table::csv_table table = loss_table::read_csv(args.file == "-" ? std::cin : file);
   for (std::size_t c = 0; c < table.header.size(); ++c) {
     bool known = false;
@@ -236,23 +227,13 @@ int run(const arguments& args) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string source;  // the input as named in CSV error messages
-  try {
+  return ex::run_tool(loss_table_tool, [&] {
     const arguments args = parse_arguments(argc, argv);
-    source = args.file == "-" ? "<stdin>" : args.file;
-    return run(args);
-  } catch (const usage_error& e) {
-    // One line: the full usage text would bury the message (loss_table --help prints it).
-    std::cerr << "loss_table: " << e.what() << " (see loss_table --help)\n";
-    return 2;
-  } catch (const loss_table::csv_error& e) {
-    std::cerr << "loss_table: " << source << ": " << e.what() << "\n";
-    return 2;
-  } catch (const prefopt::invalid_argument& e) {
-    std::cerr << "loss_table: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "loss_table: error: " << e.what() << "\n";
-    return 1;
-  }
+    const std::string source = args.file == "-" ? "<stdin>" : args.file;  // as CSV errors name it
+    try {
+      return run(args);
+    } catch (const loss_table::csv_error& e) {
+      throw prefopt::invalid_argument(source + ": " + e.what());
+    }
+  });
 }

@@ -23,17 +23,16 @@
 
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/game/solve.hpp>
+#include <prefopt/io/text_input.hpp>
 
+#include "../common/cli.hpp"
 #include "matrix_csv.hpp"
 
 namespace {
 
 using backend = prefopt::eigen::backend<double>;
 namespace game = prefopt::game;
-
-struct usage_error {
-  std::string message;
-};
+namespace ex = prefopt::examples;
 
 constexpr const char* usage =
     "usage: nash FILE.csv [--kind preference|payoff] [--method lp|hedge|optimistic|extragradient]\n"
@@ -58,65 +57,58 @@ struct options {
 
 
 
+const ex::tool nash_tool{"nash", usage,
+                         {.quote = '"', .usage_says_error = true, .usage_points_to_help = true,
+                          .input_error = "error: invalid input: "}};
+
+// nash reads option numbers as it reads matrix cells (std::from_chars, spaces around allowed), and
+// counts may be written as 1e4.
 double parse_double(std::string_view text, const std::string& what) {
   std::size_t b = text.find_first_not_of(" \t\r"), e = text.find_last_not_of(" \t\r");
-  if (b == std::string_view::npos) throw usage_error{what + " is empty"};
+  if (b == std::string_view::npos) throw ex::usage_error{what + " is empty"};
   text = text.substr(b, e - b + 1);
   double v = 0;
   const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || ptr != text.data() + text.size())
-    throw usage_error{what + " = " + prefopt::quote_text(text) + " is not a number"};
+    throw ex::usage_error{what + " = " + prefopt::quote_text(text) + " is not a number"};
   return v;
 }
 
 long long parse_count(const std::string& v, const std::string& what, long long min) {
   const double d = parse_double(v, what);
   if (d < static_cast<double>(min) || d > 9e15 || d != static_cast<double>(static_cast<long long>(d)))
-    throw usage_error{what + " must be an integer >= " + std::to_string(min) + ", got " +
-                      prefopt::quote_text(v)};
+    throw ex::usage_error{what + " must be an integer >= " + std::to_string(min) + ", got " +
+                          prefopt::quote_text(v)};
   return static_cast<long long>(d);
 }
 
 options parse_args(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw usage_error{a + " needs a value"};
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      std::exit(0);
-    } else if (a == "--kind") {
-      o.kind = value();
-      if (o.kind != "preference" && o.kind != "payoff")
-        throw usage_error{"--kind must be preference or payoff, got " + prefopt::quote_text(o.kind)};
-    } else if (a == "--method") {
-      o.method = value();
-      if (o.method != "lp" && o.method != "hedge" && o.method != "optimistic" &&
-          o.method != "extragradient")
-        throw usage_error{"--method must be lp, hedge, optimistic or extragradient, got " +
-                          prefopt::quote_text(o.method)};
-    } else if (a == "--iters") {
-      o.iters = parse_count(value(), "--iters", 1);
-    } else if (a == "--trace-every") {
-      o.trace_every = parse_count(value(), "--trace-every", 1);
-    } else if (a == "--eta") {
-      o.eta = parse_double(value(), "--eta");
+  for (ex::arguments a(nash_tool, argc, argv); a.next();) {
+    if (a.is("--kind")) {
+      o.kind = a.choice<std::string>({{"preference", "preference"}, {"payoff", "payoff"}});
+    } else if (a.is("--method")) {
+      o.method = a.choice<std::string>(
+          {{"lp", "lp"}, {"hedge", "hedge"}, {"optimistic", "optimistic"}, {"extragradient", "extragradient"}});
+    } else if (a.is("--iters")) {
+      o.iters = parse_count(a.value(), "--iters", 1);
+    } else if (a.is("--trace-every")) {
+      o.trace_every = parse_count(a.value(), "--trace-every", 1);
+    } else if (a.is("--eta")) {
+      o.eta = parse_double(a.value(), "--eta");
       if (!(o.eta > 0) || !std::isfinite(o.eta))
-        throw usage_error{"--eta must be finite and > 0, got " + std::to_string(o.eta)};
-    } else if (a == "--json") {
-      o.json = value();
-    } else if (!a.empty() && a[0] == '-') {
-      throw usage_error{"unknown option " + prefopt::quote_text(a)};
+        throw ex::usage_error{"--eta must be finite and > 0, got " + std::to_string(o.eta)};
+    } else if (a.is("--json")) {
+      o.json = a.value();
+    } else if (a.is_option()) {
+      a.unknown();
     } else if (o.file.empty()) {
-      o.file = a;
+      o.file = a.current();
     } else {
-      throw usage_error{"more than one input file (" + o.file + ", " + a + ")"};
+      throw ex::usage_error{"more than one input file (" + o.file + ", " + a.current() + ")"};
     }
   }
-  if (o.file.empty()) throw usage_error{"missing FILE.csv"};
+  if (o.file.empty()) throw ex::usage_error{"missing FILE.csv"};
   return o;
 }
 
@@ -156,9 +148,9 @@ void write_list(std::ostream& os, const std::vector<V>& v) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return ex::run_tool(nash_tool, [&] {
     const options o = parse_args(argc, argv);
-    std::ifstream file = prefopt::open_input_file(o.file);
+    std::ifstream file = prefopt::io::open_input_file(o.file);
     const nash::square_matrix m = nash::read_square_csv(file, o.file);
     const long long n = m.n;
     const std::vector<double>& values = m.values;
@@ -213,15 +205,5 @@ int main(int argc, char** argv) {
       js << "}\n";
     }
     return 0;
-  } catch (const usage_error& e) {
-    // One line: the full usage text would bury the message (nash --help prints it).
-    std::cerr << "nash: error: " << e.message << " (see nash --help)\n";
-    return 2;
-  } catch (const prefopt::invalid_argument& e) {
-    std::cerr << "nash: error: invalid input: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "nash: error: " << e.what() << '\n';
-    return 1;
-  }
+  });
 }

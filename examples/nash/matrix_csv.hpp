@@ -14,7 +14,6 @@
 #include <vector>
 
 #include <prefopt/core/errors.hpp>
-#include <prefopt/core/text_input.hpp>
 
 namespace nash {
 

@@ -12,7 +12,6 @@ over the ranks, so with equal shards the update is the one of the mean loss over
 saves the final parameters with torch.save. Exit status 2 on bad arguments.
 """
 
-import argparse
 import os
 import sys
 
@@ -24,19 +23,13 @@ import prefopt
 import prefopt.torch as pt
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cli  # noqa: E402
+import ranks  # noqa: E402
 from tiny_lm import TinyLM, preference_pairs  # noqa: E402
 
 
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments: one line on stderr, exit status 2."""
-
-    def error(self, message):
-        print(f"ddp_dpo: {message}", file=sys.stderr)
-        sys.exit(2)
-
-
 def main():
-    parser = _Parser(description=__doc__.split("\n\n")[0])
+    parser = cli.OneLineParser(prog="ddp_dpo", description=__doc__.split("\n\n")[0])
     parser.add_argument("--steps", type=int, default=20)
     parser.add_argument("--pairs", type=int, default=8, help="global batch size (pairs)")
     parser.add_argument("--lr", type=float, default=0.5)
@@ -47,11 +40,7 @@ def main():
     parser.add_argument("--out", help="torch.save the final parameters here (rank 0)")
     args = parser.parse_args()
 
-    distributed = "WORLD_SIZE" in os.environ
-    if distributed:
-        dist.init_process_group("gloo")
-    rank = dist.get_rank() if distributed else 0
-    world = dist.get_world_size() if distributed else 1
+    distributed, rank, world = ranks.init()
     if args.steps < 1 or args.pairs < 1 or args.pairs % world != 0:
         if rank == 0:
             print(f"ddp_dpo: --pairs {args.pairs} must be a positive multiple of the world size "

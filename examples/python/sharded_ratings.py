@@ -12,7 +12,6 @@ list is the sorted union of every shard's names (all_gather_object). Without tor
 one process. CSV with header model_a,model_b,winner. Exit status 2 on bad input.
 """
 
-import argparse
 import csv
 import json
 import os
@@ -22,6 +21,10 @@ import torch
 import torch.distributed as dist
 
 import prefopt
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import cli  # noqa: E402
+import ranks  # noqa: E402
 
 
 def read_shard(path, rank, world):
@@ -50,20 +53,11 @@ def read_shard(path, rank, world):
 
 
 def fail(message):
-    print(f"sharded_ratings: {message}", file=sys.stderr)
-    sys.exit(2)
-
-
-class _Parser(argparse.ArgumentParser):
-    """Bad arguments: one line on stderr, exit status 2."""
-
-    def error(self, message):
-        print(f"sharded_ratings: {message}", file=sys.stderr)
-        sys.exit(2)
+    cli.fail("sharded_ratings", message)
 
 
 def main():
-    parser = _Parser(description=__doc__.split("\n\n")[0])
+    parser = cli.OneLineParser(prog="sharded_ratings", description=__doc__.split("\n\n")[0])
     parser.add_argument("battles")
     parser.add_argument("--bootstrap", type=int, default=0)
     parser.add_argument("--seed", type=int, default=0)
@@ -71,11 +65,7 @@ def main():
     parser.add_argument("--json", help="write {model: {rating, se, ci_low, ci_high}} here (rank 0)")
     args = parser.parse_args()
 
-    distributed = "WORLD_SIZE" in os.environ
-    if distributed:
-        dist.init_process_group("gloo")
-    rank = dist.get_rank() if distributed else 0
-    world = dist.get_world_size() if distributed else 1
+    distributed, rank, world = ranks.init()
 
     a, b, w = read_shard(args.battles, rank, world)
     names = set(a) | set(b)
@@ -86,19 +76,21 @@ def main():
     models = sorted(names)
     index = {m: i for i, m in enumerate(models)}
 
-    # Sufficient statistics of this shard, then summed over the ranks.
+    # Sufficient statistics of this shard, then summed over the ranks: one scatter-add per
+    # outcome (a tie counts for both orders of the pair).
     n = len(models)
     wins = torch.zeros(n, n, dtype=torch.float64)
     ties = torch.zeros(n, n, dtype=torch.float64)
-    for x, y, r in zip(a, b, w):
-        i, j = index[x], index[y]
-        if r == "model_a":
-            wins[i, j] += 1
-        elif r == "model_b":
-            wins[j, i] += 1
-        else:
-            ties[i, j] += 1
-            ties[j, i] += 1
+    ia = torch.tensor([index[x] for x in a], dtype=torch.long)
+    ib = torch.tensor([index[y] for y in b], dtype=torch.long)
+    won_a = torch.tensor([r == "model_a" for r in w], dtype=torch.bool)
+    won_b = torch.tensor([r == "model_b" for r in w], dtype=torch.bool)
+    tied = ~(won_a | won_b)
+    one = torch.ones(len(a), dtype=torch.float64)
+    wins.index_put_((ia[won_a], ib[won_a]), one[won_a], accumulate=True)
+    wins.index_put_((ib[won_b], ia[won_b]), one[won_b], accumulate=True)
+    ties.index_put_((ia[tied], ib[tied]), one[tied], accumulate=True)
+    ties.index_put_((ib[tied], ia[tied]), one[tied], accumulate=True)
     if distributed:
         dist.all_reduce(wins)
         dist.all_reduce(ties)

@@ -13,7 +13,7 @@
 #include <cstdlib>
 #include <limits>
 #include <prefopt/backends/eigen.hpp>
-#include <prefopt/core/text_input.hpp>
+#include <prefopt/core/errors.hpp>
 #include <prefopt/prefopt.hpp>
 #include <random>
 #include <string>

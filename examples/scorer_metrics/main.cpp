@@ -11,11 +11,10 @@
 //
 // Janus-style absolute rubric scores instead: mean over rubrics, then instances, then runs.
 
-#include <cerrno>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <optional>
 #include <string>
@@ -26,11 +25,15 @@
 #include <prefopt/eval/rubric.hpp>
 #include <prefopt/eval/scores_io.hpp>
 
-#include "../common/json_text.hpp"
+#include <prefopt/io/json_writer.hpp>
 
-using prefopt::examples::json_string;
+#include "../common/cli.hpp"
+#include "../common/json_output.hpp"
+
+using prefopt::io::json_string;
 
 namespace ev = prefopt::eval;
+namespace ex = prefopt::examples;
 
 namespace {
 
@@ -56,69 +59,41 @@ exit status: 0 on success, 2 on bad arguments or malformed input (the message na
 and line), 1 on other errors.
 )";
 
-struct bad_usage {
-  std::string message;
-};
-
 struct cli_options {
   std::string input, json_out, rubric;
   double tolerance = 1, min_score = 1, max_score = 5;
   bool tolerance_given = false;
 };
 
-double parse_double(const std::string& flag, const std::string& v) {
-  char* end = nullptr;
-  errno = 0;
-  const double x = std::strtod(v.c_str(), &end);
-  if (v.empty() || end != v.c_str() + v.size() || errno == ERANGE || !std::isfinite(x))
-    throw bad_usage{flag + " expects a finite number, got '" + v + "'"};
-  return x;
-}
+const ex::tool scorer_metrics{"scorer_metrics", usage};
 
 cli_options parse_args(int argc, char** argv) {
   cli_options o;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::size_t k = 0; k < args.size(); ++k) {
-    const std::string& a = args[k];
-    auto value = [&]() -> const std::string& {
-      if (k + 1 >= args.size()) throw bad_usage{a + " needs a value"};
-      return args[++k];
-    };
-    if (a == "-h" || a == "--help") {
-      std::cout << usage;
-      std::exit(0);
-    } else if (a == "--tolerance") {
-      const std::string& v = value();
-      o.tolerance = parse_double(a, v);
-      if (o.tolerance < 0) throw bad_usage{"--tolerance expects a finite number >= 0, got '" + v + "'"};
+  for (ex::arguments a(scorer_metrics, argc, argv); a.next();) {
+    if (a.take("--tolerance", o.tolerance)) {
+      if (o.tolerance < 0)
+        throw ex::usage_error{"--tolerance expects a finite number >= 0, got " + a.quoted(a.last_value())};
       o.tolerance_given = true;
-    } else if (a == "--rubric") {
-      o.rubric = value();
-    } else if (a == "--min") {
-      o.min_score = parse_double(a, value());
-    } else if (a == "--max") {
-      o.max_score = parse_double(a, value());
-    } else if (a == "--json") {
-      o.json_out = value();
-    } else if (!a.empty() && a[0] == '-' && a != "-") {
-      throw bad_usage{"unknown option '" + a + "' (see --help)"};
+    } else if (a.take("--rubric", o.rubric) || a.take("--min", o.min_score) || a.take("--max", o.max_score) ||
+               a.take("--json", o.json_out)) {
+      continue;
+    } else if (a.is_option()) {
+      a.unknown();
     } else {
-      if (!o.input.empty()) throw bad_usage{"more than one scores file given"};
-      o.input = a;
+      a.positional(o.input, "more than one scores file given");
     }
   }
-  if (!(o.min_score < o.max_score)) throw bad_usage{"--min must be below --max"};
+  if (!(o.min_score < o.max_score)) throw ex::usage_error{"--min must be below --max"};
   if (!o.rubric.empty()) {
-    if (!o.input.empty()) throw bad_usage{"give either SCORES.csv or --rubric, not both"};
-    if (o.tolerance_given) throw bad_usage{"--tolerance applies to SCORES.csv, not --rubric"};
+    if (!o.input.empty()) throw ex::usage_error{"give either SCORES.csv or --rubric, not both"};
+    if (o.tolerance_given) throw ex::usage_error{"--tolerance applies to SCORES.csv, not --rubric"};
     return o;
   }
-  if (o.input.empty()) throw bad_usage{"no scores file given (see --help)"};
+  if (o.input.empty()) throw ex::usage_error{"no scores file given (see --help)"};
   return o;
 }
 
-
-std::string num(double v) { return prefopt::examples::json_number(v); }
+std::string num(double v) { return prefopt::io::json_number(v); }
 std::string num(const std::optional<double>& v) { return v ? num(*v) : "null"; }
 
 std::string metrics_json(const ev::agreement_metrics& m) {
@@ -153,23 +128,13 @@ int run_rubric(const cli_options& o) {
   if (r.run_std) std::printf(" (std over runs %.4f)", *r.run_std);
   std::printf("\n");
   if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out, std::ios::binary);
-    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    std::ostringstream out;
+    const auto number = [](double m) { return num(m); };
     out << "{\"mean\": " << num(r.mean) << ", \"run_std\": " << num(r.run_std) << ", \"runs\": " << r.runs
-        << ", \"instances\": " << r.instances << ", \"scores\": " << r.scores << ", \"per_run\": {";
-    bool first = true;
-    for (const auto& [run, m] : r.per_run) {
-      out << (first ? "" : ", ") << json_string(run) << ": " << num(m);
-      first = false;
-    }
-    out << "}, \"per_rubric\": {";
-    first = true;
-    for (const auto& [rubric, m] : r.per_rubric) {
-      out << (first ? "" : ", ") << json_string(rubric) << ": " << num(m);
-      first = false;
-    }
-    out << "}}\n";
-    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+        << ", \"instances\": " << r.instances << ", \"scores\": " << r.scores << ", \"per_run\": {"
+        << ex::json_members(r.per_run, "", ", ", number) << "}, \"per_rubric\": {"
+        << ex::json_members(r.per_rubric, "", ", ", number) << "}}\n";
+    ex::write_output_file("--json", o.json_out, out.str());
   }
   return 0;
 }
@@ -189,20 +154,16 @@ int run(const cli_options& o) {
   std::printf("acceptable_accuracy %.4f, degree_of_variation %.4f bands\n", rep.bins.acceptable_accuracy,
               rep.overall.degree_of_variation);
   if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out, std::ios::binary);
-    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    std::ostringstream out;
     out << "{\"overall\": {" << metrics_json(rep.overall) << ", \"transcripts\": " << rep.bins.transcripts
         << ", \"accurate\": " << num(rep.bins.accurate) << ", \"partly_accurate\": " << num(rep.bins.partly_accurate)
         << ", \"acceptable\": " << num(rep.bins.acceptable) << ", \"inaccurate\": " << num(rep.bins.inaccurate)
         << ", \"acceptable_accuracy\": " << num(rep.bins.acceptable_accuracy) << ", \"tolerance\": " << num(o.tolerance)
-        << "},\n \"per_criterion\": {";
-    bool first = true;
-    for (const auto& [name, m] : rep.per_criterion) {
-      out << (first ? "\n  " : ",\n  ") << json_string(name) << ": {" << metrics_json(m) << "}";
-      first = false;
-    }
-    out << "}}\n";
-    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+        << "},\n \"per_criterion\": {"
+        << ex::json_members(rep.per_criterion, "\n  ", ",\n  ",
+                            [](const ev::agreement_metrics& m) { return "{" + metrics_json(m) + "}"; })
+        << "}}\n";
+    ex::write_output_file("--json", o.json_out, out.str());
   }
   return 0;
 }
@@ -210,16 +171,5 @@ int run(const cli_options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse_args(argc, argv));
-  } catch (const bad_usage& e) {
-    std::cerr << "scorer_metrics: " << e.message << "\n";
-    return 2;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "scorer_metrics: error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "scorer_metrics: error: " << e.what() << "\n";
-    return 1;
-  }
+  return ex::run_tool(scorer_metrics, [&] { return run(parse_args(argc, argv)); });
 }

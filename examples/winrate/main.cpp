@@ -9,14 +9,13 @@
 // With --verdicts: Janus-style pairwise verdicts (A / B / tie) instead (eval/pairwise.hpp).
 
 #include <algorithm>
-#include <cerrno>
 #include <cstdint>
 #include <limits>
 #include <optional>
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
+#include <sstream>
 #include <iostream>
 #include <map>
 #include <string>
@@ -27,12 +26,16 @@
 #include <prefopt/eval/judgment_io.hpp>
 #include <prefopt/eval/pairwise.hpp>
 
-#include "../common/json_text.hpp"
+#include <prefopt/io/json_writer.hpp>
 
-using prefopt::examples::json_number;
-using prefopt::examples::json_string;
+#include "../common/cli.hpp"
+#include "../common/json_output.hpp"
+
+using prefopt::io::json_number;
+using prefopt::io::json_string;
 
 namespace ev = prefopt::eval;
+namespace ex = prefopt::examples;
 
 namespace {
 
@@ -68,10 +71,6 @@ exit status: 0 on success, 2 on bad arguments or malformed input (the message na
 and line), 1 on other errors.
 )";
 
-struct bad_usage {
-  std::string message;
-};
-
 struct cli_options {
   std::string input, gamed, json_out, verdicts;
   bool glm_given = false;
@@ -79,69 +78,45 @@ struct cli_options {
   ev::pairwise_options pairwise;
 };
 
-long long parse_int(const std::string& flag, const std::string& text, long long lo, long long hi) {
-  char* end = nullptr;
-  errno = 0;  // strtoll saturates out-of-range input and sets ERANGE
-  const long long v = std::strtoll(text.c_str(), &end, 10);
-  if (text.empty() || end != text.c_str() + text.size() || errno == ERANGE || v < lo || v > hi)
-    throw bad_usage{flag + " expects an integer in [" + std::to_string(lo) + ", " + std::to_string(hi) + "], got '" +
-                    text + "'"};
-  return v;
-}
+const ex::tool winrate{"winrate", usage};
 
 cli_options parse_args(int argc, char** argv) {
   cli_options o;
-  std::vector<std::string> args(argv + 1, argv + argc);
-  for (std::size_t k = 0; k < args.size(); ++k) {
-    const std::string& a = args[k];
-    auto value = [&]() -> const std::string& {
-      if (k + 1 >= args.size()) throw bad_usage{a + " needs a value"};
-      return args[++k];
-    };
-    if (a == "-h" || a == "--help") {
-      std::cout << usage;
-      std::exit(0);
-    } else if (a == "--glm") {
-      const std::string& v = value();
+  for (ex::arguments a(winrate, argc, argv); a.next();) {
+    if (a.is("--glm")) {
+      const std::string v = a.value();
       if (v == "v1" || v == "length_controlled_v1") o.glm = ev::lc_glm::length_controlled_v1;
       else if (v == "noreg" || v == "length_controlled_noreg") o.glm = ev::lc_glm::length_controlled_noreg;
       else if (v == "minimal" || v == "length_controlled_minimal") o.glm = ev::lc_glm::length_controlled_minimal;
-      else throw bad_usage{"--glm must be v1, noreg or minimal, got '" + v + "'"};
+      else throw ex::usage_error{"--glm must be v1, noreg or minimal, got " + a.quoted(v)};
       o.glm_given = true;
-    } else if (a == "--gamed") {
-      o.gamed = value();
-    } else if (a == "--json") {
-      o.json_out = value();
-    } else if (a == "--verdicts") {
-      o.verdicts = value();
-    } else if (a == "--bootstrap") {
-      o.pairwise.bootstrap_rounds = parse_int(a, value(), 0, 100000000);
-      if (o.pairwise.bootstrap_rounds == 1) throw bad_usage{"--bootstrap needs 0 or at least 2 rounds"};
-    } else if (a == "--seed") {
-      o.pairwise.seed = static_cast<std::uint64_t>(parse_int(a, value(), 0, std::numeric_limits<long long>::max()));
-    } else if (a == "--ci") {
-      const std::string& v = value();
+    } else if (a.take("--gamed", o.gamed) || a.take("--json", o.json_out) || a.take("--verdicts", o.verdicts) ||
+               a.take("--seed", o.pairwise.seed, 0)) {
+      continue;
+    } else if (a.take("--bootstrap", o.pairwise.bootstrap_rounds, 0, 100000000)) {
+      if (o.pairwise.bootstrap_rounds == 1) throw ex::usage_error{"--bootstrap needs 0 or at least 2 rounds"};
+    } else if (a.is("--ci")) {
+      const std::string v = a.value();
       char* end = nullptr;
       o.pairwise.confidence = std::strtod(v.c_str(), &end);
       if (v.empty() || end != v.c_str() + v.size() || !(o.pairwise.confidence > 0 && o.pairwise.confidence < 1))
-        throw bad_usage{"--ci must be a number in (0, 1), got '" + v + "'"};
-    } else if (!a.empty() && a[0] == '-' && a != "-") {
-      throw bad_usage{"unknown option '" + a + "' (see --help)"};
+        throw ex::usage_error{"--ci must be a number in (0, 1), got " + a.quoted(v)};
+    } else if (a.is_option()) {
+      a.unknown();
     } else {
-      if (!o.input.empty()) throw bad_usage{"more than one annotation file given"};
-      o.input = a;
+      a.positional(o.input, "more than one annotation file given");
     }
   }
   if (!o.verdicts.empty()) {
-    if (!o.input.empty()) throw bad_usage{"give either ANNOTATIONS or --verdicts, not both"};
-    if (o.glm_given || !o.gamed.empty()) throw bad_usage{"--glm and --gamed apply to annotations, not --verdicts"};
+    if (!o.input.empty()) throw ex::usage_error{"give either ANNOTATIONS or --verdicts, not both"};
+    if (o.glm_given || !o.gamed.empty()) throw ex::usage_error{"--glm and --gamed apply to annotations, not --verdicts"};
     return o;
   }
-  if (o.input.empty()) throw bad_usage{"no annotation file given (see --help)"};
+  if (o.input.empty()) throw ex::usage_error{"no annotation file given (see --help)"};
   if (!o.glm_given && !o.gamed.empty()) o.glm = ev::lc_glm::length_controlled_v1;
   if (ev::glm_needs_instruction_difficulty(o.glm) && o.gamed.empty())
-    throw bad_usage{std::string("--glm ") + (o.glm == ev::lc_glm::length_controlled_v1 ? "v1" : "noreg") +
-                    " needs --gamed df_gamed.csv (instruction difficulty and the gamed baselines' annotations)"};
+    throw ex::usage_error{std::string("--glm ") + (o.glm == ev::lc_glm::length_controlled_v1 ? "v1" : "noreg") +
+                          " needs --gamed df_gamed.csv (instruction difficulty and the gamed baselines' annotations)"};
   return o;
 }
 
@@ -154,8 +129,7 @@ struct row {
 
 
 void write_json(const std::string& path, const std::vector<row>& rows, ev::lc_glm glm) {
-  std::ofstream out(path, std::ios::binary);
-  if (!out) throw prefopt::invalid_argument("--json: cannot write '" + path + "'");
+  std::ostringstream out;
   out << "{";
   for (std::size_t k = 0; k < rows.size(); ++k) {
     const auto& r = rows[k];
@@ -175,7 +149,7 @@ void write_json(const std::string& path, const std::vector<row>& rows, ev::lc_gl
     out << "}}";
   }
   out << "\n}\n";
-  if (!out) throw prefopt::invalid_argument("--json: error writing '" + path + "'");
+  ex::write_output_file("--json", path, out.str());
 }
 
 std::string opt_number(const std::optional<double>& v) { return v ? json_number(*v) : "null"; }
@@ -215,20 +189,16 @@ int run_verdicts(const cli_options& o) {
   else
     std::printf("position-swap consistency: n/a (no id judged in both positions)\n");
   if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out, std::ios::binary);
-    if (!out) throw prefopt::invalid_argument("--json: cannot write '" + o.json_out + "'");
+    std::ostringstream out;
     out << "{\"overall\": {" << counts_json(s.overall) << ", \"win_rate_ci\": [" << opt_number(s.win_rate_lower)
         << ", " << opt_number(s.win_rate_upper) << "], \"tie_win_rate_ci\": [" << opt_number(s.tie_win_rate_lower)
         << ", " << opt_number(s.tie_win_rate_upper) << "], \"swapped_pairs\": " << s.swapped_pairs
         << ", \"consistent_pairs\": " << s.consistent_pairs << ", \"consistency\": " << opt_number(s.consistency)
-        << "},\n \"per_category\": {";
-    bool first = true;
-    for (const auto& [name, c] : s.per_category) {
-      out << (first ? "\n  " : ",\n  ") << json_string(name) << ": {" << counts_json(c) << "}";
-      first = false;
-    }
-    out << "}}\n";
-    if (!out) throw prefopt::invalid_argument("--json: error writing '" + o.json_out + "'");
+        << "},\n \"per_category\": {"
+        << ex::json_members(s.per_category, "\n  ", ",\n  ",
+                            [](const ev::pairwise_counts& c) { return "{" + counts_json(c) + "}"; })
+        << "}}\n";
+    ex::write_output_file("--json", o.json_out, out.str());
   }
   return 0;
 }
@@ -308,16 +278,5 @@ int run(const cli_options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
-    return run(parse_args(argc, argv));
-  } catch (const bad_usage& e) {
-    std::cerr << "winrate: " << e.message << "\n";
-    return 2;
-  } catch (const std::invalid_argument& e) {
-    std::cerr << "winrate: error: " << e.what() << "\n";
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "winrate: error: " << e.what() << "\n";
-    return 1;
-  }
+  return ex::run_tool(winrate, [&] { return run(parse_args(argc, argv)); });
 }

@@ -23,6 +23,7 @@
 
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/game/solve.hpp>
+#include <prefopt/prefmodel/battle_io.hpp>
 #include <prefopt/prefmodel/bootstrap.hpp>
 #include <prefopt/prefmodel/bradley_terry.hpp>
 #include <prefopt/prefmodel/comparisons.hpp>
@@ -147,19 +148,14 @@ nb::dict bradley_terry(const std::vector<std::string>& model_a,
   pm::comparison_data<double> data;
   for (std::size_t k = 0; k < model_a.size(); ++k) {
     const auto at = [k](const char* name) { return std::string(name) + "[" + std::to_string(k) + "]"; };
-    pm::outcome result;
-    const std::string& w = winner[k];
-    if (w == "model_a") result = pm::outcome::first_wins;
-    else if (w == "model_b") result = pm::outcome::second_wins;
-    else if (w == "tie" || w == "tie (bothbad)") result = pm::outcome::tie;
-    else
-      value_error(at("winner"), "unknown winner label '" + w +
-                                    "' (expected model_a, model_b, tie or tie (bothbad))");
+    const auto result = pm::parse_winner_label(winner[k]);
+    if (!result)
+      value_error(at("winner"), "unknown winner label '" + winner[k] + "' " + pm::winner_labels_expected);
     if (model_a[k].empty()) value_error(at("model_a"), "empty model name");
     if (model_b[k].empty()) value_error(at("model_b"), "empty model name");
     if (model_a[k] == model_b[k])
       value_error(at("model_b"), "self-battle: model_a = model_b = '" + model_a[k] + "'");
-    data.add(model_a[k], model_b[k], result);
+    data.add(model_a[k], model_b[k], *result);
   }
   return leaderboard(data, o);
 }
@@ -196,8 +192,8 @@ nb::dict bradley_terry_counts(const std::vector<std::string>& models, const in_a
   // from_win_matrix names items "0".."n-1"; the leaderboard is keyed by the caller's names.
   pm::comparison_data<double> named(models);
   for (const auto& p : data.pairs()) {
-    named.add(p.i, p.j, pm::outcome::first_wins, 1.0, p.n_wins_i);
-    named.add(p.i, p.j, pm::outcome::second_wins, 1.0, p.n_wins_j);
+    named.add(p.i, p.j, pm::outcome::model_a_wins, 1.0, p.n_wins_i);
+    named.add(p.i, p.j, pm::outcome::model_b_wins, 1.0, p.n_wins_j);
     named.add(p.i, p.j, pm::outcome::tie, 1.0, p.n_ties);
   }
   return leaderboard(named, o);

@@ -8,6 +8,7 @@
 #include <random>
 #include <sstream>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <prefopt/prefmodel/battle_counts.hpp>
@@ -28,16 +29,12 @@ struct outcome_of_read {
   std::vector<std::string> problems;
 };
 
-outcome_of_read reference_read(const std::string& text, bool jsonl, bool skip) {
+/// What `read` (returning data, bad_rows, problems) gives, or the message it throws.
+template <class Read>
+outcome_of_read outcome_of(Read&& read) {
   outcome_of_read r;
-  std::istringstream in(text);
-  pm::battle_read_options opt;
-  opt.skip_bad_rows = skip;
   try {
-    const auto log = jsonl ? pm::read_battles_jsonl<double>(in, opt, "f") : pm::read_battles_csv<double>(in, opt, "f");
-    r.data = pm::comparison_data<double>::from_battles(log.battles);
-    r.bad_rows = log.bad_rows;
-    r.problems = log.problems;
+    std::tie(r.data, r.bad_rows, r.problems) = read();
   } catch (const prefopt::invalid_argument& e) {
     r.threw = true;
     r.error = e.what();
@@ -45,24 +42,27 @@ outcome_of_read reference_read(const std::string& text, bool jsonl, bool skip) {
   return r;
 }
 
+outcome_of_read reference_read(const std::string& text, bool jsonl, bool skip) {
+  return outcome_of([&] {
+    std::istringstream in(text);
+    pm::battle_read_options opt;
+    opt.skip_bad_rows = skip;
+    const auto log = jsonl ? pm::read_battles_jsonl<double>(in, opt, "f") : pm::read_battles_csv<double>(in, opt, "f");
+    return std::tuple{pm::comparison_data<double>::from_battles(log.battles), log.bad_rows, log.problems};
+  });
+}
+
 outcome_of_read streaming_read(const std::string& text, bool jsonl, bool skip) {
-  outcome_of_read r;
-  std::istringstream in(text);
-  pm::battle_read_options opt;
-  opt.skip_bad_rows = skip;
-  try {
+  return outcome_of([&] {
+    std::istringstream in(text);
+    pm::battle_read_options opt;
+    opt.skip_bad_rows = skip;
     // 777-byte read blocks: records straddle block ends all the time.
     auto counts = jsonl ? pm::read_battle_counts_jsonl<double>(in, opt, "f", 777)
                         : pm::read_battle_counts_csv<double>(in, opt, "f", 777);
     CHECK(counts.rows == counts.data.total_battles());
-    r.data = std::move(counts.data);
-    r.bad_rows = counts.bad_rows;
-    r.problems = counts.problems;
-  } catch (const prefopt::invalid_argument& e) {
-    r.threw = true;
-    r.error = e.what();
-  }
-  return r;
+    return std::tuple{std::move(counts.data), counts.bad_rows, std::move(counts.problems)};
+  });
 }
 
 void check_same(const std::string& text, bool jsonl) {

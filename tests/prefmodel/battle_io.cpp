@@ -13,6 +13,21 @@
 namespace pm = prefopt::prefmodel;
 using Catch::Contains;
 
+namespace {
+
+/// The message of the battle_parse_error that reading `text` strictly throws, or "no error".
+std::string error_reading(const std::string& text, bool jsonl, const std::string& source) {
+  std::istringstream s(text);
+  try {
+    (void)(jsonl ? pm::read_battles_jsonl<double>(s, {}, source) : pm::read_battles_csv<double>(s, {}, source));
+  } catch (const pm::battle_parse_error& e) {
+    return e.what();
+  }
+  return "no error";
+}
+
+}  // namespace
+
 TEST_CASE("CSV battles: header order, quoting, weights, blank lines", "[prefmodel][io]") {
   std::istringstream in(
       "\xEF\xBB\xBFwinner,extra,model_b,model_a,weight\r\n"
@@ -26,7 +41,7 @@ TEST_CASE("CSV battles: header order, quoting, weights, blank lines", "[prefmode
   CHECK(log.battles[0].weight == 2.0);
   CHECK(log.battles[1].result == pm::outcome::tie);
   CHECK(log.battles[1].weight == 1.0);
-  CHECK(log.battles[2].result == pm::outcome::second_wins);
+  CHECK(log.battles[2].result == pm::outcome::model_b_wins);
   const auto data = pm::comparison_data<double>::from_battles(log.battles);
   CHECK(data.num_items() == 3);
   CHECK(data.total_battles() == 3);
@@ -87,15 +102,7 @@ TEST_CASE("JSONL battles: strict flat objects", "[prefmodel][io]") {
   CHECK(log.battles[0].model_b == "b\"q");
   CHECK(log.battles[0].weight == 0.25);
   CHECK(log.battles[1].model_a == "\xf0\x9f\x98\x80");
-  auto fails = [](const std::string& line) {
-    std::istringstream s(line);
-    try {
-      (void)pm::read_battles_jsonl<double>(s, {}, "j");
-    } catch (const pm::battle_parse_error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto fails = [](const std::string& line) { return error_reading(line, true, "j"); };
   CHECK_THAT(fails("{\"model_a\": \"a\", \"model_b\": \"b\"}"), Contains("j:1: missing field 'winner'"));
   CHECK_THAT(fails("{\"model_a\": \"a\", \"model_b\": \"b\", \"winner\": \"x\"}"), Contains("unknown winner"));
   CHECK_THAT(fails("{\"model_a\": \"a\", \"model_b\": \"a\", \"winner\": \"tie\"}"), Contains("self-battle"));
@@ -122,15 +129,7 @@ TEST_CASE("JSONL battles: strict flat objects", "[prefmodel][io]") {
 
 TEST_CASE("Battle-log errors quote a bad cell escaped and shortened, and name a directory",
           "[prefmodel][io]") {
-  auto csv_error = [](const std::string& text) {
-    std::istringstream s(text);
-    try {
-      (void)pm::read_battles_csv<double>(s, {}, "c");
-    } catch (const pm::battle_parse_error& e) {
-      return std::string(e.what());
-    }
-    return std::string("no error");
-  };
+  auto csv_error = [](const std::string& text) { return error_reading(text, false, "c"); };
   // A winner label of 200 'w's: 60 of them are quoted, then the full length.
   CHECK(csv_error("model_a,model_b,winner\na,b," + std::string(200, 'w') + "\n") ==
         "c:2: unknown winner label '" + std::string(60, 'w') +

@@ -109,10 +109,10 @@ TEST_CASE("Arena rank counts items whose interval lies entirely above", "[prefmo
 TEST_CASE("Bootstrap regularises rounds whose MLE does not exist", "[prefmodel][bootstrap]") {
   // One loss of 'b' decides estimability; many resamples drop it.
   pm::comparison_data<double> d(std::vector<std::string>{"a", "b", "c"});
-  d.add(0, 1, pm::outcome::first_wins, 1.0, 20);
-  d.add(1, 0, pm::outcome::first_wins, 1.0, 1);
-  d.add(1, 2, pm::outcome::first_wins, 1.0, 20);
-  d.add(2, 1, pm::outcome::first_wins, 1.0, 1);
+  d.add(0, 1, pm::outcome::model_a_wins, 1.0, 20);
+  d.add(1, 0, pm::outcome::model_a_wins, 1.0, 1);
+  d.add(1, 2, pm::outcome::model_a_wins, 1.0, 20);
+  d.add(2, 1, pm::outcome::model_a_wins, 1.0, 1);
   pm::bootstrap_options<double> opt;
   opt.rounds = 50;
   const auto boot = pm::bootstrap_bradley_terry(d, opt);
@@ -174,8 +174,8 @@ TEST_CASE("Davidson bootstrap survives resamples without ties", "[prefmodel][boo
   // at nu = 0 (plain Bradley-Terry); the bootstrap used to throw "ties (weighted total) = 0".
   pm::comparison_data<double> d(std::vector<std::string>{"a", "b", "c"});
   for (auto [i, j] : {std::pair{0, 1}, std::pair{1, 2}, std::pair{0, 2}}) {
-    d.add(i, j, pm::outcome::first_wins, 1.0, 30);
-    d.add(j, i, pm::outcome::first_wins, 1.0, 20);
+    d.add(i, j, pm::outcome::model_a_wins, 1.0, 30);
+    d.add(j, i, pm::outcome::model_a_wins, 1.0, 20);
   }
   d.add(0, 2, pm::outcome::tie, 1.0, 2);
   pm::bootstrap_options<double> opt;
@@ -282,7 +282,7 @@ TEST_CASE("Bootstrap on the sparse path: spread matches the exact SE", "[prefmod
     auto j = static_cast<index_t>(rng() % (n - 1));
     if (j >= i) ++j;
     const double p = 1 / (1 + std::exp(theta[j] - theta[i]));
-    data.add(i, j, pm::detail::uniform01(rng) < p ? pm::outcome::first_wins : pm::outcome::second_wins);
+    data.add(i, j, pm::detail::uniform01(rng) < p ? pm::outcome::model_a_wins : pm::outcome::model_b_wins);
   }
   const std::vector<index_t> items = {0, 1, 2, 3, 4, 5, 6, 7};
   pm::bootstrap_options<double> opt;

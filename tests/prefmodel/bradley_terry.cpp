@@ -128,8 +128,8 @@ TEST_CASE("BT log-likelihood gradient matches finite differences", "[prefmodel][
 TEST_CASE("BT recovers true strengths and a closed-form two-item fit", "[prefmodel][bt]") {
   // Two items, 30 wins vs 10: theta_0 - theta_1 = log 3 exactly; SE of the gap = sqrt(1/30+1/10).
   pm::comparison_data<double> two(std::vector<std::string>{"a", "b"});
-  two.add(0, 1, pm::outcome::first_wins, 1.0, 30);
-  two.add(1, 0, pm::outcome::first_wins, 1.0, 10);
+  two.add(0, 1, pm::outcome::model_a_wins, 1.0, 30);
+  two.add(1, 0, pm::outcome::model_a_wins, 1.0, 10);
   pm::bt_options<double> opt;
   opt.anchor = 1;
   const auto fit = pm::fit_bradley_terry(two, opt);
@@ -146,16 +146,16 @@ TEST_CASE("BT recovers true strengths and a closed-form two-item fit", "[prefmod
   CHECK(pm::fit_bradley_terry(two, opt).theta[0] == Approx(std::log(35.0 / 15.0)).epsilon(1e-12));
   // Weights scale counts: weight 2 on one outcome equals two copies.
   pm::comparison_data<double> w(std::vector<std::string>{"a", "b"});
-  w.add(0, 1, pm::outcome::first_wins, 2.0, 15);
-  w.add(1, 0, pm::outcome::first_wins, 1.0, 10);
+  w.add(0, 1, pm::outcome::model_a_wins, 2.0, 15);
+  w.add(1, 0, pm::outcome::model_a_wins, 1.0, 10);
   CHECK(pm::fit_bradley_terry(w, opt).theta[0] == Approx(std::log(3.0)).epsilon(1e-12));
 }
 
 TEST_CASE("A ridge prior shrinks ratings and makes separated data estimable", "[prefmodel][bt]") {
   pm::comparison_data<double> data(std::vector<std::string>{"top", "mid", "low"});
-  data.add(0, 1, pm::outcome::first_wins, 1.0, 5);
-  data.add(1, 2, pm::outcome::first_wins, 1.0, 5);
-  data.add(2, 1, pm::outcome::first_wins, 1.0, 1);
+  data.add(0, 1, pm::outcome::model_a_wins, 1.0, 5);
+  data.add(1, 2, pm::outcome::model_a_wins, 1.0, 5);
+  data.add(2, 1, pm::outcome::model_a_wins, 1.0, 1);
   CHECK_THROWS_WITH(pm::fit_bradley_terry(data),
                     Catch::Contains("'top'") && Catch::Contains("never lost"));
   pm::bt_options<double> opt;
@@ -175,19 +175,19 @@ TEST_CASE("A ridge prior shrinks ratings and makes separated data estimable", "[
 TEST_CASE("Non-estimable data throw invalid_argument naming the items", "[prefmodel][bt]") {
   using Catch::Contains;
   pm::comparison_data<double> split(std::vector<std::string>{"a", "b", "c", "d"});
-  split.add(0, 1, pm::outcome::first_wins, 1.0, 3);
-  split.add(1, 0, pm::outcome::first_wins, 1.0, 2);
-  split.add(2, 3, pm::outcome::first_wins, 1.0, 3);
-  split.add(3, 2, pm::outcome::first_wins, 1.0, 2);
+  split.add(0, 1, pm::outcome::model_a_wins, 1.0, 3);
+  split.add(1, 0, pm::outcome::model_a_wins, 1.0, 2);
+  split.add(2, 3, pm::outcome::model_a_wins, 1.0, 3);
+  split.add(3, 2, pm::outcome::model_a_wins, 1.0, 2);
   CHECK_THROWS_AS(pm::fit_bradley_terry(split), prefopt::invalid_argument);
   CHECK_THROWS_WITH(pm::fit_bradley_terry(split),
                     Contains("disconnected") && Contains("'a'") && Contains("'c'"));
 
   pm::comparison_data<double> loser(std::vector<std::string>{"a", "b", "c"});
-  loser.add(0, 1, pm::outcome::first_wins);
-  loser.add(1, 0, pm::outcome::first_wins);
-  loser.add(0, 2, pm::outcome::first_wins);
-  loser.add(1, 2, pm::outcome::first_wins);
+  loser.add(0, 1, pm::outcome::model_a_wins);
+  loser.add(1, 0, pm::outcome::model_a_wins);
+  loser.add(0, 2, pm::outcome::model_a_wins);
+  loser.add(1, 2, pm::outcome::model_a_wins);
   CHECK_THROWS_WITH(pm::fit_bradley_terry(loser), Contains("'c'") && Contains("never won"));
 
   pm::comparison_data<double> lonely(std::vector<std::string>{"a", "b", "z"});
@@ -196,12 +196,12 @@ TEST_CASE("Non-estimable data throw invalid_argument naming the items", "[prefmo
 
   // Every item won and lost something, but {a, b} beat {c, d} in every cross comparison.
   pm::comparison_data<double> group(std::vector<std::string>{"a", "b", "c", "d"});
-  group.add(0, 1, pm::outcome::first_wins);
-  group.add(1, 0, pm::outcome::first_wins);
-  group.add(2, 3, pm::outcome::first_wins);
-  group.add(3, 2, pm::outcome::first_wins);
-  group.add(0, 2, pm::outcome::first_wins);
-  group.add(1, 3, pm::outcome::first_wins);
+  group.add(0, 1, pm::outcome::model_a_wins);
+  group.add(1, 0, pm::outcome::model_a_wins);
+  group.add(2, 3, pm::outcome::model_a_wins);
+  group.add(3, 2, pm::outcome::model_a_wins);
+  group.add(0, 2, pm::outcome::model_a_wins);
+  group.add(1, 3, pm::outcome::model_a_wins);
   CHECK_THROWS_WITH(pm::fit_bradley_terry(group),
                     Contains("{'a', 'b'} won every comparison") && Contains("'c', 'd'"));
   // A tie across the cut bounds the gap: estimable again.
@@ -209,8 +209,8 @@ TEST_CASE("Non-estimable data throw invalid_argument naming the items", "[prefmo
   CHECK_NOTHROW(pm::fit_bradley_terry(group));
 
   pm::comparison_data<double> no_ties(std::vector<std::string>{"a", "b"});
-  no_ties.add(0, 1, pm::outcome::first_wins);
-  no_ties.add(1, 0, pm::outcome::first_wins);
+  no_ties.add(0, 1, pm::outcome::model_a_wins);
+  no_ties.add(1, 0, pm::outcome::model_a_wins);
   pm::bt_options<double> dav;
   dav.ties = pm::tie_model::davidson;
   CHECK_THROWS_WITH(pm::fit_bradley_terry(no_ties, dav), Contains("Davidson"));
@@ -253,7 +253,7 @@ TEST_CASE("Win-matrix builder aggregates like the battle list", "[prefmodel][bt]
   pm::comparison_data<double> e(3);
   for (index_t i = 0; i < 3; ++i)
     for (index_t j = 0; j < 3; ++j)
-      for (int k = 0; k < int(wins[i * 3 + j]); ++k) e.add(i, j, pm::outcome::first_wins);
+      for (int k = 0; k < int(wins[i * 3 + j]); ++k) e.add(i, j, pm::outcome::model_a_wins);
   e.add(0, 1, pm::outcome::tie, 1.0, 2);
   e.add(1, 2, pm::outcome::tie, 1.0, 1);
   const auto a = pm::fit_bradley_terry(d), b = pm::fit_bradley_terry(e);
@@ -293,8 +293,8 @@ TEST_CASE("Raw pair records and the start point are validated, also under a prio
   CHECK_THROWS_WITH(pm::fit_bradley_terry<double>(2, nan), Contains("pairs[0] weight = nan"));
   // A NaN start point used to return NaN ratings flagged converged.
   pm::comparison_data<double> two(2);
-  two.add(0, 1, pm::outcome::first_wins);
-  two.add(1, 0, pm::outcome::first_wins);
+  two.add(0, 1, pm::outcome::model_a_wins);
+  two.add(1, 0, pm::outcome::model_a_wins);
   const std::vector<double> start{std::nan(""), 0.0};
   pm::bt_options<double> warm;
   warm.initial_theta = start;

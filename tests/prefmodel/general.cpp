@@ -19,8 +19,8 @@ pm::comparison_data<double> counts_from(const pm::preference_matrix<double>& p, 
   for (index_t i = 0; i < p.size(); ++i)
     for (index_t j = i + 1; j < p.size(); ++j) {
       const auto w = static_cast<index_t>(std::lround(p(i, j) * double(per_pair)));
-      d.add(i, j, pm::outcome::first_wins, 1.0, w);
-      d.add(j, i, pm::outcome::first_wins, 1.0, per_pair - w);
+      d.add(i, j, pm::outcome::model_a_wins, 1.0, w);
+      d.add(j, i, pm::outcome::model_a_wins, 1.0, per_pair - w);
     }
   return d;
 }
@@ -148,10 +148,10 @@ TEST_CASE("GPM embeddings: skew-symmetric scores, exact probabilities, gradient"
   for (double& x : w) x = std::uniform_real_distribution<double>(-0.5, 0.5)(rng);
   pm::gpm_model<double> g(4, 2, w, {1.0, 0.3}, 0.1);
   pm::comparison_data<double> d(4);
-  d.add(0, 1, pm::outcome::first_wins, 1.0, 3);
+  d.add(0, 1, pm::outcome::model_a_wins, 1.0, 3);
   d.add(1, 2, pm::outcome::tie, 2.0, 1);
-  d.add(3, 0, pm::outcome::first_wins, 1.0, 2);
-  d.add(2, 3, pm::outcome::second_wins, 0.5, 4);
+  d.add(3, 0, pm::outcome::model_a_wins, 1.0, 2);
+  d.add(2, 3, pm::outcome::model_b_wins, 0.5, 4);
   std::vector<double> grad(w.size()), scratch(w.size());
   pm::detail::gpm_objective(g, d, 0.01, grad, nullptr);
   for (std::size_t q = 0; q < w.size(); ++q) {
@@ -171,9 +171,9 @@ TEST_CASE("GPM embeddings: skew-symmetric scores, exact probabilities, gradient"
 
 TEST_CASE("Empirical preferences and log-likelihood of counts", "[prefmodel][general]") {
   pm::comparison_data<double> d(3);
-  d.add(0, 1, pm::outcome::first_wins, 1.0, 3);
+  d.add(0, 1, pm::outcome::model_a_wins, 1.0, 3);
   d.add(0, 1, pm::outcome::tie, 1.0, 2);
-  d.add(1, 0, pm::outcome::first_wins, 1.0, 1);
+  d.add(1, 0, pm::outcome::model_a_wins, 1.0, 1);
   const auto p = pm::empirical_preference_matrix(d);
   CHECK(p(0, 1) == Approx(4.0 / 6.0));
   CHECK(p(1, 0) == Approx(2.0 / 6.0));

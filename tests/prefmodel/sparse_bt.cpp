@@ -64,8 +64,8 @@ std::vector<pm::pair_record<double>> random_pairs(index_t n, index_t draws, doub
   pm::comparison_data<double> d(n);
   // A ring first so that the graph is connected and every item wins and loses at least once.
   for (index_t k = 0; k < n; ++k) {
-    d.add(k, (k + 1) % n, pm::outcome::first_wins);
-    d.add(k, (k + 1) % n, pm::outcome::second_wins);
+    d.add(k, (k + 1) % n, pm::outcome::model_a_wins);
+    d.add(k, (k + 1) % n, pm::outcome::model_b_wins);
   }
   const double weights[3] = {0.5, 1.0, 2.0};
   for (index_t k = 0; k < draws; ++k) {
@@ -77,8 +77,8 @@ std::vector<pm::pair_record<double>> random_pairs(index_t n, index_t draws, doub
       const double w = weights[rng() % 3];
       const double p = 1 / (1 + std::exp(theta[j] - theta[i]));
       const pm::outcome o = uniform01(rng) < 0.1 ? pm::outcome::tie
-                            : uniform01(rng) < p ? pm::outcome::first_wins
-                                                 : pm::outcome::second_wins;
+                            : uniform01(rng) < p ? pm::outcome::model_a_wins
+                                                 : pm::outcome::model_b_wins;
       d.add(i, j, o, w);
     }
   }
@@ -320,12 +320,12 @@ TEST_CASE("estimability at scale names a few offending items and counts them", "
   for (index_t k = 0; k < n; ++k) {
     const index_t next = (k + 1) % n;
     if (k % 100 == 0) {
-      d.add(next, k, pm::outcome::first_wins);
+      d.add(next, k, pm::outcome::model_a_wins);
     } else if (next % 100 == 0) {
-      d.add(k, next, pm::outcome::first_wins);
+      d.add(k, next, pm::outcome::model_a_wins);
     } else {
-      d.add(k, next, pm::outcome::first_wins);
-      d.add(next, k, pm::outcome::first_wins);
+      d.add(k, next, pm::outcome::model_a_wins);
+      d.add(next, k, pm::outcome::model_a_wins);
     }
   }
   CHECK_THROWS_WITH(pm::fit_bradley_terry(d),
@@ -334,8 +334,8 @@ TEST_CASE("estimability at scale names a few offending items and counts them", "
   // One isolated item among many.
   pm::comparison_data<double> lonely(5000);
   for (index_t k = 0; k + 2 < 5000; ++k) {
-    lonely.add(k, k + 1, pm::outcome::first_wins);
-    lonely.add(k, k + 1, pm::outcome::second_wins);
+    lonely.add(k, k + 1, pm::outcome::model_a_wins);
+    lonely.add(k, k + 1, pm::outcome::model_b_wins);
   }
   CHECK_THROWS_WITH(pm::fit_bradley_terry(lonely), Contains("item '4999' has no comparisons"));
 }

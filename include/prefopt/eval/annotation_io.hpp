@@ -14,16 +14,17 @@
 #include <cmath>
 #include <limits>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/eval/alpaca_winrate.hpp"
-#include "prefopt/eval/detail/json.hpp"
 #include "prefopt/eval/parse_error.hpp"
-#include "prefopt/prefmodel/battle_io.hpp"  // split_csv, parse_number
+#include "prefopt/io/csv.hpp"
+#include "prefopt/io/json.hpp"
+#include "prefopt/io/number_text.hpp"
+#include "prefopt/io/text_input.hpp"
 
 namespace prefopt::eval {
 
@@ -35,10 +36,10 @@ struct alpaca_annotation {
 
 namespace detail {
 
-inline std::string required_string(const json_value& rec, const char* key, const std::string& source) {
-  const json_value* v = rec.find(key);
+inline std::string required_string(const io::json_value& rec, const char* key, const std::string& source) {
+  const io::json_value* v = rec.find(key);
   if (!v) throw eval_parse_error(source, rec.line, std::string("missing field '") + key + "'");
-  if (v->type != json_value::kind::string)
+  if (v->type != io::json_value::kind::string)
     throw eval_parse_error(source, v->line, std::string("field '") + key + "' must be a string, got " + v->type_name());
   return v->text;
 }
@@ -47,16 +48,12 @@ inline std::string required_string(const json_value& rec, const char* key, const
 
 /// Parses annotation records from text (`source` names it in errors).
 inline std::vector<alpaca_annotation> parse_alpaca_annotations(const std::string& text, const std::string& source) {
-  std::vector<detail::json_value> records;
-  try {
-    records = detail::parse_records(text);
-  } catch (const detail::json_error& e) {
-    throw eval_parse_error(source, e.line, e.message);
-  }
+  const std::vector<io::json_value> records =
+      io::parse_json_records(text, source, {.non_finite_numbers = true});
   std::vector<alpaca_annotation> out;
   out.reserve(records.size());
   for (const auto& rec : records) {
-    if (rec.type != detail::json_value::kind::object)
+    if (rec.type != io::json_value::kind::object)
       throw eval_parse_error(source, rec.line, std::string("an annotation must be a JSON object, got ") + rec.type_name());
     alpaca_annotation a;
     a.line = rec.line;
@@ -64,11 +61,11 @@ inline std::vector<alpaca_annotation> parse_alpaca_annotations(const std::string
     a.data.output_2 = detail::required_string(rec, "output_2", source);
     a.generator_1 = detail::required_string(rec, "generator_1", source);
     a.generator_2 = detail::required_string(rec, "generator_2", source);
-    const detail::json_value* p = rec.find("preference");
+    const io::json_value* p = rec.find("preference");
     if (!p) throw eval_parse_error(source, rec.line, "missing field 'preference'");
-    if (p->type == detail::json_value::kind::null) {
+    if (p->type == io::json_value::kind::null) {
       a.data.preference = std::numeric_limits<double>::quiet_NaN();
-    } else if (p->type == detail::json_value::kind::number) {
+    } else if (p->type == io::json_value::kind::number) {
       const double v = p->number;
       if (!(std::isnan(v) || v == 0 || (v >= 1 && v <= 2)))
         throw eval_parse_error(source, p->line, "preference " + p->text +
@@ -79,12 +76,12 @@ inline std::vector<alpaca_annotation> parse_alpaca_annotations(const std::string
       throw eval_parse_error(source, p->line, std::string("field 'preference' must be a number or null, got ") +
                                                   p->type_name());
     }
-    if (const detail::json_value* ix = rec.find("index"); ix && ix->type != detail::json_value::kind::null) {
-      const bool integral = ix->type == detail::json_value::kind::number && std::isfinite(ix->number) &&
+    if (const io::json_value* ix = rec.find("index"); ix && ix->type != io::json_value::kind::null) {
+      const bool integral = ix->type == io::json_value::kind::number && std::isfinite(ix->number) &&
                             ix->number >= 0 && ix->number == std::floor(ix->number) && ix->number < 9.0e15;
       if (!integral)
         throw eval_parse_error(source, ix->line, "field 'index' must be an integer >= 0, got " +
-                                                     (ix->type == detail::json_value::kind::number ? ix->text
+                                                     (ix->type == io::json_value::kind::number ? ix->text
                                                                                                    : std::string(ix->type_name())));
       a.data.index = static_cast<long long>(ix->number);
     }
@@ -94,51 +91,25 @@ inline std::vector<alpaca_annotation> parse_alpaca_annotations(const std::string
 }
 
 inline std::vector<alpaca_annotation> read_alpaca_annotations(const std::string& path) {
-  return parse_alpaca_annotations(detail::read_text_file(path), path);
+  return parse_alpaca_annotations(io::read_text_file(path), path);
 }
 
 /// Parses df_gamed.csv text.
 inline std::vector<gamed_row> parse_gamed_csv(const std::string& text, const std::string& source) {
-  std::istringstream in(text);
-  std::string line;
-  std::size_t line_no = 0;
-  auto split = [&](const std::string& l) {
-    bool open = false;
-    std::vector<std::string> f;
-    try {
-      f = prefmodel::detail::split_csv(l, open);
-    } catch (const prefmodel::detail::row_error& e) {
-      throw eval_parse_error(source, line_no, e.message);
-    }
-    if (open) throw eval_parse_error(source, line_no, "unterminated quoted field");
-    return f;
-  };
-  if (!std::getline(in, line)) throw eval_parse_error(source, 1, "empty file: a header row is required");
-  ++line_no;
-  if (!line.empty() && line.back() == '\r') line.pop_back();
-  const auto header = split(line);
-  std::map<std::string, std::size_t> col;
-  for (std::size_t c = 0; c < header.size(); ++c) col[header[c]] = c;
+  const io::csv_table t = io::parse_csv_table(text, source);
   static const char* needed[] = {"model", "index", "instruction_difficulty", "preference", "std_delta_len",
                                  "not_gamed_baseline"};
+  std::map<std::string, std::size_t> col;
   for (const char* key : needed)
-    if (!col.count(key))
-      throw eval_parse_error(source, 1, std::string("header has no column '") + key +
-                                            "' (need model,index,instruction_difficulty,preference,"
-                                            "std_delta_len,not_gamed_baseline)");
+    col[key] = t.require_column(key, "model,index,instruction_difficulty,preference,std_delta_len,not_gamed_baseline");
   std::vector<gamed_row> rows;
-  while (std::getline(in, line)) {
-    ++line_no;
-    if (!line.empty() && line.back() == '\r') line.pop_back();
-    if (line.empty()) continue;
-    const auto f = split(line);
-    if (f.size() != header.size())
-      throw eval_parse_error(source, line_no, "expected " + std::to_string(header.size()) + " fields, found " +
-                                                  std::to_string(f.size()));
+  for (std::size_t k = 0; k < t.rows.size(); ++k) {
+    const auto& f = t.rows[k];
+    const std::size_t line_no = t.line[k];
     auto number = [&](const char* key, bool allow_empty) {
       const std::string& s = f[col[key]];
       if (s.empty() && allow_empty) return std::numeric_limits<double>::quiet_NaN();
-      const auto v = prefmodel::detail::parse_number(s);
+      const auto v = io::parse_number(s);
       if (!v || !std::isfinite(*v))
         throw eval_parse_error(source, line_no, std::string(key) + " '" + s + "' is not a finite number");
       return *v;
@@ -161,12 +132,12 @@ inline std::vector<gamed_row> parse_gamed_csv(const std::string& text, const std
     else throw eval_parse_error(source, line_no, "not_gamed_baseline '" + b + "' must be True or False");
     rows.push_back(std::move(r));
   }
-  if (rows.empty()) throw eval_parse_error(source, line_no, "no data rows");
+  if (rows.empty()) throw eval_parse_error(source, t.end_line, "no data rows");
   return rows;
 }
 
 inline std::vector<gamed_row> read_gamed_csv(const std::string& path) {
-  return parse_gamed_csv(detail::read_text_file(path), path);
+  return parse_gamed_csv(io::read_text_file(path), path);
 }
 
 }  // namespace prefopt::eval

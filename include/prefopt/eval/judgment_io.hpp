@@ -9,26 +9,23 @@
 
 #include <cmath>
 #include <map>
-#include <sstream>
 #include <string>
 #include <vector>
 
-#include "prefopt/eval/detail/csv_table.hpp"
-#include "prefopt/eval/detail/json.hpp"
 #include "prefopt/eval/pairwise.hpp"
 #include "prefopt/eval/parse_error.hpp"
 #include "prefopt/eval/rubric.hpp"
+#include "prefopt/io/csv.hpp"
+#include "prefopt/io/json.hpp"
+#include "prefopt/io/number_text.hpp"
+#include "prefopt/io/text_input.hpp"
 
 namespace prefopt::eval {
 
 inline std::vector<pairwise_judgment> parse_pairwise_judgments(const std::string& text, const std::string& source) {
-  std::vector<detail::json_value> records;
-  try {
-    records = detail::parse_records(text);
-  } catch (const detail::json_error& e) {
-    throw eval_parse_error(source, e.line, e.message);
-  }
-  using kind = detail::json_value::kind;
+  const std::vector<io::json_value> records =
+      io::parse_json_records(text, source, {.non_finite_numbers = true});
+  using kind = io::json_value::kind;
   std::vector<pairwise_judgment> out;
   for (const auto& rec : records) {
     if (rec.type != kind::object)
@@ -61,16 +58,16 @@ inline std::vector<pairwise_judgment> parse_pairwise_judgments(const std::string
 }
 
 inline std::vector<pairwise_judgment> read_pairwise_judgments(const std::string& path) {
-  return parse_pairwise_judgments(detail::read_text_file(path), path);
+  return parse_pairwise_judgments(io::read_text_file(path), path);
 }
 
 inline std::vector<rubric_score> parse_rubric_csv(const std::string& text, const std::string& source,
                                                   double min_score = 1, double max_score = 5) {
-  const auto t = detail::parse_csv_table(text, source);
+  const auto t = io::parse_csv_table(text, source);
   const std::string expected = "instance,rubric,score[,run]";
   const std::size_t c_inst = t.require_column("instance", expected), c_rub = t.require_column("rubric", expected),
                     c_score = t.require_column("score", expected);
-  const auto run_col = t.column.find("run");
+  const auto run_col = t.header.columns().find("run");
   std::vector<rubric_score> out;
   std::map<std::string, std::size_t> seen;
   auto short_number = [](double x) {
@@ -83,9 +80,9 @@ inline std::vector<rubric_score> parse_rubric_csv(const std::string& text, const
     rubric_score s;
     s.instance = f[c_inst];
     s.rubric = f[c_rub];
-    if (run_col != t.column.end()) s.run = f[run_col->second];
+    if (run_col != t.header.columns().end()) s.run = f[run_col->second];
     if (s.instance.empty()) throw eval_parse_error(source, t.line[r], "empty instance");
-    const auto v = prefmodel::detail::parse_number(f[c_score]);
+    const auto v = io::parse_number(f[c_score]);
     if (!v || !std::isfinite(*v) || *v < min_score || *v > max_score)
       throw eval_parse_error(source, t.line[r], "score '" + f[c_score] + "' is not a number in [" +
                                                     short_number(min_score) + ", " + short_number(max_score) + "]");
@@ -102,7 +99,7 @@ inline std::vector<rubric_score> parse_rubric_csv(const std::string& text, const
 }
 
 inline std::vector<rubric_score> read_rubric_csv(const std::string& path, double min_score = 1, double max_score = 5) {
-  return parse_rubric_csv(detail::read_text_file(path), path, min_score, max_score);
+  return parse_rubric_csv(io::read_text_file(path), path, min_score, max_score);
 }
 
 }  // namespace prefopt::eval

@@ -1,22 +1,12 @@
 #pragma once
 // The error every evaluation file reader throws for a malformed record: "file:line: reason".
 
-#include <cstddef>
-#include <string>
-
-#include "prefopt/core/errors.hpp"
+#include "prefopt/io/parse_error.hpp"
 
 namespace prefopt::eval {
 
-/// A malformed record in an input file; line() is 1-based.
-class eval_parse_error : public invalid_argument {
- public:
-  eval_parse_error(const std::string& source, std::size_t line, const std::string& what)
-      : invalid_argument(source + ":" + std::to_string(line) + ": " + what), line_(line) {}
-  [[nodiscard]] std::size_t line() const { return line_; }
-
- private:
-  std::size_t line_;
-};
+/// A malformed record in an input file; line() is 1-based. The readers of all domains share the
+/// type (io::parse_error), so one handler catches a bad battle log and a bad annotation file.
+using eval_parse_error = io::parse_error;
 
 }  // namespace prefopt::eval

@@ -10,14 +10,15 @@
 #include <vector>
 
 #include "prefopt/eval/agreement.hpp"
-#include "prefopt/eval/detail/csv_table.hpp"
-#include "prefopt/eval/detail/json.hpp"  // read_text_file
 #include "prefopt/eval/parse_error.hpp"
+#include "prefopt/io/csv.hpp"
+#include "prefopt/io/number_text.hpp"
+#include "prefopt/io/text_input.hpp"
 
 namespace prefopt::eval {
 
 inline std::vector<scored_item> parse_scores_csv(const std::string& text, const std::string& source) {
-  const auto t = detail::parse_csv_table(text, source);
+  const auto t = io::parse_csv_table(text, source);
   const std::string expected = "id,criterion,expert,predicted";
   const std::size_t c_id = t.require_column("id", expected), c_crit = t.require_column("criterion", expected),
                     c_exp = t.require_column("expert", expected), c_pred = t.require_column("predicted", expected);
@@ -27,7 +28,7 @@ inline std::vector<scored_item> parse_scores_csv(const std::string& text, const 
     const auto& f = t.rows[r];
     const std::size_t line = t.line[r];
     auto band = [&](std::size_t c, const char* name) {
-      const auto v = prefmodel::detail::parse_number(f[c]);
+      const auto v = io::parse_number(f[c]);
       if (!v || !std::isfinite(*v) || *v != std::round(*v) || std::abs(*v) >= 1e6)
         throw eval_parse_error(source, line, std::string(name) + " '" + f[c] + "' is not an integer band");
       return *v;
@@ -50,7 +51,7 @@ inline std::vector<scored_item> parse_scores_csv(const std::string& text, const 
 }
 
 inline std::vector<scored_item> read_scores_csv(const std::string& path) {
-  return parse_scores_csv(detail::read_text_file(path), path);
+  return parse_scores_csv(io::read_text_file(path), path);
 }
 
 }  // namespace prefopt::eval

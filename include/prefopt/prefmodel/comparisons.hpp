@@ -132,8 +132,10 @@ class name_index_map {
 
 }  // namespace detail
 
-/// Result of one comparison between a first and a second item.
-enum class outcome : unsigned char { first_wins, second_wins, tie };
+/// Result of one comparison between model_a and model_b. The names are Chatbot Arena's (FastChat's
+/// battle logs: columns model_a, model_b, winner = "model_a" | "model_b" | "tie"), so a battle,
+/// a log row and an outcome use one vocabulary; an "item" of comparison_data is such a model.
+enum class outcome : unsigned char { model_a_wins, model_b_wins, tie };
 
 /// Aggregated outcomes of all comparisons between items i < j.
 template <class T = double>
@@ -146,7 +148,7 @@ struct pair_record {
   [[nodiscard]] index_t battles() const { return n_wins_i + n_wins_j + n_ties; }
 };
 
-/// One raw comparison, as read from a battle log.
+/// One raw comparison, as read from a battle log: model_a met model_b, `result` says who won.
 template <class T = double>
 struct battle {
   std::string model_a, model_b;
@@ -218,17 +220,17 @@ class comparison_data {
   [[nodiscard]] index_t total_battles() const { return total_battles_; }
   [[nodiscard]] T total_weight() const { return total_weight_; }
 
-  /// Records `count` comparisons of `first` against `second` with outcome `result`, each of
-  /// weight `weight` (so the weighted total grows by count * weight).
-  void add(index_t first, index_t second, outcome result, T weight = T(1), index_t count = 1) {
-    check_item("first", first);
-    check_item("second", second);
-    require(first != second, "second", second, "an item cannot be compared with itself");
+  /// Records `count` comparisons of item `model_a` against item `model_b` with outcome `result`,
+  /// each of weight `weight` (so the weighted total grows by count * weight).
+  void add(index_t model_a, index_t model_b, outcome result, T weight = T(1), index_t count = 1) {
+    check_item("model_a", model_a);
+    check_item("model_b", model_b);
+    require(model_a != model_b, "model_b", model_b, "an item cannot be compared with itself");
     require(std::isfinite(weight) && weight >= T(0), "weight", weight, "must be finite and >= 0");
     require(count >= 0, "count", count, "must be >= 0");
     if (count == 0) return;
-    const bool swapped = first > second;
-    const index_t i = swapped ? second : first, j = swapped ? first : second;
+    const bool swapped = model_a > model_b;
+    const index_t i = swapped ? model_b : model_a, j = swapped ? model_a : model_b;
     const std::uint64_t key = (static_cast<std::uint64_t>(i) << 32) | static_cast<std::uint64_t>(j);
     bool inserted = false;
     const index_t at = pair_ids_.find_or_insert(key, static_cast<index_t>(pairs_.size()), inserted);
@@ -238,7 +240,7 @@ class comparison_data {
     if (result == outcome::tie) {
       rec.ties += w;
       rec.n_ties += count;
-    } else if ((result == outcome::first_wins) != swapped) {  // item i won
+    } else if ((result == outcome::model_a_wins) != swapped) {  // item i won
       rec.wins_i += w;
       rec.n_wins_i += count;
     } else {
@@ -252,10 +254,10 @@ class comparison_data {
   }
 
   /// Same, by item name (unknown names become new items).
-  void add(std::string_view first, std::string_view second, outcome result, T weight = T(1)) {
-    require(first != second, "second", second, "an item cannot be compared with itself");
-    const index_t a = add_item(first);
-    const index_t b = add_item(second);
+  void add(std::string_view model_a, std::string_view model_b, outcome result, T weight = T(1)) {
+    require(model_a != model_b, "model_b", model_b, "an item cannot be compared with itself");
+    const index_t a = add_item(model_a);
+    const index_t b = add_item(model_b);
     add(a, b, result, weight);
   }
 
@@ -283,7 +285,7 @@ class comparison_data {
     for (index_t i = 0; i < n; ++i)
       for (index_t j = 0; j < n; ++j) {
         if (i == j) continue;
-        data.add(i, j, outcome::first_wins, T(1), as_count("wins", wins[i * n + j]));
+        data.add(i, j, outcome::model_a_wins, T(1), as_count("wins", wins[i * n + j]));
         if (!ties.empty() && i < j) {
           require(ties[i * n + j] == ties[j * n + i], "ties", ties[i * n + j],
                   "the tie matrix must be symmetric");

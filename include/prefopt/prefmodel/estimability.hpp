@@ -13,7 +13,6 @@
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
-#include "prefopt/core/text_input.hpp"
 #include "prefopt/prefmodel/comparisons.hpp"
 #include "prefopt/prefmodel/detail/pair_graph.hpp"
 

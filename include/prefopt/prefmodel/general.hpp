@@ -145,8 +145,8 @@ bt_projection_result<T> bt_projection(const preference_matrix<T>& p, T prior_sig
   comparison_data<T> data(n);
   for (index_t i = 0; i < n; ++i)
     for (index_t j = i + 1; j < n; ++j) {
-      if (p(i, j) > T(0)) data.add(i, j, outcome::first_wins, p(i, j));
-      if (p(j, i) > T(0)) data.add(j, i, outcome::first_wins, p(j, i));
+      if (p(i, j) > T(0)) data.add(i, j, outcome::model_a_wins, p(i, j));
+      if (p(j, i) > T(0)) data.add(j, i, outcome::model_a_wins, p(j, i));
     }
   bt_options<T> opt;
   opt.prior_sigma = prior_sigma;

@@ -1,8 +1,17 @@
-# Runs one arena_ratings command and checks its exit status and output (ctest's
-# PASS_REGULAR_EXPRESSION alone cannot check the exit code).
-#   cmake -DCMD="exe|arg|..." -DEXPECT_RC=2 -DEXPECT_REGEX="..." [-DJSON=file -DJSON_FIRST_MODEL=name]
-#         [-DFILE_REGEX_PATH=file -DFILE_REGEX=...] -P expect.cmake
+# Runs one example command and checks its exit status, its output and optionally a file it wrote
+# (ctest's PASS_REGULAR_EXPRESSION alone cannot check the exit code). Used by
+# prefopt_example_case (examples/CMakeLists.txt).
+#   cmake -DCMD="exe|arg|..." -DEXPECT_RC=2 -DEXPECT_REGEX="..." [-DLINES=n]
+#         [-DFILE_REGEX_PATH=file -DFILE_REGEX=...] [-DJSON=file -DJSON_FIRST_MODEL=name]
+#         -P expect.cmake
+# LINES: the exact number of lines the output must have (bad input: one line naming file:line).
+# JSON: a leaderboard array whose first element has "model" JSON_FIRST_MODEL and "rank" 1.
 string(REPLACE "|" ";" CMD "${CMD}")  # ctest cannot pass ";" through -D
+foreach(written IN ITEMS "${FILE_REGEX_PATH}" "${JSON}")
+  if(NOT written STREQUAL "")
+    file(REMOVE "${written}")  # a stale file from an earlier run must not pass
+  endif()
+endforeach()
 execute_process(COMMAND ${CMD} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
 set(all "${out}${err}")
 if(NOT rc STREQUAL EXPECT_RC)
@@ -10,6 +19,13 @@ if(NOT rc STREQUAL EXPECT_RC)
 endif()
 if(DEFINED EXPECT_REGEX AND NOT all MATCHES "${EXPECT_REGEX}")
   message(FATAL_ERROR "output does not match '${EXPECT_REGEX}':\n${all}")
+endif()
+if(DEFINED LINES)
+  string(REGEX MATCHALL "\n" newlines "${all}")
+  list(LENGTH newlines n)
+  if(NOT n EQUAL LINES)
+    message(FATAL_ERROR "output has ${n} lines, expected ${LINES}:\n${all}")
+  endif()
 endif()
 if(DEFINED JSON)
   file(READ "${JSON}" doc)
@@ -27,7 +43,7 @@ endif()
 if(DEFINED FILE_REGEX_PATH)
   file(READ "${FILE_REGEX_PATH}" doc)
   if(NOT doc MATCHES "${FILE_REGEX}")
-    message(FATAL_ERROR "${FILE_REGEX_PATH} does not match '${FILE_REGEX}'")
+    message(FATAL_ERROR "${FILE_REGEX_PATH} does not match '${FILE_REGEX}':\n${doc}")
   endif()
 endif()
 message(STATUS "${all}")

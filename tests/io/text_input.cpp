@@ -1,11 +1,11 @@
-// quote_text and open_input_file (prefopt/core/text_input.hpp): what every reader and CLI uses to
+// quote_text and open_input_file (prefopt/io/text_input.hpp): what every reader and CLI uses to
 // quote a bad cell and to open an input file. Expected strings are written out by hand from the
 // documented escaping rules.
 #include <catch2/catch.hpp>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
-#include <prefopt/core/text_input.hpp>
+#include <prefopt/io/text_input.hpp>
 #include <string>
 
 using prefopt::quote_text;
@@ -55,15 +55,15 @@ TEST_CASE("quote_text shows at most max_chars characters and the full length", "
 
 TEST_CASE("open_input_file names a directory and a missing file", "[errors][text]") {
   const auto dir = std::filesystem::temp_directory_path();
-  CHECK_THROWS_AS(prefopt::open_input_file(dir.string()), prefopt::invalid_argument);
-  CHECK_THROWS_WITH(prefopt::open_input_file(dir.string()),
+  CHECK_THROWS_AS(prefopt::io::open_input_file(dir.string()), prefopt::invalid_argument);
+  CHECK_THROWS_WITH(prefopt::io::open_input_file(dir.string()),
                     Catch::Contains("path = \"" + dir.string() + "\": is a directory"));
   const auto missing = dir / "prefopt_text_input_missing_file.csv";
   std::filesystem::remove(missing);
-  CHECK_THROWS_WITH(prefopt::open_input_file(missing.string()), Catch::EndsWith(": cannot open file"));
+  CHECK_THROWS_WITH(prefopt::io::open_input_file(missing.string()), Catch::EndsWith(": cannot open file"));
   const auto file = dir / "prefopt_text_input_file.csv";
   { std::ofstream(file) << "1,2\r\n"; }
-  auto in = prefopt::open_input_file(file.string());
+  auto in = prefopt::io::open_input_file(file.string());
   std::string line;
   REQUIRE(std::getline(in, line));
   CHECK(line == "1,2\r");  // binary mode: the "\r" reaches the reader
