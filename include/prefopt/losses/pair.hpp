@@ -19,6 +19,7 @@
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"
+#include "prefopt/losses/parameter_list.hpp"
 
 namespace prefopt::losses {
 
