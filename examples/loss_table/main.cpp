@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -53,6 +54,40 @@ constexpr std::string_view usage =
     "kl_policy_logps, kl_ref_logps. Prints \"loss,grad_chosen,grad_rejected\" per row to stdout\n"
     "(gradients of the reduced loss); the reduced loss and metrics go to stderr.\n";
 
+/// "\nlosses (hyper-parameter = default):\n  sigmoid, dpo: beta = 0.1, label_smoothing = 0\n..."
+/// from the registry's declarations, so the help cannot drift from the library.
+std::string loss_catalogue() {
+  std::string out = "\nlosses (hyper-parameter = default):\n";
+  for (const auto name : pl::canonical_loss_names) {
+    out += "  ";
+    out += name;
+    for (const auto alias : pl::loss_names)
+      if (alias != name && pl::canonical_name(alias) == name) {
+        out += ", ";
+        out += alias;
+      }
+    out += ":";
+    const auto& parameters = pl::declared_parameters(name);
+    if (parameters.size() == 0) out += " (none)";
+    for (std::size_t k = 0; k < parameters.size(); ++k) {
+      const auto& p = parameters[k];
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", p.default_value);
+      out += k ? ", " : " ";
+      out += p.name;
+      out += " = ";
+      out += value;
+      if (!p.alias.empty()) {
+        out += " (or ";
+        out += p.alias;
+        out += ")";
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
 struct usage_error : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
@@ -79,15 +114,14 @@ struct arguments {
 
 arguments parse_arguments(int argc, char** argv) {
   arguments a;
-  const std::map<std::string_view, std::optional<double> pl::hyper_parameters::*> numeric{
-      {"--beta", &pl::hyper_parameters::beta},
-      {"--label-smoothing", &pl::hyper_parameters::label_smoothing},
-      {"--gamma", &pl::hyper_parameters::gamma},
-      {"--alpha", &pl::hyper_parameters::alpha},
-      {"--lambda", &pl::hyper_parameters::lambda},
-      {"--tau", &pl::hyper_parameters::tau},
-      {"--desirable-weight", &pl::hyper_parameters::desirable_weight},
-      {"--undesirable-weight", &pl::hyper_parameters::undesirable_weight}};
+  // One option per hyper-parameter of the registry: --label-smoothing sets "label_smoothing".
+  std::map<std::string, std::string_view, std::less<>> numeric;
+  for (const auto& field : pl::hyper_parameter_fields) {
+    std::string option = "--";
+    option += field.name;
+    std::replace(option.begin(), option.end(), '_', '-');
+    numeric.emplace(std::move(option), field.name);
+  }
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
     const auto value = [&]() -> std::string {
@@ -95,12 +129,12 @@ arguments parse_arguments(int argc, char** argv) {
       return argv[++i];
     };
     if (arg == "--help" || arg == "-h") {
-      std::cout << usage;
+      std::cout << usage << loss_catalogue();
       std::exit(0);
     } else if (arg == "--loss") {
       a.loss = value();
     } else if (auto it = numeric.find(arg); it != numeric.end()) {
-      a.hp.*(it->second) = parse_option_value(arg, value());
+      pl::set_hyper_parameter(a.hp, it->second, parse_option_value(arg, value()));
     } else if (arg == "--loss-weights") {
       const std::string list = value();
       for (const auto& cell : loss_table::split_csv_line(list))

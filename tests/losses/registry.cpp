@@ -106,6 +106,7 @@ TEST_CASE("registry: every accepted name constructs, in float and double, the lo
     CHECK(pl::loss_name(pl::make_loss<double>(name)) == expected);
     CHECK(pl::loss_name(pl::make_loss<float>(name)) == expected);
     CHECK(pl::hyper_parameter_names(name) == pl::hyper_parameter_names(expected));
+    CHECK(pl::canonical_name(name) == expected);
   }
   CHECK(std::holds_alternative<pl::sigmoid<double>>(pl::make_loss<double>("dpo")));
   CHECK(std::holds_alternative<pl::aot_unpaired<float>>(pl::make_loss<float>("aot_pair")));
@@ -189,6 +190,7 @@ TEST_CASE("registry: unknown loss names and unknown hyper-parameter names are re
                       Contains("loss = " + prefopt::quote_text(bad, '"', 200) + ": unknown loss; valid names: sigmoid, dpo, robust"));
     CHECK_THROWS_AS(pl::hyper_parameter_names(bad), prefopt::invalid_argument);
     CHECK_THROWS_AS(pl::declared_parameters(bad), prefopt::invalid_argument);
+    CHECK_THROWS_AS(pl::canonical_name(bad), prefopt::invalid_argument);
   }
   // The message lists every accepted name.
   try {

@@ -58,7 +58,10 @@ inline void set_hyper_parameter(hyper_parameters& hp, std::string_view name, dou
   const std::size_t k = detail::hyper_parameter_index(name);
   if (k == hyper_parameter_fields.size()) {
     std::string valid;
-    for (const auto& f : hyper_parameter_fields) valid += (valid.empty() ? "" : ", ") + std::string(f.name);
+    for (const auto& f : hyper_parameter_fields) {
+      if (!valid.empty()) valid += ", ";
+      valid += f.name;
+    }
     throw_invalid_argument("hyper-parameter", name, "not a hyper-parameter of any loss; valid names: " + valid);
   }
   hp.*hyper_parameter_fields[k].member = value;

@@ -187,8 +187,12 @@ inline std::size_t registered_index(std::string_view name) {
 inline std::string parameter_names_text(const parameter_list& ps, std::string_view none) {
   std::string s;
   for (const auto& p : ps) {
-    s += (s.empty() ? "" : " ") + std::string(p.name);
-    if (!p.alias.empty()) s += " " + std::string(p.alias);
+    if (!s.empty()) s += ' ';
+    s += p.name;
+    if (!p.alias.empty()) {
+      s += ' ';
+      s += p.alias;
+    }
   }
   return s.empty() ? std::string(none) : s;
 }
@@ -250,6 +254,11 @@ inline std::string_view hyper_parameter_names(std::string_view name) {
     return out;
   }();
   return texts[detail::registered_index(name)];
+}
+
+/// The canonical name of the loss an accepted name selects ("dpo" -> "sigmoid").
+inline std::string_view canonical_name(std::string_view name) {
+  return canonical_loss_names[detail::registered_index(name)];
 }
 
 /// The declared hyper-parameters (names, defaults, aliases) of the loss called `name`.
