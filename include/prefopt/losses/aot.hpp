@@ -15,7 +15,6 @@
 #include <concepts>
 #include <string_view>
 
-#include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
 
 namespace prefopt::losses {

@@ -13,26 +13,6 @@
 
 namespace prefopt::losses {
 
-namespace detail {
-/// dL/dl_w = beta g, dL/dl_l = -beta g for a loss depending on the pair through z = beta Delta.
-template <class T>
-PREFOPT_HD inline pair_result<T> margin_result(T value, T slope, T beta) {
-  return {value, beta * slope, -beta * slope, T(0)};
-}
-template <class T>
-PREFOPT_HD inline T chosen_reward(const pair_input<T>& p) {
-  return p.chosen_logps - p.ref_chosen_logps;
-}
-template <class T>
-PREFOPT_HD inline T rejected_reward(const pair_input<T>& p) {
-  return p.rejected_logps - p.ref_rejected_logps;
-}
-template <class T>
-PREFOPT_HD inline T margin(const pair_input<T>& p) {
-  return chosen_reward(p) - rejected_reward(p);
-}
-}  // namespace detail
-
 /// DPO (Rafailov et al. 2023) with conservative label smoothing eps (cDPO, Mitchell 2023):
 ///   L = -(1 - eps) log sigma(z) - eps log sigma(-z),  eps in [0, 0.5).
 template <std::floating_point T>
