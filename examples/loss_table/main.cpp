@@ -19,6 +19,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <optional>
@@ -55,7 +56,45 @@ constexpr std::string_view usage =
     "kl_policy_logps, kl_ref_logps. Prints \"loss,grad_chosen,grad_rejected\" per row to stdout\n"
     "(gradients of the reduced loss); the reduced loss and metrics go to stderr.\n";
 
-const ex::tool loss_table_tool{"loss_table", usage, {.quote = '"', .usage_points_to_help = true, .input_error = ""}};
+/// "\nlosses (hyper-parameter = default):\n  sigmoid, dpo: beta = 0.1, label_smoothing = 0\n..."
+/// from the registry's declarations, so the help cannot drift from the library.
+std::string loss_catalogue() {
+  std::string out = "\nlosses (hyper-parameter = default):\n";
+  for (const auto name : pl::canonical_loss_names) {
+    out += "  ";
+    out += name;
+    for (const auto alias : pl::loss_names)
+      if (alias != name && pl::canonical_name(alias) == name) {
+        out += ", ";
+        out += alias;
+      }
+    out += ":";
+    const auto& parameters = pl::declared_parameters(name);
+    if (parameters.size() == 0) out += " (none)";
+    for (std::size_t k = 0; k < parameters.size(); ++k) {
+      const auto& p = parameters[k];
+      char value[32];
+      std::snprintf(value, sizeof value, "%g", p.default_value);
+      out += k ? ", " : " ";
+      out += p.name;
+      out += " = ";
+      out += value;
+      if (!p.alias.empty()) {
+        out += " (or ";
+        out += p.alias;
+        out += ")";
+      }
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+
+/// The usage text followed by the loss catalogue (what --help prints).
+const std::string full_usage = std::string(usage) + loss_catalogue();
+
+const ex::tool loss_table_tool{"loss_table", full_usage, {.quote = '"', .usage_points_to_help = true, .input_error = ""}};
 
 const std::vector<std::string_view> known_columns{
     "chosen_logps",    "rejected_logps",    "ref_chosen_logps", "ref_rejected_logps",
@@ -79,21 +118,20 @@ struct arguments {
 
 arguments parse_arguments(int argc, char** argv) {
   arguments a;
-  const std::map<std::string_view, std::optional<double> pl::hyper_parameters::*> numeric{
-      {"--beta", &pl::hyper_parameters::beta},
-      {"--label-smoothing", &pl::hyper_parameters::label_smoothing},
-      {"--gamma", &pl::hyper_parameters::gamma},
-      {"--alpha", &pl::hyper_parameters::alpha},
-      {"--lambda", &pl::hyper_parameters::lambda},
-      {"--tau", &pl::hyper_parameters::tau},
-      {"--desirable-weight", &pl::hyper_parameters::desirable_weight},
-      {"--undesirable-weight", &pl::hyper_parameters::undesirable_weight}};
+  // One option per hyper-parameter of the registry: --label-smoothing sets "label_smoothing".
+  std::map<std::string, std::string_view, std::less<>> numeric;
+  for (const auto& field : pl::hyper_parameter_fields) {
+    std::string option = "--";
+    option += field.name;
+    std::replace(option.begin(), option.end(), '_', '-');
+    numeric.emplace(std::move(option), field.name);
+  }
   for (ex::arguments args(loss_table_tool, argc, argv); args.next();) {
     const std::string_view arg = args.current();
     if (arg == "--loss") {
       a.loss = args.value();
     } else if (auto it = numeric.find(arg); it != numeric.end()) {
-      a.hp.*(it->second) = parse_option_value(arg, args.value());
+      pl::set_hyper_parameter(a.hp, it->second, parse_option_value(arg, args.value()));
     } else if (arg == "--loss-weights") {
       for (const auto& cell : loss_table::split_csv_line(args.value()))
         a.loss_weights.push_back(parse_option_value(arg, cell));

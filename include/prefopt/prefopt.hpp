@@ -9,12 +9,14 @@
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/logps/sequence_logps.hpp"
 
-// Preference losses (DPO family, KTO, ORPO/SimPO/CPO, SPPO, LongPO, combinations).
+// Preference losses (DPO family, KTO, ORPO/SimPO/CPO, SPPO, LongPO, combinations). The runtime
+// registry (make_loss by name, any_loss) is not included: it instantiates every loss policy and a
+// 21-alternative variant, a cost only its users should pay; include
+// "prefopt/losses/registry.hpp" where losses are chosen by name.
 #include "prefopt/losses/all.hpp"
 #include "prefopt/losses/from_logits.hpp"
 #include "prefopt/losses/kto_unpaired.hpp"
 #include "prefopt/losses/preference_loss.hpp"
-#include "prefopt/losses/registry.hpp"
 
 // Preference models: Bradley-Terry, general preference, GPM.
 #include "prefopt/prefmodel/bootstrap.hpp"

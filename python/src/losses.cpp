@@ -31,19 +31,11 @@ namespace {
 
 namespace pl = prefopt::losses;
 
+/// The registry's own name list decides what a hyper-parameter is (an unknown name raises
+/// ValueError listing the valid ones).
 pl::hyper_parameters parse_hyper_parameters(const std::map<std::string, double>& given) {
   pl::hyper_parameters hp;
-  for (const auto& [name, value] : given) {
-    if (name == "beta") hp.beta = value;
-    else if (name == "label_smoothing") hp.label_smoothing = value;
-    else if (name == "gamma") hp.gamma = value;
-    else if (name == "alpha") hp.alpha = value;
-    else if (name == "lambda") hp.lambda = value;
-    else if (name == "tau") hp.tau = value;
-    else if (name == "desirable_weight") hp.desirable_weight = value;
-    else if (name == "undesirable_weight") hp.undesirable_weight = value;
-    else value_error(name, "not a hyper-parameter of any loss");
-  }
+  for (const auto& [name, value] : given) pl::set_hyper_parameter(hp, name, value);
   return hp;
 }
 

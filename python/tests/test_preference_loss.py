@@ -139,6 +139,7 @@ def sft(cw, cl, d):
 CASES = [
     ("sigmoid", {}, sigmoid(0.0)),
     ("sigmoid", dict(beta=0.3, label_smoothing=0.2), lambda *a: sigmoid(0.2)(*a, beta=0.3)),
+    ("dpo", dict(beta=0.3, label_smoothing=0.2), lambda *a: sigmoid(0.2)(*a, beta=0.3)),  # alias
     ("robust", dict(label_smoothing=0.1), robust(0.1)),
     ("hinge", {}, hinge),
     ("ipo", dict(beta=0.5), lambda *a: ipo(*a, beta=0.5)),
@@ -255,7 +256,7 @@ def test_gradcheck_finite_differences():
 
 
 @pytest.mark.parametrize("kwargs, error, match", [
-    (dict(loss_type="dpo"), ValueError, r'^loss = "dpo": unknown loss; valid names: sigmoid'),
+    (dict(loss_type="nope"), ValueError, r'^loss = "nope": unknown loss; valid names: sigmoid, dpo, robust'),
     (dict(beta=0.0), ValueError, r"^beta = 0: must be finite and > 0"),
     (dict(loss_type="sft", beta=0.5), ValueError, r'^beta = 0.5: not a hyper-parameter of loss "sft"'),
     (dict(loss_type="orpo", beta=0.25, **{"lambda": 0.3}), ValueError, r"^beta = 0.25: orpo: give lambda or beta"),

@@ -10,6 +10,8 @@
 #include "prefopt/losses/discopop.hpp"
 #include "prefopt/losses/kto.hpp"
 #include "prefopt/losses/reference_free.hpp"
+#include "prefopt/losses/sft.hpp"
+#include "prefopt/losses/rpo.hpp"
 #include "prefopt/losses/longpo.hpp"
 #include "prefopt/losses/combination.hpp"
 #include "prefopt/losses/preference_loss.hpp"

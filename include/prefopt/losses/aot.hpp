@@ -11,21 +11,37 @@
 // chosen = u_k, rejected = v_k for aot_unpaired); the batch API sorts (stably, on the host) and
 // scatters the gradients back through the permutation.
 
+#include <array>
 #include <concepts>
 #include <string_view>
 
-#include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
 
 namespace prefopt::losses {
 
 namespace detail {
-template <class T, coupling C>
-class aot_base : public smoothed_policy<T> {
- public:
-  static constexpr loss_traits traits{.batch = C};
+template <bool paired>
+constexpr auto aot_aliases() {
+  if constexpr (paired) return std::array<std::string_view, 0>{};
+  else return std::array<std::string_view, 1>{"aot_pair"};  // TRL's spelling of aot_unpaired
+}
 
-  aot_base(T beta, T label_smoothing) : smoothed_policy<T>(beta, label_smoothing) {}
+/// aot and aot_unpaired are one policy: the per-pair arithmetic is the same, only the batch
+/// quantities the batch API sorts (C) differ, and with them the registry names.
+template <class T, coupling C>
+class aot_policy : public smoothed_policy<T> {
+  static_assert(C == coupling::sorted_logratios || C == coupling::sorted_rewards);
+  static constexpr bool paired = C == coupling::sorted_logratios;
+
+ public:
+  static constexpr std::string_view name = paired ? "aot" : "aot_unpaired";
+  static constexpr auto aliases = aot_aliases<paired>();
+  static constexpr loss_traits traits{.batch = C};
+  static constexpr parameter_list parameters{{"beta", 0.1}, {"label_smoothing", 0.0}};
+
+  explicit aot_policy(T beta = T(parameters.default_of("beta")),
+                      T label_smoothing = T(parameters.default_of("label_smoothing")))
+      : smoothed_policy<T>(beta, label_smoothing) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -35,19 +51,9 @@ class aot_base : public smoothed_policy<T> {
 }  // namespace detail
 
 template <std::floating_point T>
-class aot : public detail::aot_base<T, coupling::sorted_logratios> {
- public:
-  static constexpr std::string_view name = "aot";
-  explicit aot(T beta = T(0.1), T label_smoothing = T(0))
-      : detail::aot_base<T, coupling::sorted_logratios>(beta, label_smoothing) {}
-};
+using aot = detail::aot_policy<T, coupling::sorted_logratios>;
 
 template <std::floating_point T>
-class aot_unpaired : public detail::aot_base<T, coupling::sorted_rewards> {
- public:
-  static constexpr std::string_view name = "aot_unpaired";
-  explicit aot_unpaired(T beta = T(0.1), T label_smoothing = T(0))
-      : detail::aot_base<T, coupling::sorted_rewards>(beta, label_smoothing) {}
-};
+using aot_unpaired = detail::aot_policy<T, coupling::sorted_rewards>;
 
 }  // namespace prefopt::losses

@@ -7,7 +7,6 @@
 #include <concepts>
 #include <string_view>
 
-#include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
 
 namespace prefopt::losses {
@@ -17,8 +16,9 @@ class apo_zero : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "apo_zero";
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit apo_zero(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
+  explicit apo_zero(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -34,8 +34,9 @@ class apo_down : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "apo_down";
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit apo_down(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
+  explicit apo_down(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {

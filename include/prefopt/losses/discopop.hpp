@@ -11,7 +11,6 @@
 #include <concepts>
 #include <string_view>
 
-#include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
 
 namespace prefopt::losses {
@@ -21,8 +20,9 @@ class discopop : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "discopop";
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}, {"tau", 0.05}};
 
-  explicit discopop(T beta = T(0.1), T tau = T(0.05)) : detail::beta_policy<T>(beta), tau_(tau) {
+  explicit discopop(T beta = T(parameters.default_of("beta")), T tau = T(parameters.default_of("tau"))) : detail::beta_policy<T>(beta), tau_(tau) {
     require_positive_finite("tau", tau);
   }
   PREFOPT_HD T tau() const { return tau_; }

@@ -4,6 +4,7 @@
 // Each policy holds validated hyper-parameters; operator() gives the per-pair value and its
 // derivatives w.r.t. the policy log-probs (see pair.hpp for notation).
 
+#include <array>
 #include <cmath>
 #include <concepts>
 #include <string_view>
@@ -12,35 +13,17 @@
 
 namespace prefopt::losses {
 
-namespace detail {
-/// dL/dl_w = beta g, dL/dl_l = -beta g for a loss depending on the pair through z = beta Delta.
-template <class T>
-PREFOPT_HD inline pair_result<T> margin_result(T value, T slope, T beta) {
-  return {value, beta * slope, -beta * slope, T(0)};
-}
-template <class T>
-PREFOPT_HD inline T chosen_reward(const pair_input<T>& p) {
-  return p.chosen_logps - p.ref_chosen_logps;
-}
-template <class T>
-PREFOPT_HD inline T rejected_reward(const pair_input<T>& p) {
-  return p.rejected_logps - p.ref_rejected_logps;
-}
-template <class T>
-PREFOPT_HD inline T margin(const pair_input<T>& p) {
-  return chosen_reward(p) - rejected_reward(p);
-}
-}  // namespace detail
-
 /// DPO (Rafailov et al. 2023) with conservative label smoothing eps (cDPO, Mitchell 2023):
 ///   L = -(1 - eps) log sigma(z) - eps log sigma(-z),  eps in [0, 0.5).
 template <std::floating_point T>
 class sigmoid : public detail::smoothed_policy<T> {
  public:
   static constexpr std::string_view name = "sigmoid";
+  static constexpr std::array<std::string_view, 1> aliases{"dpo"};  // the name users type first
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}, {"label_smoothing", 0.0}};
 
-  explicit sigmoid(T beta = T(0.1), T label_smoothing = T(0))
+  explicit sigmoid(T beta = T(parameters.default_of("beta")), T label_smoothing = T(parameters.default_of("label_smoothing")))
       : detail::smoothed_policy<T>(beta, label_smoothing) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
@@ -58,8 +41,9 @@ class robust : public detail::smoothed_policy<T> {
  public:
   static constexpr std::string_view name = "robust";
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}, {"label_smoothing", 0.0}};
 
-  explicit robust(T beta = T(0.1), T label_smoothing = T(0))
+  explicit robust(T beta = T(parameters.default_of("beta")), T label_smoothing = T(parameters.default_of("label_smoothing")))
       : detail::smoothed_policy<T>(beta, label_smoothing) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
@@ -78,8 +62,9 @@ class hinge : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "hinge";
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit hinge(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
+  explicit hinge(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -96,8 +81,9 @@ class ipo : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "ipo";
   static constexpr loss_traits traits{.needs_tokens = true};
+  static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit ipo(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
+  explicit ipo(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -118,8 +104,9 @@ class exo_pair : public detail::smoothed_policy<T> {
  public:
   static constexpr std::string_view name = "exo_pair";
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}, {"label_smoothing", 1e-3}};
 
-  explicit exo_pair(T beta = T(0.1), T label_smoothing = T(1e-3))
+  explicit exo_pair(T beta = T(parameters.default_of("beta")), T label_smoothing = T(parameters.default_of("label_smoothing")))
       : detail::smoothed_policy<T>(beta, label_smoothing) {
     require(label_smoothing > T(0), "label_smoothing", label_smoothing,
             "exo_pair needs label smoothing > 0 (it takes log(eps))");
@@ -147,8 +134,9 @@ class nca_pair : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "nca_pair";
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit nca_pair(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
+  explicit nca_pair(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -169,8 +157,9 @@ class bco_pair : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "bco_pair";
   static constexpr loss_traits traits{.batch = coupling::running_mean};
+  static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit bco_pair(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
+  explicit bco_pair(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& c = {}) const {

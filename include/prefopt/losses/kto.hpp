@@ -14,7 +14,6 @@
 #include <concepts>
 #include <string_view>
 
-#include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
 
 namespace prefopt::losses {
@@ -24,8 +23,11 @@ class kto : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "kto";
   static constexpr loss_traits traits{.batch = coupling::kl_baseline};
+  static constexpr parameter_list parameters{
+      {"beta", 0.1}, {"desirable_weight", 1.0}, {"undesirable_weight", 1.0}};
 
-  explicit kto(T beta = T(0.1), T desirable_weight = T(1), T undesirable_weight = T(1))
+  explicit kto(T beta = T(parameters.default_of("beta")), T desirable_weight = T(parameters.default_of("desirable_weight")),
+               T undesirable_weight = T(parameters.default_of("undesirable_weight")))
       : detail::beta_policy<T>(beta),
         desirable_weight_(desirable_weight),
         undesirable_weight_(undesirable_weight) {

@@ -19,6 +19,7 @@
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"
+#include "prefopt/losses/parameter_list.hpp"
 
 namespace prefopt::losses {
 
@@ -85,6 +86,26 @@ concept preference_loss_policy = requires(const L& loss, const pair_input<typena
 };
 
 namespace detail {
+
+/// The log-ratios of a pair: r_w, r_l, their margin Delta = r_w - r_l, and the result of a loss
+/// that depends on the pair only through z = beta Delta.
+/// dL/dl_w = beta g, dL/dl_l = -beta g for a loss depending on the pair through z = beta Delta.
+template <class T>
+PREFOPT_HD inline pair_result<T> margin_result(T value, T slope, T beta) {
+  return {value, beta * slope, -beta * slope, T(0)};
+}
+template <class T>
+PREFOPT_HD inline T chosen_reward(const pair_input<T>& p) {
+  return p.chosen_logps - p.ref_chosen_logps;
+}
+template <class T>
+PREFOPT_HD inline T rejected_reward(const pair_input<T>& p) {
+  return p.rejected_logps - p.ref_rejected_logps;
+}
+template <class T>
+PREFOPT_HD inline T margin(const pair_input<T>& p) {
+  return chosen_reward(p) - rejected_reward(p);
+}
 
 /// sigma(x) and sigma(-x) from one exp: with e = exp(-|x|), sigma(|x|) = 1/(1+e) and
 /// sigma(-|x|) = e/(1+e); both keep full relative precision (no 1 - sigma cancellation).

@@ -12,7 +12,6 @@
 #include <concepts>
 #include <string_view>
 
-#include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
 
 namespace prefopt::losses {
@@ -31,8 +30,10 @@ class orpo {
                                       .needs_tokens = true,
                                       .has_nll = true,
                                       .needs_negative_logps = true};
+  // TRL's ORPOConfig calls lambda "beta": the registry accepts either spelling, not both.
+  static constexpr parameter_list parameters{{"lambda", 0.1, "beta"}};
 
-  explicit orpo(T lambda = T(0.1)) : lambda_(lambda) { detail::require_beta(lambda, "lambda"); }
+  explicit orpo(T lambda = T(parameters.default_of("lambda"))) : lambda_(lambda) { detail::require_beta(lambda, "lambda"); }
   PREFOPT_HD T lambda() const { return lambda_; }
   PREFOPT_HD T reward_scale() const { return lambda_; }
 
@@ -60,8 +61,10 @@ class simpo : public detail::smoothed_policy<T> {
  public:
   static constexpr std::string_view name = "simpo";
   static constexpr loss_traits traits{.uses_reference = false, .needs_tokens = true};
+  static constexpr parameter_list parameters{{"beta", 2.0}, {"gamma", 0.5}, {"label_smoothing", 0.0}};
 
-  explicit simpo(T beta = T(2), T gamma = T(0.5), T label_smoothing = T(0))
+  explicit simpo(T beta = T(parameters.default_of("beta")), T gamma = T(parameters.default_of("gamma")),
+                 T label_smoothing = T(parameters.default_of("label_smoothing")))
       : detail::smoothed_policy<T>(beta, label_smoothing), gamma_(gamma) {
     require_finite("gamma", gamma);
   }
@@ -87,8 +90,10 @@ class cpo : public detail::smoothed_policy<T> {
  public:
   static constexpr std::string_view name = "cpo";
   static constexpr loss_traits traits{.uses_reference = false, .has_nll = true};
+  static constexpr parameter_list parameters{{"beta", 0.1}, {"alpha", 1.0}, {"label_smoothing", 0.0}};
 
-  explicit cpo(T beta = T(0.1), T alpha = T(1), T label_smoothing = T(0))
+  explicit cpo(T beta = T(parameters.default_of("beta")), T alpha = T(parameters.default_of("alpha")),
+               T label_smoothing = T(parameters.default_of("label_smoothing")))
       : detail::smoothed_policy<T>(beta, label_smoothing), alpha_(alpha) {
     detail::require_non_negative_finite("alpha", alpha);
   }

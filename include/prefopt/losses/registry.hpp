@@ -1,175 +1,289 @@
 #pragma once
 // Runtime registry: a loss name in TRL's loss_type spelling (plus a few extras) and optional
-// hyper-parameters -> a loss object, for command-line tools and configuration files.
+// hyper-parameters -> a loss object, for command-line tools, configuration files and bindings.
 //
 //   auto loss = prefopt::losses::make_loss<double>("ipo", {.beta = 0.5});
 //   auto out  = prefopt::losses::preference_loss<B>(loss, batch);     // std::visit inside
 //
+// One source of truth: every table here (accepted names, the any_loss variant, constructors,
+// hyper-parameter validation, the valid choices an error message lists) is generated from the
+// type list registered_losses and from what each policy declares about itself: `name`, optional
+// `aliases`, and `parameters` (names and defaults, in constructor order; see parameter_list.hpp).
 // Unknown names and hyper-parameters the chosen loss does not have are rejected with
-// prefopt::invalid_argument; the message lists the valid choices.
+// prefopt::invalid_argument; the message lists the valid choices. Only this header needs
+// <variant>: the umbrella-free per-loss headers stay light.
 
 #include <algorithm>
 #include <array>
-#include <cstddef>
 #include <cmath>
-#include <optional>
+#include <concepts>
+#include <cstddef>
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <variant>
 #include <vector>
 
 #include "prefopt/core/errors.hpp"
 #include "prefopt/losses/all.hpp"
+#include "prefopt/losses/hyper_parameters.hpp"
+#include "prefopt/losses/parameter_list.hpp"
 
 namespace prefopt::losses {
 
-/// Hyper-parameters by their CLI / TRL names; unset ones take the loss's default.
-struct hyper_parameters {
-  std::optional<double> beta{};
-  std::optional<double> label_smoothing{};
-  std::optional<double> gamma{};
-  std::optional<double> alpha{};
-  std::optional<double> lambda{};
-  std::optional<double> tau{};
-  std::optional<double> desirable_weight{};
-  std::optional<double> undesirable_weight{};
+/// A list of loss policy types.
+template <class... Ls>
+struct loss_list {
+  static constexpr std::size_t size = sizeof...(Ls);
 };
 
+/// Every loss the registry knows, in the order of loss_names. Registering a loss is one entry
+/// here (plus the #include of its header, through all.hpp).
 template <std::floating_point T>
-using any_loss =
-    std::variant<sigmoid<T>, robust<T>, hinge<T>, ipo<T>, exo_pair<T>, nca_pair<T>, bco_pair<T>,
-                 sppo_hard<T>, sppo<T>, aot<T>, aot_unpaired<T>, apo_zero<T>, apo_down<T>,
-                 discopop<T>, kto<T>, orpo<T>, simpo<T>, cpo<T>, longpo<T>, rpo<T>, sft<T>>;
-
-/// Every accepted name ("aot_pair" is TRL's spelling of aot_unpaired).
-inline constexpr std::array<std::string_view, 22> loss_names{
-    "sigmoid", "robust",   "hinge",        "ipo",      "exo_pair", "nca_pair",
-    "bco_pair", "sppo_hard", "sppo",        "aot",      "aot_pair", "aot_unpaired",
-    "apo_zero", "apo_down", "discopop",     "kto",      "orpo",     "simpo",
-    "cpo",      "longpo",   "rpo",          "sft"};
+using registered_losses =
+    loss_list<sigmoid<T>, robust<T>, hinge<T>, ipo<T>, exo_pair<T>, nca_pair<T>, bco_pair<T>,
+              sppo_hard<T>, sppo<T>, aot<T>, aot_unpaired<T>, apo_zero<T>, apo_down<T>,
+              discopop<T>, kto<T>, orpo<T>, simpo<T>, cpo<T>, longpo<T>, rpo<T>, sft<T>>;
 
 namespace detail {
 
-inline std::string join_names() {
+template <std::size_t, class T>
+using repeat_type = T;
+
+template <class L, std::size_t... K>
+constexpr bool constructible_from_parameters(std::index_sequence<K...>) {
+  return std::is_constructible_v<L, repeat_type<K, typename L::scalar_type>...>;
+}
+
+/// Every declared name (and alias) is a field of hyper_parameters.
+constexpr bool declares_known_names(const parameter_list& ps) {
+  for (const auto& p : ps) {
+    if (hyper_parameter_index(p.name) == hyper_parameter_fields.size()) return false;
+    if (!p.alias.empty() && hyper_parameter_index(p.alias) == hyper_parameter_fields.size())
+      return false;
+  }
+  return true;
+}
+
+}  // namespace detail
+
+/// What the registry needs of a loss besides preference_loss_policy: a `parameters` declaration
+/// naming fields of hyper_parameters, and a constructor taking them in declaration order.
+template <class L>
+concept registrable_loss =
+    preference_loss_policy<L> && std::same_as<std::remove_cv_t<decltype(L::parameters)>, parameter_list> &&
+    detail::declares_known_names(L::parameters) &&
+    detail::constructible_from_parameters<L>(std::make_index_sequence<L::parameters.size()>{});
+
+namespace detail {
+
+template <class L>
+constexpr auto aliases_of() {
+  if constexpr (requires { L::aliases; }) return L::aliases;
+  else return std::array<std::string_view, 0>{};
+}
+
+/// One accepted name and the position in registered_losses of the loss it selects.
+struct registry_entry {
+  std::string_view name;
+  std::size_t loss;
+};
+
+template <class L, std::size_t N>
+constexpr void add_names(std::array<registry_entry, N>& out, std::size_t& next, std::size_t loss) {
+  static_assert(registrable_loss<L>, "a registered loss declares `parameters` (parameter_list.hpp) "
+                                     "in the order its constructor takes them");
+  out[next++] = {L::name, loss};
+  for (const auto alias : aliases_of<L>()) out[next++] = {alias, loss};
+}
+
+template <class... Ls>
+consteval auto make_name_table(loss_list<Ls...>) {
+  constexpr std::size_t total = ((1 + aliases_of<Ls>().size()) + ...);
+  std::array<registry_entry, total> out{};
+  std::size_t next = 0, loss = 0;
+  (add_names<Ls>(out, next, loss++), ...);
+  return out;
+}
+
+/// Every accepted name, each loss's canonical name first and then its aliases.
+inline constexpr auto name_table = make_name_table(registered_losses<double>{});
+
+template <std::size_t N>
+consteval bool names_are_distinct(const std::array<registry_entry, N>& t) {
+  for (std::size_t i = 0; i < N; ++i)
+    for (std::size_t j = i + 1; j < N; ++j)
+      if (t[i].name == t[j].name) return false;
+  return true;
+}
+static_assert(names_are_distinct(name_table), "two registered losses answer to the same name");
+
+template <class... Ls>
+consteval auto make_parameter_table(loss_list<Ls...>) {
+  return std::array<parameter_list, sizeof...(Ls)>{Ls::parameters...};
+}
+/// The declared hyper-parameters of each registered loss, by position in registered_losses.
+inline constexpr auto parameter_table = make_parameter_table(registered_losses<double>{});
+
+template <class... Ls>
+consteval auto make_canonical_names(loss_list<Ls...>) {
+  return std::array<std::string_view, sizeof...(Ls)>{Ls::name...};
+}
+
+template <class List>
+struct variant_of;
+template <class... Ls>
+struct variant_of<loss_list<Ls...>> {
+  using type = std::variant<Ls...>;
+};
+
+}  // namespace detail
+
+/// Every accepted name: each loss's own name followed by its aliases ("dpo" is sigmoid,
+/// "aot_pair" TRL's spelling of aot_unpaired).
+inline constexpr auto loss_names = [] {
+  std::array<std::string_view, detail::name_table.size()> out{};
+  for (std::size_t k = 0; k < out.size(); ++k) out[k] = detail::name_table[k].name;
+  return out;
+}();
+
+/// One name per registered loss (what loss_name() returns), in registered_losses order.
+inline constexpr auto canonical_loss_names = detail::make_canonical_names(registered_losses<double>{});
+
+/// A loss chosen at run time: one of registered_losses<T>. A named type (not a bare
+/// std::variant alias) so diagnostics say any_loss<T>; std::get, std::holds_alternative and
+/// std::visit work on it as on the variant it derives from (or on as_variant()).
+template <std::floating_point T>
+class any_loss : public detail::variant_of<registered_losses<T>>::type {
+ public:
+  using variant_type = typename detail::variant_of<registered_losses<T>>::type;
+  using variant_type::variant_type;
+  const variant_type& as_variant() const noexcept { return *this; }
+};
+
+namespace detail {
+
+/// Comma-separated list of every accepted loss name.
+inline std::string join_loss_names() {
   std::string s;
-  for (auto n : loss_names) {
+  for (const auto n : loss_names) {
     if (!s.empty()) s += ", ";
     s += n;
   }
   return s;
 }
 
-/// Whether the space-separated list `words` contains `word`.
-inline bool has_word(std::string_view words, std::string_view word) {
-  for (std::size_t start = 0; start <= words.size();) {
-    const std::size_t end = std::min(words.find(' ', start), words.size());
-    if (words.substr(start, end - start) == word) return true;
-    start = end + 1;
+/// Position in registered_losses of the loss called `name` (or an alias of it); throws for an
+/// unknown name, listing the valid ones. Past this call a name always selects a loss.
+inline std::size_t registered_index(std::string_view name) {
+  for (const auto& e : name_table)
+    if (e.name == name) return e.loss;
+  throw_invalid_argument("loss", name, "unknown loss; valid names: " + join_loss_names());
+}
+
+/// "beta label_smoothing" (each parameter, then its alias); `none` when there are none.
+inline std::string parameter_names_text(const parameter_list& ps, std::string_view none) {
+  std::string s;
+  for (const auto& p : ps) {
+    if (!s.empty()) s += ' ';
+    s += p.name;
+    if (!p.alias.empty()) {
+      s += ' ';
+      s += p.alias;
+    }
   }
-  return false;
+  return s.empty() ? std::string(none) : s;
 }
 
-/// Rejects every hyper-parameter that is set but not in `allowed` (a space-separated list).
-inline void check_allowed(std::string_view loss, const hyper_parameters& hp,
-                          std::string_view allowed) {
-  const auto check = [&](std::string_view name, const std::optional<double>& v) {
-    if (v && !has_word(allowed, name))
-      throw_invalid_argument(name, *v,
+/// Rejects every hyper-parameter that is set but not declared by the loss called `loss`.
+inline void reject_foreign(std::string_view loss, const parameter_list& ps, const hyper_parameters& hp) {
+  for (const auto& f : hyper_parameter_fields)
+    if (const auto& v = hp.*f.member; v && !ps.accepts(f.name))
+      throw_invalid_argument(f.name, *v,
                              "not a hyper-parameter of loss \"" + std::string(loss) +
-                                 "\" (it takes: " +
-                                 (allowed.empty() ? std::string("none") : std::string(allowed)) +
-                                 ")");
-  };
-  check("beta", hp.beta);
-  check("label_smoothing", hp.label_smoothing);
-  check("gamma", hp.gamma);
-  check("alpha", hp.alpha);
-  check("lambda", hp.lambda);
-  check("tau", hp.tau);
-  check("desirable_weight", hp.desirable_weight);
-  check("undesirable_weight", hp.undesirable_weight);
+                                 "\" (it takes: " + parameter_names_text(ps, "none") + ")");
 }
 
+/// The value of declared parameter `p`: given under its name or its alias (not both), else its
+/// declared default.
 template <class T>
-T value_or(const std::optional<double>& v, T fallback) {
-  return v ? static_cast<T>(*v) : fallback;
+T resolve_parameter(std::string_view loss, const hyper_parameters& hp, const parameter_declaration& p) {
+  const auto& given = hp.*hyper_parameter_fields[hyper_parameter_index(p.name)].member;
+  if (!p.alias.empty()) {
+    const auto& alias = hp.*hyper_parameter_fields[hyper_parameter_index(p.alias)].member;
+    if (alias && given)
+      throw_invalid_argument(p.alias, *alias,
+                             std::string(loss) + ": give " + std::string(p.name) + " or " +
+                                 std::string(p.alias) + " (another name for it), not both");
+    if (alias) return static_cast<T>(*alias);
+  }
+  return static_cast<T>(given ? *given : p.default_value);
+}
+
+template <class L, std::size_t... K>
+L construct_from([[maybe_unused]] std::string_view name, [[maybe_unused]] const hyper_parameters& hp,
+                 std::index_sequence<K...>) {  // sft declares no parameters
+  return L(resolve_parameter<typename L::scalar_type>(name, hp, L::parameters[K])...);
+}
+
+/// Builds L from `hp` (the loss's constructor validates the values).
+template <class L>
+any_loss<typename L::scalar_type> construct(std::string_view name, const hyper_parameters& hp) {
+  reject_foreign(name, L::parameters, hp);
+  return any_loss<typename L::scalar_type>(
+      std::in_place_type<L>, construct_from<L>(name, hp, std::make_index_sequence<L::parameters.size()>{}));
+}
+
+template <std::floating_point T, class... Ls>
+consteval auto make_constructors(loss_list<Ls...>) {
+  using constructor = any_loss<T> (*)(std::string_view, const hyper_parameters&);
+  return std::array<constructor, sizeof...(Ls)>{&construct<Ls>...};
 }
 
 }  // namespace detail
 
-/// The hyper-parameters (space-separated CLI / TRL names) the loss called `name` takes; throws
-/// for an unknown name, listing the valid ones.
+/// The hyper-parameters (space-separated CLI / TRL names; orpo: "lambda beta", beta being TRL's
+/// name for its lambda) the loss called `name` takes; throws for an unknown name.
 inline std::string_view hyper_parameter_names(std::string_view name) {
-  struct entry {
-    std::string_view loss, parameters;
-  };
-  static constexpr entry table[] = {
-      {"sigmoid", "beta label_smoothing"}, {"robust", "beta label_smoothing"},
-      {"hinge", "beta"},                   {"ipo", "beta"},
-      {"exo_pair", "beta label_smoothing"}, {"nca_pair", "beta"},
-      {"bco_pair", "beta"},                {"sppo_hard", "beta"},
-      {"sppo", "beta"},                    {"aot", "beta label_smoothing"},
-      {"aot_pair", "beta label_smoothing"}, {"aot_unpaired", "beta label_smoothing"},
-      {"apo_zero", "beta"},                {"apo_down", "beta"},
-      {"discopop", "beta tau"},            {"kto", "beta desirable_weight undesirable_weight"},
-      {"orpo", "lambda beta"},             {"simpo", "beta gamma label_smoothing"},
-      {"cpo", "beta alpha label_smoothing"}, {"longpo", "beta lambda"},
-      {"rpo", "beta alpha label_smoothing"}, {"sft", ""}};
-  static_assert(std::size(table) == loss_names.size());
-  for (const auto& e : table)
-    if (e.loss == name) return e.parameters;
-  throw_invalid_argument("loss", name, "unknown loss; valid names: " + detail::join_names());
+  static const auto texts = [] {
+    std::array<std::string, registered_losses<double>::size> out;
+    for (std::size_t k = 0; k < out.size(); ++k)
+      out[k] = detail::parameter_names_text(detail::parameter_table[k], "");
+    return out;
+  }();
+  return texts[detail::registered_index(name)];
+}
+
+/// The canonical name of the loss an accepted name selects ("dpo" -> "sigmoid").
+inline std::string_view canonical_name(std::string_view name) {
+  return canonical_loss_names[detail::registered_index(name)];
+}
+
+/// The declared hyper-parameters (names, defaults, aliases) of the loss called `name`.
+inline const parameter_list& declared_parameters(std::string_view name) {
+  return detail::parameter_table[detail::registered_index(name)];
 }
 
 /// The loss called `name` with hyper-parameters `hp` (validated by the loss's constructor).
 template <std::floating_point T>
 any_loss<T> make_loss(std::string_view name, const hyper_parameters& hp = {}) {
-  using detail::value_or;
-  detail::check_allowed(name, hp, hyper_parameter_names(name));
-  const T beta = value_or(hp.beta, T(0.1));
-  const T eps = value_or(hp.label_smoothing, T(0));
-  if (name == "sigmoid") return sigmoid<T>(beta, eps);
-  if (name == "robust") return robust<T>(beta, eps);
-  if (name == "hinge") return hinge<T>(beta);
-  if (name == "ipo") return ipo<T>(beta);
-  if (name == "exo_pair") return exo_pair<T>(beta, value_or(hp.label_smoothing, T(1e-3)));
-  if (name == "nca_pair") return nca_pair<T>(beta);
-  if (name == "bco_pair") return bco_pair<T>(beta);
-  if (name == "sppo_hard") return sppo_hard<T>(beta);
-  if (name == "sppo") return sppo<T>(value_or(hp.beta, T(0.001)));
-  if (name == "aot") return aot<T>(beta, eps);
-  if (name == "aot_pair" || name == "aot_unpaired") return aot_unpaired<T>(beta, eps);
-  if (name == "apo_zero") return apo_zero<T>(beta);
-  if (name == "apo_down") return apo_down<T>(beta);
-  if (name == "discopop") return discopop<T>(beta, value_or(hp.tau, T(0.05)));
-  if (name == "kto")
-    return kto<T>(beta, value_or(hp.desirable_weight, T(1)), value_or(hp.undesirable_weight, T(1)));
-  if (name == "orpo") {
-    // TRL's ORPOConfig calls lambda "beta"; accept either spelling, not both.
-    if (hp.beta && hp.lambda)
-      throw_invalid_argument("beta", *hp.beta, "orpo: give lambda or beta (its TRL name), not both");
-    return orpo<T>(hp.lambda ? static_cast<T>(*hp.lambda) : beta);
-  }
-  if (name == "simpo") return simpo<T>(value_or(hp.beta, T(2)), value_or(hp.gamma, T(0.5)), eps);
-  if (name == "cpo") return cpo<T>(beta, value_or(hp.alpha, T(1)), eps);
-  if (name == "longpo") return longpo<T>(value_or(hp.beta, T(0.01)), value_or(hp.lambda, T(0.01)));
-  if (name == "rpo") return rpo<T>(beta, value_or(hp.alpha, T(1)), eps);
-  return sft<T>();  // the table above knows no other name
+  static constexpr auto constructors = detail::make_constructors<T>(registered_losses<T>{});
+  return constructors[detail::registered_index(name)](name, hp);
 }
 
 /// What the runtime-selected loss reads (for tools deciding which inputs are required).
 template <std::floating_point T>
 loss_traits traits_of(const any_loss<T>& loss) {
-  return std::visit([](const auto& l) { return std::decay_t<decltype(l)>::traits; }, loss);
+  return std::visit([](const auto& l) { return std::decay_t<decltype(l)>::traits; }, loss.as_variant());
 }
 
-/// The registry name of the loss held by `loss`.
+/// The registry name of the loss held by `loss` (its canonical name, never an alias).
 template <std::floating_point T>
 std::string_view loss_name(const any_loss<T>& loss) {
   return std::visit([](const auto& l) { return std::string_view(std::decay_t<decltype(l)>::name); },
-                    loss);
+                    loss.as_variant());
 }
 
 /// The batch API on a runtime-selected loss.
@@ -177,7 +291,8 @@ template <class B>
 preference_loss_result<B> preference_loss(const any_loss<typename B::scalar_type>& loss,
                                           const preference_batch<typename B::scalar_type>& batch,
                                           const preference_loss_options<typename B::scalar_type>& options = {}) {
-  return std::visit([&](const auto& l) { return preference_loss<B>(l, batch, options); }, loss);
+  return std::visit([&](const auto& l) { return preference_loss<B>(l, batch, options); },
+                    loss.as_variant());
 }
 
 /// One term of a runtime loss list (TRL's loss_type=[...] with loss_weights=[...], MPO).
@@ -188,8 +303,10 @@ struct weighted_loss {
 };
 
 /// Parses "sigmoid,bco_pair,sft" with one weight per name (all 1 when `weights` is empty). Each
-/// hyper-parameter in `hp` goes to every term that has it, and must be had by at least one term.
-/// aot / aot_unpaired cannot be combined with other losses (they reorder the pairs).
+/// hyper-parameter in `hp` goes to every term that has it, and must be had by at least one term;
+/// a term takes a hyper-parameter under an alias (orpo's "beta") only when its own name (orpo's
+/// "lambda") is not given, so that beta can go to the other terms. aot / aot_unpaired cannot be
+/// combined with other losses (they reorder the pairs).
 template <std::floating_point T>
 std::vector<weighted_loss<T>> make_loss_list(std::string_view names, std::span<const double> weights,
                                              const hyper_parameters& hp = {}) {
@@ -203,28 +320,19 @@ std::vector<weighted_loss<T>> make_loss_list(std::string_view names, std::span<c
   if (!weights.empty())
     require_same_size("loss weights", static_cast<long long>(weights.size()), "number of losses",
                       static_cast<long long>(parts.size()));
-  // Each term receives the hyper-parameters it has; each given one must belong to some term.
-  static constexpr std::pair<std::string_view, std::optional<double> hyper_parameters::*> fields[] = {
-      {"beta", &hyper_parameters::beta},
-      {"label_smoothing", &hyper_parameters::label_smoothing},
-      {"gamma", &hyper_parameters::gamma},
-      {"alpha", &hyper_parameters::alpha},
-      {"lambda", &hyper_parameters::lambda},
-      {"tau", &hyper_parameters::tau},
-      {"desirable_weight", &hyper_parameters::desirable_weight},
-      {"undesirable_weight", &hyper_parameters::undesirable_weight}};
+  const auto given = [&](std::string_view field) {
+    return (hp.*hyper_parameter_fields[detail::hyper_parameter_index(field)].member).has_value();
+  };
   std::vector<weighted_loss<T>> out;
-  std::array<bool, std::size(fields)> used{};
+  std::array<bool, hyper_parameter_fields.size()> used{};
   for (std::size_t k = 0; k < parts.size(); ++k) {
-    const std::string_view allowed = hyper_parameter_names(parts[k]);
     hyper_parameters own{};
-    // orpo also answers to "beta" (TRL's name for its lambda); when lambda is given, a beta in a
-    // list belongs to the other terms instead of clashing with it inside orpo.
-    const bool beta_is_not_orpos = parts.size() > 1 && parts[k] == "orpo" && hp.lambda;
-    for (std::size_t f = 0; f < std::size(fields); ++f) {
-      if (!(hp.*fields[f].second) || !detail::has_word(allowed, fields[f].first)) continue;
-      if (beta_is_not_orpos && fields[f].first == "beta") continue;
-      own.*fields[f].second = hp.*fields[f].second;
+    for (const auto& p : detail::parameter_table[detail::registered_index(parts[k])]) {
+      std::string_view field = p.name;
+      if (!given(field) && !p.alias.empty() && given(p.alias)) field = p.alias;
+      if (!given(field)) continue;
+      const std::size_t f = detail::hyper_parameter_index(field);
+      own.*hyper_parameter_fields[f].member = hp.*hyper_parameter_fields[f].member;
       used[f] = true;
     }
     const T w = weights.empty() ? T(1) : static_cast<T>(weights[k]);
@@ -235,9 +343,9 @@ std::vector<weighted_loss<T>> make_loss_list(std::string_view names, std::span<c
       throw_invalid_argument("loss", parts[k],
                              "aot / aot_unpaired sort the batch and cannot be combined");
   }
-  for (std::size_t f = 0; f < std::size(fields); ++f)
-    if ((hp.*fields[f].second) && !used[f])
-      throw_invalid_argument(fields[f].first, *(hp.*fields[f].second),
+  for (std::size_t f = 0; f < hyper_parameter_fields.size(); ++f)
+    if (const auto& v = hp.*hyper_parameter_fields[f].member; v && !used[f])
+      throw_invalid_argument(hyper_parameter_fields[f].name, *v,
                              "not a hyper-parameter of any of \"" + std::string(names) + "\"");
   return out;
 }

@@ -11,7 +11,6 @@
 #include <concepts>
 #include <string_view>
 
-#include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
 
 namespace prefopt::losses {
@@ -21,8 +20,9 @@ class sppo_hard : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "sppo_hard";
   static constexpr loss_traits traits{};
+  static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit sppo_hard(T beta = T(0.1)) : detail::beta_policy<T>(beta) {}
+  explicit sppo_hard(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -37,8 +37,9 @@ class sppo : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "sppo";
   static constexpr loss_traits traits{.needs_win_rates = true};
+  static constexpr parameter_list parameters{{"beta", 0.001}};  // the paper's eta = 1000
 
-  explicit sppo(T beta = T(0.001)) : detail::beta_policy<T>(beta) {}
+  explicit sppo(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
