@@ -1,0 +1,301 @@
+#pragma once
+// Exact token-level divergences between a policy and a reference model from their logits:
+// for every predicted position that counts, the full-vocabulary divergence between
+// softmax(policy_logits[b, p, :]) and softmax(ref_logits[b, p, :]) (kl/divergence.hpp), with the
+// per-sequence sum and mean, and the gradient with respect to either set of logits.
+//
+//   token[b, p] = D(softmax(policy[b, p, :]), softmax(ref[b, p, :]))  for counted positions, else 0
+//   sum[b] = sum_p token[b, p],  count[b] = number of counted positions,  mean[b] = sum[b] / count[b]
+//
+// Which positions count follows sequence_logps exactly (core/views.hpp token_layout): with label
+// shifting (the default) the logits at position p are compared when labels[b, p + 1] is not
+// ignore_index and, with a mask, mask[b, p + 1] != 0. Counted labels must lie in [0, V) although
+// the divergence does not read them, so a batch accepted by sequence_logps is accepted here and
+// vice versa. Positions that do not count are never read.
+//
+// Scope of this header: host memory (CPU). The views are read in place, so Eigen and xtensor
+// users call it on the same host buffers they hand to those backends; rows are split over
+// threads in a fixed order (detail/parallel.hpp), each row reduced by one thread, and the
+// per-sequence sums accumulated in double after the join, so results are bit-identical for any
+// thread count. CUDA kernels and backend-fused variants are not provided yet (docs/kl.md).
+//
+// Rejected input (prefopt::invalid_argument, naming the position): shapes or strides that do not
+// match; a counted label outside [0, V); NaN or +Inf in a counted row, or a counted row whose
+// logits are all -Inf; for forward (reverse) KL a token the reference (policy) forbids with -Inf
+// while the other model does not, since the divergence is then +Inf (divergence.hpp explains
+// why this is an error rather than +Inf); jsd's beta outside [0, 1]; with compute_mean, a
+// sequence without a counted position.
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
+#include <limits>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <vector>
+
+#include "prefopt/config.hpp"
+#include "prefopt/core/errors.hpp"
+#include "prefopt/core/views.hpp"
+#include "prefopt/detail/parallel.hpp"
+#include "prefopt/kl/divergence.hpp"
+#include "prefopt/logps/sequence_logps.hpp"
+
+namespace prefopt::kl {
+
+struct token_kl_options {
+  token_layout layout{};                    // label shift and ignore_index, as sequence_logps
+  divergence direction = divergence::forward;
+  double beta = 0.5;                        // jsd only: weight of the reference, in [0, 1]
+  bool compute_mean = true;                 // also sum / count; every sequence must count a token
+  int threads = 0;                          // 0 = hardware concurrency; results do not depend on it
+};
+
+/// Per-token values [batch, positions] (row-major, 0 where a position does not count) and the
+/// per-sequence reductions [batch], in host memory.
+template <class T>
+struct token_kl_result {
+  index_t batch = 0;
+  index_t positions = 0;  // predicted positions per sequence (time - 1 with label shifting)
+  std::vector<T> token;
+  std::vector<T> sum;
+  std::vector<T> count;
+  std::vector<T> mean;    // empty unless compute_mean
+};
+
+namespace detail {
+
+template <class T, class L, class M>
+void validate_kl_inputs(logits_view<const T> policy, logits_view<const T> ref,
+                        matrix_view<const L> labels, matrix_view<const M> mask,
+                        const token_kl_options& options) {
+  static_assert(std::is_floating_point_v<T>, "token_kl: logits must be float or double");
+  try {
+    validate_token_batch(policy, labels, mask);
+  } catch (const invalid_argument& e) {
+    throw invalid_argument(std::string("policy_") + e.what());
+  }
+  try {
+    validate_token_batch(ref, labels, mask);
+  } catch (const invalid_argument& e) {
+    throw invalid_argument(std::string("ref_") + e.what());
+  }
+  require_same_size("ref_logits.vocab", ref.vocab, "policy_logits.vocab", policy.vocab);
+  if (options.direction == divergence::jsd)
+    require(std::isfinite(options.beta) && options.beta >= 0.0 && options.beta <= 1.0,
+            "options.beta", options.beta, "must be in [0, 1] (jsd weight of the reference)");
+  prefopt::detail::validate_labels(labels, mask, policy.vocab, options.layout);
+}
+
+template <class L, class M>
+bool kl_position_counted(matrix_view<const L> labels, matrix_view<const M> mask, index_t b,
+                         index_t p, const token_layout& layout) {
+  return prefopt::detail::position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b),
+                                           layout.label_column(p), layout.ignore_index);
+}
+
+[[noreturn]] inline void throw_row_error(const row_stats& r, index_t b, index_t p,
+                                         double x_where, double y_where) {
+  const std::string pos = "[" + std::to_string(b) + ", " + std::to_string(p) + ", ";
+  switch (r.status) {
+    case row_status::policy_not_finite:
+      if (r.where >= 0)
+        throw_invalid_argument("policy_logits" + pos + std::to_string(r.where) + "]", x_where,
+                               "logits must not be NaN or +Inf");
+      throw_invalid_argument("policy_logits" + pos + ":]", "-inf",
+                             "every logit of the row is -Inf (no token has probability > 0)");
+    case row_status::ref_not_finite:
+      if (r.where >= 0)
+        throw_invalid_argument("ref_logits" + pos + std::to_string(r.where) + "]", y_where,
+                               "logits must not be NaN or +Inf");
+      throw_invalid_argument("ref_logits" + pos + ":]", "-inf",
+                             "every logit of the row is -Inf (no token has probability > 0)");
+    case row_status::support:
+      // Either the policy or the reference forbids the token (-Inf) while the other does not.
+      if (x_where == -std::numeric_limits<double>::infinity())
+        throw_invalid_argument(
+            "policy_logits" + pos + std::to_string(r.where) + "]", x_where,
+            "the policy gives probability 0 to a token the reference gives probability > 0 "
+            "(ref logit " + prefopt::detail::format_value(y_where) +
+                "): KL(ref || policy) is +Inf");
+      throw_invalid_argument(
+          "ref_logits" + pos + std::to_string(r.where) + "]", y_where,
+          "the reference gives probability 0 to a token the policy gives probability > 0 "
+          "(policy logit " + prefopt::detail::format_value(x_where) +
+              "): KL(policy || ref) is +Inf");
+    case row_status::ok: break;
+  }
+  throw invalid_argument("token_kl: internal error (row status ok)");
+}
+
+}  // namespace detail
+
+/// Forward pass: the divergence of every counted position, and its per-sequence sum and mean.
+/// `policy` and `ref` are [B, T, V] views of host memory with the same extents (strides may
+/// differ); pass an empty mask ({}) to count every label that is not ignore_index.
+template <class T, class U, class L, class M>
+token_kl_result<std::remove_const_t<T>> token_kl(logits_view<T> policy_in, logits_view<U> ref_in,
+                                                 matrix_view<L> labels_in, matrix_view<M> mask_in,
+                                                 const token_kl_options& options = {}) {
+  using S = std::remove_const_t<T>;
+  static_assert(std::is_same_v<S, std::remove_const_t<U>>,
+                "token_kl: policy and reference logits must have the same element type");
+  const logits_view<const S> policy = policy_in;
+  const logits_view<const S> ref = ref_in;
+  const auto labels = prefopt::detail::as_const(labels_in);
+  const auto mask = prefopt::detail::as_const(mask_in);
+  detail::validate_kl_inputs(policy, ref, labels, mask, options);
+
+  const index_t B = policy.batch, P = options.layout.predicted_positions(policy.time);
+  token_kl_result<S> out;
+  out.batch = B;
+  out.positions = P;
+  out.token.assign(static_cast<std::size_t>(B * P), S(0));
+  std::vector<row_stats> stats(static_cast<std::size_t>(B * P));
+  std::vector<std::uint8_t> counted(static_cast<std::size_t>(B * P), 0);
+  for (index_t b = 0; b < B; ++b)
+    for (index_t p = 0; p < P; ++p)
+      counted[static_cast<std::size_t>(b * P + p)] =
+          detail::kl_position_counted(labels, mask, b, p, options.layout);
+
+  prefopt::detail::parallel_blocks(B * P, options.threads, 8, [&](index_t begin, index_t end) {
+    for (index_t r = begin; r < end; ++r) {
+      if (!counted[static_cast<std::size_t>(r)]) continue;
+      const index_t b = r / P, p = r % P;
+      stats[static_cast<std::size_t>(r)] =
+          row_divergence(policy.row(b, p), ref.row(b, p), policy.vocab, options.direction,
+                         options.beta);
+    }
+  });
+  // Errors are reported after the join, lowest row first: the same error for any thread count.
+  for (index_t r = 0; r < B * P; ++r) {
+    const row_stats& s = stats[static_cast<std::size_t>(r)];
+    if (!counted[static_cast<std::size_t>(r)] || s.status == row_status::ok) continue;
+    const index_t b = r / P, p = r % P;
+    const double xw = s.where >= 0 ? static_cast<double>(policy.row(b, p)[s.where]) : 0.0;
+    const double yw = s.where >= 0 ? static_cast<double>(ref.row(b, p)[s.where]) : 0.0;
+    detail::throw_row_error(s, b, p, xw, yw);
+  }
+  out.sum.assign(static_cast<std::size_t>(B), S(0));
+  out.count.assign(static_cast<std::size_t>(B), S(0));
+  for (index_t b = 0; b < B; ++b) {
+    double s = 0;
+    index_t n = 0;
+    for (index_t p = 0; p < P; ++p) {
+      const auto r = static_cast<std::size_t>(b * P + p);
+      if (!counted[r]) continue;
+      s += stats[r].value;  // the double value, not the rounded token
+      out.token[r] = static_cast<S>(stats[r].value);
+      ++n;
+    }
+    out.sum[static_cast<std::size_t>(b)] = static_cast<S>(s);
+    out.count[static_cast<std::size_t>(b)] = static_cast<S>(n);
+    if (options.compute_mean) {
+      if (n == 0) prefopt::detail::throw_empty_sequence(b);
+      out.mean.push_back(static_cast<S>(s / static_cast<double>(n)));
+    }
+  }
+  return out;
+}
+
+/// Forward pass without a completion mask.
+template <class T, class U, class L>
+token_kl_result<std::remove_const_t<T>> token_kl(logits_view<T> policy, logits_view<U> ref,
+                                                 matrix_view<L> labels,
+                                                 const token_kl_options& options = {}) {
+  return token_kl(policy, ref, labels, matrix_view<const std::uint8_t>{}, options);
+}
+
+/// Backward pass: the gradient of L with respect to the policy logits and / or the reference
+/// logits, given grad_sum = dL/dsum [batch] and grad_mean = dL/dmean [batch] (empty: none).
+/// Every element of a requested gradient buffer is written (zero for positions that do not
+/// count); a buffer whose data is null is not requested. Row statistics are recomputed, so no
+/// state from the forward pass is needed (in particular nothing rounded to float).
+///   d/dlogits[b, p, :] = c_b * dD(b, p)/dlogits,  c_b = grad_sum[b] + grad_mean[b] / count[b]
+template <class T, class U, class L, class M>
+void token_kl_backward(logits_view<T> policy_in, logits_view<U> ref_in, matrix_view<L> labels_in,
+                       matrix_view<M> mask_in, std::span<const std::remove_const_t<T>> grad_sum,
+                       std::span<const std::remove_const_t<T>> grad_mean,
+                       logits_view<std::remove_const_t<T>> grad_policy,
+                       logits_view<std::remove_const_t<T>> grad_ref,
+                       const token_kl_options& options = {}) {
+  using S = std::remove_const_t<T>;
+  static_assert(std::is_same_v<S, std::remove_const_t<U>>,
+                "token_kl_backward: policy and reference logits must have the same element type");
+  const logits_view<const S> policy = policy_in;
+  const logits_view<const S> ref = ref_in;
+  const auto labels = prefopt::detail::as_const(labels_in);
+  const auto mask = prefopt::detail::as_const(mask_in);
+  detail::validate_kl_inputs(policy, ref, labels, mask, options);
+  const index_t B = policy.batch, Tt = policy.time, V = policy.vocab;
+  const index_t P = options.layout.predicted_positions(Tt);
+  require_same_size("grad_sum.size()", static_cast<long long>(grad_sum.size()), "logits.batch", B);
+  if (!grad_mean.empty())
+    require_same_size("grad_mean.size()", static_cast<long long>(grad_mean.size()), "logits.batch",
+                      B);
+  const auto check_out = [&](const char* name, logits_view<S> g) {
+    if (g.data == nullptr) return;
+    const std::string n(name);
+    require_same_size(n + ".batch", g.batch, "policy_logits.batch", B);
+    require_same_size(n + ".time", g.time, "policy_logits.time", Tt);
+    require_same_size(n + ".vocab", g.vocab, "policy_logits.vocab", V);
+    require(g.time_stride >= g.vocab, n + ".time_stride", g.time_stride, "must be >= vocab");
+    require(g.batch_stride >= 0, n + ".batch_stride", g.batch_stride, "must be >= 0");
+    validate_output_logits(n, g);
+  };
+  check_out("grad_policy", grad_policy);
+  check_out("grad_ref", grad_ref);
+  for (std::size_t b = 0; b < grad_sum.size(); ++b)
+    require_finite("grad_sum[" + std::to_string(b) + "]", grad_sum[b]);
+  for (std::size_t b = 0; b < grad_mean.size(); ++b)
+    require_finite("grad_mean[" + std::to_string(b) + "]", grad_mean[b]);
+
+  // Per-sequence coefficient c_b (counts recomputed from labels and mask).
+  std::vector<double> coeff(static_cast<std::size_t>(B), 0.0);
+  for (index_t b = 0; b < B; ++b) {
+    index_t n = 0;
+    for (index_t p = 0; p < P; ++p) n += detail::kl_position_counted(labels, mask, b, p, options.layout);
+    double c = static_cast<double>(grad_sum[static_cast<std::size_t>(b)]);
+    if (!grad_mean.empty()) {
+      if (n == 0) prefopt::detail::throw_empty_sequence(b);
+      c += static_cast<double>(grad_mean[static_cast<std::size_t>(b)]) / static_cast<double>(n);
+    }
+    coeff[static_cast<std::size_t>(b)] = c;
+  }
+  std::vector<row_stats> stats(static_cast<std::size_t>(B * Tt));
+  prefopt::detail::parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
+    for (index_t r = begin; r < end; ++r) {
+      const index_t b = r / Tt, t = r % Tt;
+      S* gp = grad_policy.data ? grad_policy.row(b, t) : nullptr;
+      S* gr = grad_ref.data ? grad_ref.row(b, t) : nullptr;
+      if (t >= P || !detail::kl_position_counted(labels, mask, b, t, options.layout)) {
+        if (gp) std::fill_n(gp, V, S(0));
+        if (gr) std::fill_n(gr, V, S(0));
+        continue;
+      }
+      const S* x = policy.row(b, t);
+      const S* y = ref.row(b, t);
+      row_stats& s = stats[static_cast<std::size_t>(r)];
+      s = row_divergence(x, y, V, options.direction, options.beta);
+      if (s.status != row_status::ok) {
+        // Reported after the join; leave the rows zeroed meanwhile.
+        if (gp) std::fill_n(gp, V, S(0));
+        if (gr) std::fill_n(gr, V, S(0));
+        continue;
+      }
+      row_divergence_gradient(x, y, V, options.direction, options.beta, s,
+                              coeff[static_cast<std::size_t>(b)], gp, gr);
+    }
+  });
+  for (index_t r = 0; r < B * Tt; ++r) {
+    const row_stats& s = stats[static_cast<std::size_t>(r)];
+    if (s.status == row_status::ok) continue;
+    const index_t b = r / Tt, t = r % Tt;
+    const double xw = s.where >= 0 ? static_cast<double>(policy.row(b, t)[s.where]) : 0.0;
+    const double yw = s.where >= 0 ? static_cast<double>(ref.row(b, t)[s.where]) : 0.0;
+    detail::throw_row_error(s, b, t, xw, yw);
+  }
+}
+
+}  // namespace prefopt::kl
