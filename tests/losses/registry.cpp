@@ -61,6 +61,7 @@ const std::map<std::string, std::map<std::string, double>> published_defaults{
     {"bco_pair", {{"beta", 0.1}}},
     {"sppo_hard", {{"beta", 0.1}}},
     {"sppo", {{"beta", 0.001}}},
+    {"sppo_single", {{"beta", 0.001}}},  // uclaml/SPPO pipeline: beta = 0.001 for both loss types
     {"aot", {{"beta", 0.1}, {"label_smoothing", 0.0}}},
     {"aot_unpaired", {{"beta", 0.1}, {"label_smoothing", 0.0}}},
     {"apo_zero", {{"beta", 0.1}}},

@@ -85,6 +85,10 @@ def losses_for(name, hp, d, cw, cl):
         beta = hp.get("beta", 0.001)
         pw, pl = d["chosen_win_rate"], d["rejected_win_rate"]
         return ((a - (pw - 0.5) / beta) ** 2 + (b - (pl - 0.5) / beta) ** 2) / 2
+    if name == "sppo_single":  # uclaml/SPPO trainer.py: both ratios regressed onto chosen_probs
+        beta = hp.get("beta", 0.001)
+        p = d["chosen_win_rate"]
+        return ((a - (p - 0.5) / beta) ** 2 + (b + (p - 0.5) / beta) ** 2) / 2
     if name == "aot":  # TRL "aot"
         u, _ = torch.sort(cw - cl, stable=True)
         v, _ = torch.sort(rw - rl, stable=True)
@@ -130,7 +134,7 @@ def losses_for(name, hp, d, cw, cl):
 
 
 def reward_beta(name, hp):
-    if name == "sppo":
+    if name in ("sppo", "sppo_single"):
         return hp.get("beta", 0.001)
     if name == "simpo":
         return hp.get("beta", 2.0)
@@ -229,6 +233,7 @@ CASES = [
     ("bco_pair", "random", "bco_pair", {"beta": 0.2}, "mean", False),
     ("sppo_hard", "random", "sppo_hard", {"beta": 0.5}, "mean", False),
     ("sppo", "random", "sppo", {}, "mean", False),
+    ("sppo_single", "random", "sppo_single", {"beta": 0.5}, "mean", False),
     ("aot", "random", "aot", {"beta": 0.3, "label_smoothing": 0.1}, "mean", False),
     ("aot_unpaired", "random", "aot_unpaired", {"beta": 0.3}, "mean", False),
     ("apo_zero", "random", "apo_zero", {"beta": 0.3}, "mean", False),
@@ -246,7 +251,7 @@ CASES = [
     ("sft", "random", "sft", {}, "mean", False),
 ]
 EXTREME = ["sigmoid", "robust", "hinge", "ipo", "exo_pair", "nca_pair", "bco_pair", "sppo_hard",
-           "sppo", "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "kto", "orpo",
+           "sppo", "sppo_single", "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "kto", "orpo",
            "simpo", "cpo", "longpo", "rpo", "sft"]
 CASES += [(f"{n}_extreme", "extreme", n, {"label_smoothing": 0.1} if n == "robust" else {},
            "mean", False) for n in EXTREME]

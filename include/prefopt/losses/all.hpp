@@ -5,6 +5,7 @@
 #include "prefopt/losses/pair.hpp"
 #include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/sppo.hpp"
+#include "prefopt/losses/sppo_single.hpp"
 #include "prefopt/losses/aot.hpp"
 #include "prefopt/losses/apo.hpp"
 #include "prefopt/losses/discopop.hpp"

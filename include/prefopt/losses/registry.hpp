@@ -44,7 +44,7 @@ struct loss_list {
 template <std::floating_point T>
 using registered_losses =
     loss_list<sigmoid<T>, robust<T>, hinge<T>, ipo<T>, exo_pair<T>, nca_pair<T>, bco_pair<T>,
-              sppo_hard<T>, sppo<T>, aot<T>, aot_unpaired<T>, apo_zero<T>, apo_down<T>,
+              sppo_hard<T>, sppo<T>, sppo_single<T>, aot<T>, aot_unpaired<T>, apo_zero<T>, apo_down<T>,
               discopop<T>, kto<T>, orpo<T>, simpo<T>, cpo<T>, longpo<T>, rpo<T>, sft<T>>;
 
 namespace detail {

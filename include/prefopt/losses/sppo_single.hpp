@@ -14,7 +14,6 @@
 #include <concepts>
 #include <string_view>
 
-#include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
 
 namespace prefopt::losses {
@@ -24,8 +23,9 @@ class sppo_single : public detail::beta_policy<T> {
  public:
   static constexpr std::string_view name = "sppo_single";
   static constexpr loss_traits traits{.needs_win_rates = true};
+  static constexpr parameter_list parameters{{"beta", 0.001}};  // the reference pipeline's beta
 
-  explicit sppo_single(T beta = T(0.001)) : detail::beta_policy<T>(beta) {}
+  explicit sppo_single(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
