@@ -2,7 +2,7 @@
 // game constructors and, for small matrices, the exact LP solver on what it read -- the path
 // `nash FILE.csv` takes. The reader must return a square matrix of finite numbers or throw
 // prefopt::invalid_argument with a one-line printable message; the constructors may only throw
-// prefopt::invalid_argument; the LP may also throw std::runtime_error (its documented pivot
+// prefopt::invalid_argument; the LP may also throw prefopt::numerical_error (its documented pivot
 // limit) and otherwise returns probability vectors whose exploitability is at rounding level.
 #include <algorithm>
 #include <cmath>
@@ -37,14 +37,13 @@ void solve_small(const game::matrix_game<double>& g, long long n, double scale) 
   if (n > 8) return;  // keep executions fast; the reader is the target
   try {
     const auto r = game::solve(game::lp{}, g);
-    check_distribution(r.row, n);
-    check_distribution(r.col, n);
+    check_distribution(r.row_strategy, n);
+    check_distribution(r.col_strategy, n);
     fuzz::check(std::isfinite(r.value), "value not finite");
     fuzz::check(r.exploitability <= 1e-9 * std::max(scale, 1e-300) + 1e-300,
                 "LP exploitability above rounding level");
-  } catch (const std::runtime_error&) {
-    // the documented pivot limit; prefopt::invalid_argument derives from std::logic_error and
-    // would not be caught here
+  } catch (const prefopt::numerical_error&) {
+    // the documented pivot limit; bad input (prefopt::invalid_argument) is not caught here
   }
 }
 

@@ -48,9 +48,8 @@ int main(int argc, char** argv) {
     const auto t0 = clock::now();
     const auto r = game::solve<B>(policy, g);
     const double s = std::chrono::duration<double>(clock::now() - t0).count();
-    const bool last = r.exploitability_last <= r.exploitability_average;
-    report(name, s, last ? r.exploitability_last : r.exploitability_average,
-           last ? r.value_last : r.value_average);
+    const auto& best = r.last.exploitability <= r.average.exploitability ? r.last : r.average;
+    report(name, s, best.exploitability, best.value);
   };
   iterative("prefopt hedge", game::hedge{.eta = eta, .iters = iters});
   iterative("prefopt optimistic", game::optimistic_mwu{.eta = eta, .iters = iters});

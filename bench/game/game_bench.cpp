@@ -32,7 +32,7 @@ void BM_iterations(benchmark::State& state) {
   const Policy policy{.eta = 1.0, .iters = 100};
   for (auto _ : state) {
     auto r = game::solve<B>(policy, a, true, 0.5);
-    benchmark::DoNotOptimize(r.exploitability_last);
+    benchmark::DoNotOptimize(r.last.exploitability);
   }
   state.counters["iters/s"] =
       benchmark::Counter(static_cast<double>(state.iterations() * policy.iters),
@@ -53,7 +53,7 @@ void BM_batch_5x5(benchmark::State& state) {
   const Policy policy{.eta = 0.2, .iters = 100};
   for (auto _ : state) {
     auto r = game::solve_batch<B>(policy, batch);
-    benchmark::DoNotOptimize(r.exploitability_last.data());
+    benchmark::DoNotOptimize(r.last.exploitability.data());
   }
   state.counters["game-iters/s"] =
       benchmark::Counter(static_cast<double>(state.iterations() * count * policy.iters),

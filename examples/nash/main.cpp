@@ -124,13 +124,12 @@ struct report {
 template <class Policy>
 report run_iterative(const Policy& policy, const game::matrix_game<double>& g) {
   const auto r = game::solve<backend>(policy, g);
-  const bool last = r.exploitability_last <= r.exploitability_average;
-  const auto& x = last ? r.row : r.row_average;
-  const auto& y = last ? r.col : r.col_average;
-  return {backend::to_host(x),
-          backend::to_host(y),
-          last ? r.value_last : r.value_average,
-          last ? r.exploitability_last : r.exploitability_average,
+  const bool last = r.last.exploitability <= r.average.exploitability;
+  const auto& best = last ? r.last : r.average;
+  return {backend::to_host(best.row_strategy),
+          backend::to_host(best.col_strategy),
+          best.value,
+          best.exploitability,
           policy.iters,
           last ? "last" : "average",
           {r.trace_iteration.begin(), r.trace_iteration.end()},
@@ -162,7 +161,7 @@ int main(int argc, char** argv) {
     report r;
     if (o.method == "lp") {
       const auto s = game::solve(game::lp{}, g);
-      r = {s.row, s.col, s.value, s.exploitability, s.pivots, "exact", {}, {}, {}};
+      r = {s.row_strategy, s.col_strategy, s.value, s.exploitability, s.pivots, "exact", {}, {}, {}};
     } else if (o.method == "hedge") {
       r = run_iterative(game::hedge{.eta = o.eta, .iters = o.iters, .trace_every = o.trace_every}, g);
     } else if (o.method == "optimistic") {

@@ -204,10 +204,9 @@ nb::tuple iterative(const Policy& policy, const prefopt::game::matrix_game<doubl
   using B = prefopt::eigen::backend<double>;
   const auto r = prefopt::game::solve<B>(policy, g);
   // As the nash CLI: report the better of the last and the averaged iterate.
-  const bool last = r.exploitability_last <= r.exploitability_average;
-  const auto x = B::to_host(last ? r.row : r.row_average);
-  return nb::make_tuple(new_vector(x), last ? r.value_last : r.value_average,
-                        last ? r.exploitability_last : r.exploitability_average);
+  const auto& best = r.last.exploitability <= r.average.exploitability ? r.last : r.average;
+  return nb::make_tuple(new_vector(B::to_host(best.row_strategy)), best.value,
+                        best.exploitability);
 }
 
 nb::tuple nash(const in_array& p_in, const std::string& method, const std::string& kind,
@@ -231,7 +230,7 @@ nb::tuple nash(const in_array& p_in, const std::string& method, const std::strin
     value_error("kind", "must be \"preference\" or \"payoff\", got \"" + kind + "\"");
   if (method == "lp") {
     const auto s = game::solve(game::lp{}, g);
-    return nb::make_tuple(new_vector(s.row), s.value, s.exploitability);
+    return nb::make_tuple(new_vector(s.row_strategy), s.value, s.exploitability);
   }
   if (method == "hedge") return iterative(game::hedge{.eta = eta, .iters = iters}, g);
   if (method == "optimistic") return iterative(game::optimistic_mwu{.eta = eta, .iters = iters}, g);

@@ -125,17 +125,16 @@ struct game_outcome {
   std::vector<T> trace_last, trace_average;  // single games with a trace only
 };
 
-/// Which game and solver: rule x {general 5 x 7 game, symmetric 6 x 6 preference game}.
+/// Which game and solver: solver x {general 5 x 7 game, symmetric 6 x 6 preference game}.
+enum class game_solver { hedge, optimistic, extragradient };
 struct game_case {
-  game::dynamics_rule rule;
+  game_solver rule;
   bool symmetric;
 };
 inline constexpr std::array all_game_cases{
-    game_case{game::dynamics_rule::hedge, false},  game_case{game::dynamics_rule::hedge, true},
-    game_case{game::dynamics_rule::optimistic, false},
-    game_case{game::dynamics_rule::optimistic, true},
-    game_case{game::dynamics_rule::extragradient, false},
-    game_case{game::dynamics_rule::extragradient, true}};
+    game_case{game_solver::hedge, false},         game_case{game_solver::hedge, true},
+    game_case{game_solver::optimistic, false},    game_case{game_solver::optimistic, true},
+    game_case{game_solver::extragradient, false}, game_case{game_solver::extragradient, true}};
 
 inline std::string game_case_name(game_case c) {
   constexpr std::array<const char*, 3> rules{"hedge", "optimistic_mwu", "extragradient"};
@@ -315,14 +314,14 @@ game::matrix_game_batch<T> make_game_batch(bool symmetric) {
 
 /// Calls f(policy) for the iterative policy of `rule`.
 template <class F>
-decltype(auto) with_policy(game::dynamics_rule rule, double eta, index_t iters,
-                           index_t trace_every, F&& f) {
+decltype(auto) with_policy(game_solver rule, double eta, index_t iters, index_t trace_every,
+                           F&& f) {
   switch (rule) {
-    case game::dynamics_rule::hedge:
+    case game_solver::hedge:
       return f(game::hedge{.eta = eta, .iters = iters, .trace_every = trace_every});
-    case game::dynamics_rule::optimistic:
+    case game_solver::optimistic:
       return f(game::optimistic_mwu{.eta = eta, .iters = iters, .trace_every = trace_every});
-    case game::dynamics_rule::extragradient: break;
+    case game_solver::extragradient: break;
   }
   return f(game::extragradient{.eta = eta, .iters = iters, .trace_every = trace_every});
 }
@@ -342,14 +341,14 @@ game_outcome<typename B::scalar_type> run_solve(game_case c, bool payoff_in_back
                                                             std::span<const T>(g.values())),
                              g.symmetric(), g.value_offset())
             : game::solve<B>(policy, g);
-    return game_outcome<T>{host_vector<B>(r.row),
-                           host_vector<B>(r.col),
-                           host_vector<B>(r.row_average),
-                           host_vector<B>(r.col_average),
-                           {r.exploitability_last},
-                           {r.exploitability_average},
-                           {r.value_last},
-                           {r.value_average},
+    return game_outcome<T>{host_vector<B>(r.last.row_strategy),
+                           host_vector<B>(r.last.col_strategy),
+                           host_vector<B>(r.average.row_strategy),
+                           host_vector<B>(r.average.col_strategy),
+                           {r.last.exploitability},
+                           {r.average.exploitability},
+                           {r.last.value},
+                           {r.average.value},
                            r.trace_last,
                            r.trace_average};
   });
@@ -362,14 +361,14 @@ game_outcome<typename B::scalar_type> run_solve_batch(game_case c) {
   const auto games = make_game_batch<T>(c.symmetric);
   return with_policy(c.rule, 0.2, 400, 0, [&](const auto& policy) {
     const auto r = game::solve_batch<B>(policy, games);
-    return game_outcome<T>{download_matrix<B>(r.row),
-                           download_matrix<B>(r.col),
-                           download_matrix<B>(r.row_average),
-                           download_matrix<B>(r.col_average),
-                           host_vector<B>(r.exploitability_last),
-                           host_vector<B>(r.exploitability_average),
-                           host_vector<B>(r.value_last),
-                           host_vector<B>(r.value_average),
+    return game_outcome<T>{download_matrix<B>(r.last.row_strategy),
+                           download_matrix<B>(r.last.col_strategy),
+                           download_matrix<B>(r.average.row_strategy),
+                           download_matrix<B>(r.average.col_strategy),
+                           host_vector<B>(r.last.exploitability),
+                           host_vector<B>(r.average.exploitability),
+                           host_vector<B>(r.last.value),
+                           host_vector<B>(r.average.value),
                            {},
                            {}};
   });

@@ -6,6 +6,8 @@
 #include <random>
 #include <span>
 #include <stdexcept>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 #include <prefopt/game/exploitability.hpp>
@@ -84,8 +86,8 @@ TEST_CASE("LP: weighted rock-paper-scissors has its known unique equilibrium", "
     const auto r = solve(lp{}, game_test::weighted_rps(a, b, c));
     const auto want = game_test::weighted_rps_equilibrium(a, b, c);
     for (int i = 0; i < 3; ++i) {
-      CHECK(r.row[i] == Approx(want[i]).margin(1e-14));
-      CHECK(r.col[i] == Approx(want[i]).margin(1e-14));
+      CHECK(r.row_strategy[i] == Approx(want[i]).margin(1e-14));
+      CHECK(r.col_strategy[i] == Approx(want[i]).margin(1e-14));
     }
     CHECK(r.value == Approx(0.5).margin(1e-15));
     CHECK(r.exploitability <= 1e-15);
@@ -98,14 +100,14 @@ TEST_CASE("LP: float games are solved in double and returned in float", "[game][
                                     1e-6f);
   const auto r = solve(lp{}, pf);
   const auto want = game_test::weighted_rps_equilibrium(0.2, 0.5, 1.0);
-  for (int i = 0; i < 3; ++i) CHECK(r.row[i] == Approx(want[i]).margin(1e-6));
+  for (int i = 0; i < 3; ++i) CHECK(r.row_strategy[i] == Approx(want[i]).margin(1e-6));
   CHECK(r.exploitability <= 1e-6f);
 }
 
 TEST_CASE("LP: a transitive Bradley-Terry game has the pure equilibrium on the best item",
           "[game][lp]") {
   const auto r = solve(lp{}, game_test::bradley_terry({0.3, -1.0, 2.5, 0.0, 2.4}));
-  for (int i = 0; i < 5; ++i) CHECK(r.row[i] == (i == 2 ? 1.0 : 0.0));
+  for (int i = 0; i < 5; ++i) CHECK(r.row_strategy[i] == (i == 2 ? 1.0 : 0.0));
   CHECK(r.value == 0.5);
   CHECK(r.exploitability == 0.0);
 }
@@ -129,8 +131,8 @@ TEST_CASE("LP: the result is bit-identical for every thread count", "[game][lp]"
   // Exact: threads split a pivot's rank-one update by rows, and every tableau entry is updated
   // by one thread with the same arithmetic; pricing and the ratio test run serially.
   CHECK(a.pivots == b.pivots);
-  CHECK(a.row == b.row);
-  CHECK(a.col == b.col);
+  CHECK(a.row_strategy == b.row_strategy);
+  CHECK(a.col_strategy == b.col_strategy);
   CHECK(a.value == b.value);
 }
 
@@ -138,15 +140,15 @@ TEST_CASE("LP: general rectangular games are solved to their value", "[game][lp]
   const matrix_game<double> g(40, 70, game_test::random_payoff(40, 70, 7));
   const auto r = solve(lp{}, g);
   CHECK(r.exploitability <= 1e-12);
-  CHECK(r.nash_conv == Approx(2 * r.exploitability));
   // Minimax theorem: the value lies between the row's guarantee and the column's.
-  const auto v = evaluate_profile(g, std::span<const double>(r.row), std::span<const double>(r.col));
+  const auto v = evaluate_profile(g, std::span<const double>(r.row_strategy),
+                                  std::span<const double>(r.col_strategy));
   CHECK(v.col_best_response <= r.value + 1e-12);
   CHECK(v.row_best_response >= r.value - 1e-12);
   // A game whose row player has a dominant strategy.
   const auto d = solve(lp{}, matrix_game<double>(2, 2, {3, 2, 1, 0}));
-  CHECK(d.row[0] == 1.0);
-  CHECK(d.col[1] == 1.0);
+  CHECK(d.row_strategy[0] == 1.0);
+  CHECK(d.col_strategy[1] == 1.0);
   CHECK(d.value == 2.0);
   lp bad;
   bad.simplex.bland_after = 0;
@@ -232,7 +234,8 @@ TEST_CASE("LP and Nash averaging are scale-invariant: near-indifferent preferenc
     for (double& v : a) v *= s;
     const auto tiny = matrix_game<double>::skew_symmetric(n, a);
     const auto r = solve(lp{}, tiny);
-    for (int i = 0; i < n; ++i) CHECK(r.row[i] == Approx(exact.row[i]).margin(1e-13));
+    for (int i = 0; i < n; ++i)
+      CHECK(r.row_strategy[i] == Approx(exact.row_strategy[i]).margin(1e-13));
     CHECK(r.exploitability <= 1e-14 * s);
     const auto t = nash_averaging(tiny);
     CHECK(t.max_entropy);
@@ -258,8 +261,8 @@ TEST_CASE("LP: payoffs near the double range do not overflow the shifted tableau
   // rejected as "M[0] = inf: must be finite".
   const matrix_game<double> g(2, 2, {1e308, -1e308, -1e308, 1e308});
   const auto r = solve(lp{}, g);
-  CHECK(r.row[0] == Approx(0.5).margin(1e-15));
-  CHECK(r.col[0] == Approx(0.5).margin(1e-15));
+  CHECK(r.row_strategy[0] == Approx(0.5).margin(1e-15));
+  CHECK(r.col_strategy[0] == Approx(0.5).margin(1e-15));
   CHECK(r.exploitability <= 1e-15 * 1e308);
 }
 
@@ -285,7 +288,7 @@ TEST_CASE("Nash averaging never returns a partial support when an LP hits the pi
       INFO("max_pivots = " << k);
       CHECK(r.support == ref.support);
       ++completed;
-    } catch (const std::runtime_error& e) {
+    } catch (const prefopt::numerical_error& e) {
       CHECK_THAT(e.what(), Catch::Contains("without reaching optimality"));
     }
   }
@@ -322,35 +325,50 @@ TEST_CASE("LP: a heavily degenerate tournament game needs few pivots", "[game][l
 
 TEST_CASE("LP: payoffs spread over 1e-9..1 of max|A| are not lost to the perturbation",
           "[game][lp][simplex]") {
-  // Found by fuzz/fuzz_nash_matrix (the matrix as `nash` read it). Scaled to max|A| = 1, most
+  // Found by fuzz/fuzz_nash_matrix (the matrices as `nash` read them). Scaled to max|A| = 1, most
   // payoffs differ by ~1e-9, the size of the right-hand-side perturbation: the basis optimal for
-  // the perturbed LP was not optimal for the game, and solve() returned value 0.52498 with
-  // exploitability 0.97. Value and x from SciPy's linprog (HiGHS) on the same matrix:
-  // 0.5497902660885199, x = (0, 0, 0, 0.999825018274, 1.7498172612e-4).
-  const std::vector<double> a{
-      0.5,              0.785834983,   0.099750489, 0.5744425182,  0.51828105,
-      60.425557483,     0.731058579,   0.07585818,  0.5,           0.5249798,
-      710.40131234,     0.71268941421, 69138420,    0.475020813,   0,
-      0.425557483,      0.731058579,   0.07585818,  250,           0.54979898,
-      710.40131234,     0.71268941421, 698420,      0.475020813,   0.5};
-  const matrix_game<double> g(5, 5, a);
-  const auto r = solve(lp{}, g);
-  CHECK(std::fabs(r.value - 0.5497902660885199) <= 1e-9);
-  CHECK(r.exploitability <= 1e-15 * 69138420);
-  CHECK(std::fabs(r.row[3] - 0.999825018274) <= 1e-9);
-  CHECK(std::fabs(r.row[4] - 1.7498172612e-4) <= 1e-9);
-  // A second one (found after a first fix that checked the basis only to 1e-9, the size of the
-  // perturbation itself): value 0.78421, exploitability 0.091. SciPy: 0.7845624410089999,
-  // x = (0.998053103197, 0.00194689680287, 0, 0, 0).
-  const std::vector<double> a2{
-      0.5,         0.7858983,          0.099750489, 0.5744425182, 0.9308615,
-      4983,        0.09975048310857,   750.858,     108.5,        0.524976158,
-      0.425557483, 0.703108579,        0.075858,    10.85,        0.5297,
-      987410.4,    0.71268941421,      69138420,    0.475020813,  0,
-      0.4255574,   0.7310589,          0.07589842,  0.475020913,  0.5};
-  const auto r2 = solve(lp{}, matrix_game<double>(5, 5, a2));
-  CHECK(std::fabs(r2.value - 0.7845624410089999) <= 1e-9);
-  CHECK(r2.exploitability <= 1e-15 * 69138420);
-  CHECK(std::fabs(r2.row[0] - 0.998053103197) <= 1e-9);
-  CHECK(std::fabs(r2.row[1] - 0.00194689680287) <= 1e-9);
+  // the perturbed LP was not optimal for the game. The first returned value 0.52498 with
+  // exploitability 0.97; the second (found after a first fix that checked the basis only to 1e-9,
+  // the size of the perturbation itself) 0.78421 and 0.091. Values and row strategies from SciPy's
+  // linprog (HiGHS) on the same matrices.
+  struct highs_case {
+    std::vector<double> payoff;  // 5 x 5, row-major
+    double value;
+    std::vector<std::pair<int, double>> row_entries;  // (i, x_i); the other x_i are 0
+  };
+  const std::vector<highs_case> cases{
+      {{0.5,          0.785834983,   0.099750489, 0.5744425182, 0.51828105,    //
+        60.425557483, 0.731058579,   0.07585818,  0.5,          0.5249798,     //
+        710.40131234, 0.71268941421, 69138420,    0.475020813,  0,             //
+        0.425557483,  0.731058579,   0.07585818,  250,          0.54979898,    //
+        710.40131234, 0.71268941421, 698420,      0.475020813,  0.5},
+       0.5497902660885199,
+       {{3, 0.999825018274}, {4, 1.7498172612e-4}}},
+      {{0.5,         0.7858983,        0.099750489, 0.5744425182, 0.9308615,    //
+        4983,        0.09975048310857, 750.858,     108.5,        0.524976158,  //
+        0.425557483, 0.703108579,      0.075858,    10.85,        0.5297,       //
+        987410.4,    0.71268941421,    69138420,    0.475020813,  0,            //
+        0.4255574,   0.7310589,        0.07589842,  0.475020913,  0.5},
+       0.7845624410089999,
+       {{0, 0.998053103197}, {1, 0.00194689680287}}}};
+  for (const highs_case& c : cases) {
+    const auto r = solve(lp{}, matrix_game<double>(5, 5, c.payoff));
+    CHECK(std::fabs(r.value - c.value) <= 1e-9);
+    const double amax = *std::max_element(c.payoff.begin(), c.payoff.end());
+    CHECK(r.exploitability <= 1e-15 * amax);
+    for (const auto& [i, p] : c.row_entries) CHECK(std::fabs(r.row_strategy[i] - p) <= 1e-9);
+  }
+}
+
+TEST_CASE("LP: the pivot limit is a numerical_error, not bad input", "[game][lp]") {
+  // A 40 x 40 random preference game needs dozens of pivots; 3 cannot reach the optimum. The
+  // input is valid, so the failure is prefopt::numerical_error (a std::runtime_error), never
+  // prefopt::invalid_argument; without a limit the same game solves.
+  const auto p = random_preferences(40, 5);
+  lp limited;
+  limited.simplex.max_pivots = 3;
+  CHECK_THROWS_AS(solve(limited, p), prefopt::numerical_error);
+  CHECK_THROWS_WITH(solve(limited, p), Catch::Contains("stopped after 3 pivots"));
+  static_assert(std::is_base_of_v<std::runtime_error, prefopt::numerical_error>);
+  CHECK(solve(lp{}, p).exploitability <= 1e-12);
 }

@@ -51,7 +51,7 @@ TEMPLATE_TEST_CASE("hedge's iterates are SPPO's iterates on P (the constant 1/2 
   auto pi = detail::uniform<B>(7);
   for (int t = 0; t < 5; ++t) pi = sppo_update<B>(pm, pi, T(0.7));
   const auto h = solve<B>(hedge{.eta = 0.7, .iters = 5}, p);
-  const auto want = B::to_host(pi), got = B::to_host(h.row);
+  const auto want = B::to_host(pi), got = B::to_host(h.last.row_strategy);
   for (int i = 0; i < 7; ++i) CHECK(got[i] == Approx(want[i]).margin(sizeof(T) == 8 ? 1e-14 : 1e-6));
 }
 
@@ -66,21 +66,21 @@ TEMPLATE_TEST_CASE("weighted RPS: OMWU and EG converge in the last iterate and H
   const auto h = solve<B>(hedge{.eta = 1.0, .iters = 4000}, p);
   const auto o = solve<B>(optimistic_mwu{.eta = 1.0, .iters = 4000}, p);
   const auto e = solve<B>(extragradient{.eta = 1.0, .iters = 4000}, p);
-  CHECK(h.exploitability_average <= tol_avg);
-  CHECK(h.exploitability_last >= 1e-2);  // Hedge's last iterate cycles
+  CHECK(h.average.exploitability <= tol_avg);
+  CHECK(h.last.exploitability >= 1e-2);  // Hedge's last iterate cycles
   const double tol_last = sizeof(T) == 8 ? 1e-9 : 1e-6;  // measured 2e-14 / 1.2e-7
-  CHECK(o.exploitability_last <= tol_last);  // linear last-iterate convergence
-  CHECK(e.exploitability_last <= tol_last);
-  const auto ox = B::to_host(o.row), ex = B::to_host(e.row);
+  CHECK(o.last.exploitability <= tol_last);  // linear last-iterate convergence
+  CHECK(e.last.exploitability <= tol_last);
+  const auto ox = B::to_host(o.last.row_strategy), ex = B::to_host(e.last.row_strategy);
   for (int i = 0; i < 3; ++i) {
     CHECK(ox[i] == Approx(want[i]).margin(sizeof(T) == 8 ? 1e-8 : 1e-4));
     CHECK(ex[i] == Approx(want[i]).margin(sizeof(T) == 8 ? 1e-8 : 1e-4));
   }
-  CHECK(o.value_last == Approx(0.5).margin(1e-6));
+  CHECK(o.last.value == Approx(0.5).margin(1e-6));
   // The reported exploitability agrees with the host definition.
-  const std::vector<T> host_x = B::to_host(o.row_average);
+  const std::vector<T> host_x = B::to_host(o.average.row_strategy);
   CHECK(exploitability(p, std::span<const T>(host_x)) ==
-        Approx(o.exploitability_average).margin(1e-6));
+        Approx(o.average.exploitability).margin(1e-6));
 }
 
 TEMPLATE_TEST_CASE("transitive BT game: every solver concentrates on the best item",
@@ -90,9 +90,9 @@ TEMPLATE_TEST_CASE("transitive BT game: every solver concentrates on the best it
   const auto p = cast<T>(game_test::bradley_terry({0.3, -1.0, 2.5, 0.0, 2.0}));
   const auto o = solve<B>(optimistic_mwu{.eta = 1.0, .iters = 2000}, p);
   const auto h = solve<B>(hedge{.eta = 1.0, .iters = 2000}, p);
-  CHECK(B::to_host(o.row)[2] >= T(0.999));
-  CHECK(B::to_host(h.row)[2] >= T(0.999));
-  CHECK(o.exploitability_last <= T(1e-4));
+  CHECK(B::to_host(o.last.row_strategy)[2] >= T(0.999));
+  CHECK(B::to_host(h.last.row_strategy)[2] >= T(0.999));
+  CHECK(o.last.exploitability <= T(1e-4));
 }
 
 TEST_CASE("extragradient meets Nemirovski's bound (ln m + ln n) / (eta T) on random games",
@@ -103,11 +103,11 @@ TEST_CASE("extragradient meets Nemirovski's bound (ln m + ln n) / (eta T) on ran
     const index_t iters = 10'000;
     const auto e = solve<B>(extragradient{.eta = 2.0, .iters = iters}, p);
     const double bound = 2 * std::log(100.0) / (2.0 * iters);
-    CHECK(2 * e.exploitability_average <= bound);  // nash_conv = 2 · exploitability
+    CHECK(2 * e.average.exploitability <= bound);  // nash_conv = 2 · exploitability
   }
   const matrix_game<double> g(30, 50, game_test::random_payoff(30, 50, 3));  // L ≤ 1
   const auto e = solve<B>(extragradient{.eta = 1.0, .iters = 5000}, g);
-  CHECK(2 * e.exploitability_average <= (std::log(30.0) + std::log(50.0)) / 5000);
+  CHECK(2 * e.average.exploitability <= (std::log(30.0) + std::log(50.0)) / 5000);
 }
 
 TEST_CASE("optimistic MWU: exploitability <= 1e-4 after 1e4 iterations on 100x100 games",
@@ -117,8 +117,8 @@ TEST_CASE("optimistic MWU: exploitability <= 1e-4 after 1e4 iterations on 100x10
   using B = prefopt::eigen::backend<double>;
   for (unsigned seed : {1u, 2u, 3u}) {
     const auto o = solve<B>(optimistic_mwu{.eta = 2.0, .iters = 10'000}, game_test::random_preferences(100, seed));
-    CHECK(o.exploitability_average <= 1e-4);
-    CHECK(std::fabs(o.value_average - 0.5) <= 1e-4);
+    CHECK(o.average.exploitability <= 1e-4);
+    CHECK(std::fabs(o.average.value - 0.5) <= 1e-4);
   }
 }
 
@@ -129,13 +129,13 @@ TEST_CASE("iterative solvers on general games agree with the LP value", "[game][
   const auto o = solve<B>(optimistic_mwu{.eta = 0.2, .iters = 20'000, .trace_every = 1000}, g);
   // Average: O(1/T) (RVU bound); the last iterate is slower here (the equilibrium has a small
   // support, the other strategies decay only at the rate their payoff gap allows).
-  CAPTURE(o.exploitability_average, o.exploitability_last);
-  CHECK(o.value_average == Approx(exact.value).margin(1e-3));
-  CHECK(o.exploitability_average <= 1e-3);
-  CHECK(o.exploitability_last >= exact.exploitability);
+  CAPTURE(o.average.exploitability, o.last.exploitability);
+  CHECK(o.average.value == Approx(exact.value).margin(1e-3));
+  CHECK(o.average.exploitability <= 1e-3);
+  CHECK(o.last.exploitability >= exact.exploitability);
   REQUIRE(o.trace_iteration.size() == 21);
   CHECK(o.trace_iteration.back() == 20'000);
-  CHECK(o.trace_last.back() == o.exploitability_last);
+  CHECK(o.trace_last.back() == o.last.exploitability);
   CHECK(o.trace_last.front() > o.trace_last.back());
 }
 
@@ -148,22 +148,23 @@ TEMPLATE_TEST_CASE("batched solve matches solving each game alone", "[game][batc
   const matrix_game_batch<T> batch(k, m, n, std::vector<T>(raw.begin(), raw.end()));
   const optimistic_mwu pol{.eta = 0.2, .iters = 3000};
   const auto r = solve_batch<B>(pol, batch);
-  const auto el = B::to_host(r.exploitability_last);
-  const auto vl = B::to_host(r.value_last);
+  const auto el = B::to_host(r.last.exploitability);
+  const auto vl = B::to_host(r.last.value);
   for (index_t g = 0; g < k; g += 7) {
     const auto single = solve<B>(pol, batch.game(g));
-    CHECK(el[g] == Approx(single.exploitability_last).margin(sizeof(T) == 8 ? 1e-12 : 1e-5));
-    CHECK(vl[g] == Approx(single.value_last).margin(sizeof(T) == 8 ? 1e-12 : 1e-5));
-    CHECK(r.row(g, 0) == Approx(B::to_host(single.row)[0]).margin(sizeof(T) == 8 ? 1e-12 : 1e-5));
+    CHECK(el[g] == Approx(single.last.exploitability).margin(sizeof(T) == 8 ? 1e-12 : 1e-5));
+    CHECK(vl[g] == Approx(single.last.value).margin(sizeof(T) == 8 ? 1e-12 : 1e-5));
+    CHECK(r.last.row_strategy(g, 0) ==
+          Approx(B::to_host(single.last.row_strategy)[0]).margin(sizeof(T) == 8 ? 1e-12 : 1e-5));
   }
   // Symmetric preference batch: the column player mirrors the row player, value ½.
   std::vector<prefopt::prefmodel::preference_matrix<T>> ps;
   for (unsigned s = 0; s < 3; ++s) ps.push_back(cast<T>(game_test::random_preferences(5, s)));
   const auto sb = solve_batch<B>(extragradient{.eta = 1.0, .iters = 4000}, matrix_game_batch<T>::from_preferences(ps));
   for (index_t g = 0; g < 3; ++g) {
-    CHECK(sb.row(g, 1) == sb.col(g, 1));
-    CHECK(B::to_host(sb.value_average)[g] == Approx(0.5).margin(1e-4));
-    CHECK(B::to_host(sb.exploitability_average)[g] <= T(1e-3));
+    CHECK(sb.last.row_strategy(g, 1) == sb.last.col_strategy(g, 1));
+    CHECK(B::to_host(sb.average.value)[g] == Approx(0.5).margin(1e-4));
+    CHECK(B::to_host(sb.average.exploitability)[g] <= T(1e-3));
   }
   CHECK_THROWS_AS(solve_batch<B>(hedge{.eta = 0.1, .iters = 10, .trace_every = 1}, batch),
                   prefopt::invalid_argument);

@@ -3,6 +3,8 @@
 // prefopt::invalid_argument with a message that names the argument and the offending value, so a
 // bad call fails loudly on the host instead of producing NaN or undefined behaviour. String
 // values and cells read from files are quoted by quote_text, so a message is one printable line.
+// A valid input that a numerical method cannot finish (a pivot limit) throws
+// prefopt::numerical_error instead.
 
 #include <cmath>
 #include <cstddef>
@@ -21,6 +23,14 @@ namespace prefopt {
 class invalid_argument : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
+};
+
+/// A computation that was given valid input but could not finish to its stated accuracy, e.g. a
+/// simplex that reached its pivot limit. Not bad input (that is invalid_argument): the caller may
+/// retry with other options. Derives from std::runtime_error.
+class numerical_error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
 };
 
 namespace detail {

@@ -1,10 +1,9 @@
 #pragma once
 // Batched iterative solvers: many small games of one shape (e.g. one preference game per prompt
-// over its k sampled responses), each solved independently by hedge / optimistic MWU /
-// extragradient. One B::for_each over the games runs every iteration of a game in a single
-// PREFOPT_HD call (detail/small_game_kernel.hpp), so the batch costs one launch on a GPU backend.
+// over its k sampled responses), each solved independently by any mirror_solver<Rule>. One
+// B::for_each over the games runs every iteration of a game in a single PREFOPT_HD call
+// (detail/small_game_kernel.hpp), so the batch costs one launch on a GPU backend.
 
-#include <concepts>
 #include <span>
 
 #include "prefopt/config.hpp"
@@ -12,25 +11,25 @@
 #include "prefopt/game/detail/backend_ops.hpp"
 #include "prefopt/game/detail/small_game_kernel.hpp"
 #include "prefopt/game/matrix_game.hpp"
-#include "prefopt/game/mirror_dynamics.hpp"
+#include "prefopt/game/mirror_rule.hpp"
+#include "prefopt/game/solution.hpp"
 
 namespace prefopt::game {
 
-/// Per-game results, one row per game, in the backend's memory.
+/// Per-game results in the backend's memory: strategies one row per game (count x rows / cols),
+/// values (with the batch's value offset) and exploitabilities one entry per game.
 template <class B>
 struct batch_result {
-  typename B::matrix_type row, col;                  // last iterates (count x rows / cols)
-  typename B::matrix_type row_average, col_average;  // averaged iterates
-  typename B::vector_type exploitability_last, exploitability_average;
-  typename B::vector_type value_last, value_average;  // with the batch's value offset
+  solution<typename B::matrix_type, typename B::vector_type> last;     // z_T of every game
+  solution<typename B::matrix_type, typename B::vector_type> average;  // averaged iterates
   index_t iterations = 0;
 };
 
-/// Solves every game of `games` with the iterative policy (hedge, optimistic_mwu,
-/// extragradient). The trace is not recorded in batched mode (trace_every must be 0).
-template <class B, class Policy>
-  requires requires { Policy::rule; }
-batch_result<B> solve_batch(const Policy& policy,
+/// Solves every game of `games` with the iterative policy (hedge, optimistic_mwu, extragradient
+/// or any mirror_solver<Rule>). The trace is not recorded in batched mode (trace_every must be 0).
+template <class B, class Rule>
+  requires mirror_rule<Rule, typename B::scalar_type>
+batch_result<B> solve_batch(const mirror_solver<Rule>& policy,
                             const matrix_game_batch<typename B::scalar_type>& games) {
   PREFOPT_ASSERT_BACKEND(B);
   using T = typename B::scalar_type;
@@ -40,24 +39,27 @@ batch_result<B> solve_batch(const Policy& policy,
   const index_t k = games.count(), m = games.rows(), n = games.cols();
   const bool sym = games.symmetric();
   const auto a = detail::upload_matrix<B>(k, m * n, std::span<const T>(games.values()));
-  batch_result<B> out{B::zeros(k, m), B::zeros(k, n), B::zeros(k, m), B::zeros(k, n),
-                      B::zeros(k),    B::zeros(k),    B::zeros(k),    B::zeros(k),
+  batch_result<B> out{{B::zeros(k, m), B::zeros(k, n), B::zeros(k), B::zeros(k)},
+                      {B::zeros(k, m), B::zeros(k, n), B::zeros(k), B::zeros(k)},
                       policy.iters};
-  auto work = B::zeros(k, 8 * (m + n));
+  constexpr index_t per_entry = detail::sg_work_per_entry<Rule>;
+  auto work = B::zeros(k, per_entry * (m + n));
   const T* pa = B::data(a);
-  T *x = B::data(out.row), *y = B::data(out.col), *ax = B::data(out.row_average),
-    *ay = B::data(out.col_average), *w = B::data(work), *el = B::data(out.exploitability_last),
-    *ea = B::data(out.exploitability_average), *vl = B::data(out.value_last),
-    *va = B::data(out.value_average);
-  const dynamics_rule rule = Policy::rule;
+  T *x = B::data(out.last.row_strategy), *y = B::data(out.last.col_strategy),
+    *ax = B::data(out.average.row_strategy), *ay = B::data(out.average.col_strategy),
+    *w = B::data(work), *el = B::data(out.last.exploitability),
+    *ea = B::data(out.average.exploitability), *vl = B::data(out.last.value),
+    *va = B::data(out.average.value);
+  const Rule rule = policy.rule;
   const T eta = static_cast<T>(policy.eta), offset = games.value_offset();
   const index_t iters = policy.iters;
   B::for_each(k, [=] PREFOPT_HD(index_t g) {
     const detail::small_game<T> game{pa + g * m * n, m, n, sym};
-    T res[4];
+    profile_values<T> last, average;
     detail::sg_solve(game, rule, eta, iters, x + g * m, y + g * n, ax + g * m, ay + g * n,
-                     w + g * 8 * (m + n), res);
-    el[g] = res[0], ea[g] = res[1], vl[g] = res[2] + offset, va[g] = res[3] + offset;
+                     w + g * per_entry * (m + n), last, average);
+    el[g] = last.exploitability(), ea[g] = average.exploitability();
+    vl[g] = last.value + offset, va[g] = average.value + offset;
     if (sym)  // the column player mirrors the row player
       for (index_t j = 0; j < n; ++j) y[g * n + j] = x[g * m + j], ay[g * n + j] = ax[g * m + j];
   });

@@ -13,18 +13,19 @@
 // a bound the tests check. Two gradient evaluations per iteration; the last iterate also
 // converges (linearly under a unique equilibrium, Wei et al. 2021).
 
-#include "prefopt/config.hpp"
-#include "prefopt/game/mirror_dynamics.hpp"
+#include "prefopt/game/hedge.hpp"
+#include "prefopt/game/mirror_rule.hpp"
 
 namespace prefopt::game {
 
-/// Policy: mirror prox / extragradient with step size eta for `iters` iterations.
-struct extragradient {
-  double eta = 0.1;
-  index_t iters = 1000;
-  index_t trace_every = 0;
-  static constexpr dynamics_rule rule = dynamics_rule::extragradient;
-  void validate() const { detail::validate_iterative(eta, iters, trace_every); }
+/// Rule: Hedge's step taken twice from z_t — first with g(z_t) to the midpoint z_{t+½}, then with
+/// g(z_{t+½}) to z_{t+1}; the midpoints are averaged (the point Nemirovski's bound is stated for).
+struct extragradient_rule : hedge_rule {
+  static constexpr int stages = 2;
+  static constexpr int averaged_stage = 1;
 };
+
+/// Policy: mirror prox / extragradient, e.g. extragradient{.eta = 1.0, .iters = 4000}.
+using extragradient = mirror_solver<extragradient_rule>;
 
 }  // namespace prefopt::game

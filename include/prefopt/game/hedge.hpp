@@ -10,40 +10,45 @@
 // (Bailey & Piliouras 2018) and does not converge in general. Use for fidelity to SPPO; prefer
 // optimistic MWU or extragradient when you want the equilibrium itself.
 
-#include <concepts>
-#include <span>
+#include <cmath>
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/concepts.hpp"
-#include "prefopt/game/detail/backend_ops.hpp"
-#include "prefopt/game/matrix_game.hpp"
+#include "prefopt/core/errors.hpp"
 #include "prefopt/game/mirror_dynamics.hpp"
-#include "prefopt/prefmodel/preference_matrix.hpp"
+#include "prefopt/game/mirror_rule.hpp"
 
 namespace prefopt::game {
 
-/// Policy: Hedge / MWU with step size eta for `iters` iterations (trace_every > 0 records the
-/// exploitability trace every that many iterations).
-struct hedge {
-  double eta = 0.1;
-  index_t iters = 1000;
-  index_t trace_every = 0;
-  static constexpr dynamics_rule rule = dynamics_rule::hedge;
-  void validate() const { detail::validate_iterative(eta, iters, trace_every); }
+/// Rule: L_{t+1} = L_t + η g(z_t), one gradient per iteration, the average of z_0..z_{T−1}.
+struct hedge_rule {
+  static constexpr int stages = 1;
+  static constexpr int averaged_stage = 0;
+  void validate() const {}
+  template <class T>
+  PREFOPT_HD T step(const mirror_entry<T>& e) const {
+    return e.log_prob + e.eta * e.gradient;
+  }
 };
 
+/// Policy: Hedge / MWU, e.g. hedge{.eta = 0.5, .iters = 500}.
+using hedge = mirror_solver<hedge_rule>;
+
 /// One SPPO step on the backend: π' ∝ π · exp(η P π) for a preference matrix P (n x n in the
-/// backend's memory) and a distribution π. Stable: computed as softmax(log π + η P π).
+/// backend's memory) and a distribution π: hedge_rule applied once, in log space (stable).
 template <class B>
 typename B::vector_type sppo_update(const typename B::matrix_type& p,
                                     const typename B::vector_type& pi,
                                     typename B::scalar_type eta) {
   PREFOPT_ASSERT_BACKEND(B);
+  using T = typename B::scalar_type;
   require_positive_finite("eta", eta);
   require_same_size("P.cols()", B::cols(p), "P.rows()", B::rows(p));
   require_same_size("pi.size()", B::size(pi), "P.rows()", B::rows(p));
-  typename B::vector_type logits = B::axpby(typename B::scalar_type(1), B::log(pi), eta,
-                                            B::matvec(p, pi));
+  const typename B::vector_type win_rates = B::matvec(p, pi);
+  typename B::vector_type logits =
+      detail::apply_rule<B>(hedge_rule{}, B::log(pi), win_rates, win_rates,
+                            -std::log(static_cast<T>(B::size(pi))), eta, 0, 0);
   return detail::normalise_logits<B>(logits);
 }
 

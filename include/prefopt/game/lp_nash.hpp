@@ -16,7 +16,6 @@
 #include <concepts>
 #include <numeric>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -25,6 +24,7 @@
 #include "prefopt/game/dense_simplex.hpp"
 #include "prefopt/game/exploitability.hpp"
 #include "prefopt/game/matrix_game.hpp"
+#include "prefopt/game/solution.hpp"
 
 namespace prefopt::game {
 
@@ -34,13 +34,10 @@ struct lp {
   void validate() const { simplex.validate(); }
 };
 
+/// The equilibrium (row_strategy, col_strategy, value, exploitability: solution.hpp) and the
+/// number of simplex pivots it took.
 template <class T>
-struct lp_result {
-  std::vector<T> row;       // x: row player's equilibrium strategy
-  std::vector<T> col;       // y: column player's equilibrium strategy
-  T value{};                // xᵀAy + value offset
-  T exploitability{};       // OpenSpiel exploitability of (x, y), measured
-  T nash_conv{};            // = 2 · exploitability
+struct lp_result : solution<std::vector<T>, T> {
   index_t pivots = 0;
 };
 
@@ -54,7 +51,7 @@ inline std::vector<double> normalised(const std::vector<double>& w) {
 }  // namespace detail
 
 /// Solves the game exactly. Throws prefopt::invalid_argument on bad options and
-/// std::runtime_error if the simplex hits its pivot limit (it cannot be unbounded here).
+/// prefopt::numerical_error if the simplex hits its pivot limit (it cannot be unbounded here).
 template <std::floating_point T>
 lp_result<T> solve(const lp& policy, const matrix_game<T>& g) {
   policy.validate();
@@ -73,18 +70,19 @@ lp_result<T> solve(const lp& policy, const matrix_game<T>& g) {
   const std::vector<double> ones_n(static_cast<std::size_t>(n), 1.0);
   const lp_solution s = dense_simplex(m, n, shifted, ones_m, ones_n, policy.simplex);
   if (s.status != lp_status::optimal)
-    throw std::runtime_error("prefopt::game::solve(lp): simplex stopped after " +
-                             std::to_string(s.pivots) + " pivots without reaching optimality");
+    throw numerical_error("prefopt::game::solve(lp): simplex stopped after " +
+                          std::to_string(s.pivots) + " pivots without reaching optimality " +
+                          "(raise simplex_options::max_pivots)");
 
   lp_result<T> out;
   const std::vector<double> y = detail::normalised(s.primal), x = detail::normalised(s.dual);
-  out.row.assign(x.begin(), x.end());
-  out.col.assign(y.begin(), y.end());
+  out.row_strategy.assign(x.begin(), x.end());
+  out.col_strategy.assign(y.begin(), y.end());
   out.pivots = s.pivots;
-  const auto v = evaluate_profile(g, std::span<const T>(out.row), std::span<const T>(out.col));
+  const auto v = evaluate_profile(g, std::span<const T>(out.row_strategy),
+                                  std::span<const T>(out.col_strategy));
   out.value = v.value + g.value_offset();
-  out.nash_conv = v.row_best_response - v.col_best_response;
-  out.exploitability = out.nash_conv / T(2);
+  out.exploitability = v.exploitability();
   return out;
 }
 

@@ -1,26 +1,16 @@
 #pragma once
-// The engine shared by the iterative solvers (hedge.hpp, optimistic.hpp, extragradient.hpp):
-// entropic mirror ascent for the row player (maximising xᵀAy) and mirror descent for the column
-// player on the simplex, in log space:
+// The dense engine of the iterative solvers: runs a mirror_solver<Rule> (mirror_rule.hpp) on one
+// payoff matrix in a backend's memory. Each stage costs one matrix-vector product per player for
+// the gradients (A y and −Aᵀx), one B::for_each applying the rule entry by entry, and a
+// device-side log-sum-exp normalisation; only the optional trace reads scalars back to the host.
 //
-//   hedge          L_{t+1} = L_t + η g(z_t)                         (Freund & Schapire 1999)
-//   optimistic     L_{t+1} = L_t + η (2 g(z_t) − g(z_{t−1}))        (Rakhlin & Sridharan 2013;
-//                                                                    Daskalakis & Panageas 2019)
-//   extragradient  L_{t+½} = L_t + η g(z_t),  L_{t+1} = L_t + η g(z_{t+½})   (mirror prox,
-//                                                                    Nemirovski 2004)
-//
-// with g = (Ay, −Aᵀx) and z = (softmax L_x, softmax L_y). The averaged iterate is the mean of
-// z_0..z_{T−1} (hedge, optimistic) or of the midpoints z_{½}..z_{T−½} (extragradient, the point
-// Nemirovski's bound is stated for). Symmetric (skew-symmetric) games are run as self-play on a
-// single strategy, x = y, which is exactly the sequence the two-player dynamics produce from a
-// symmetric start and costs one matrix-vector product per gradient instead of two.
-//
-// Everything runs on a prefopt::Backend: two matvecs per gradient, element-wise updates,
-// a device-side log-sum-exp normalisation. Only the optional trace reads scalars back to the host.
+// Symmetric (skew-symmetric) games run as self-play on one strategy, x = y: that is exactly the
+// sequence the two-player dynamics produce from the symmetric (uniform) start, at one matvec per
+// gradient instead of two.
 
 #include <cmath>
 #include <span>
-#include <string>
+#include <utility>
 #include <vector>
 
 #include "prefopt/config.hpp"
@@ -28,20 +18,19 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/game/detail/backend_ops.hpp"
 #include "prefopt/game/matrix_game.hpp"
+#include "prefopt/game/mirror_rule.hpp"
+#include "prefopt/game/profile_values.hpp"
+#include "prefopt/game/solution.hpp"
 
 namespace prefopt::game {
 
-enum class dynamics_rule { hedge, optimistic, extragradient };
-
-/// Last and averaged iterate of an iterative solver, with their exploitability (OpenSpiel's
-/// definition, exploitability.hpp) and value (xᵀAy + value offset).
+/// Last and averaged iterate of an iterative solver, each with its value (xᵀAy + value offset)
+/// and exploitability, in the backend's memory (strategies) and on the host (scalars).
 template <class B>
 struct iterative_result {
   using scalar_type = typename B::scalar_type;
-  typename B::vector_type row, col;                  // last iterate z_T
-  typename B::vector_type row_average, col_average;  // averaged iterate
-  scalar_type exploitability_last{}, exploitability_average{};
-  scalar_type value_last{}, value_average{};
+  solution<typename B::vector_type, scalar_type> last;     // z_T
+  solution<typename B::vector_type, scalar_type> average;  // mean of the averaged stage's points
   index_t iterations = 0;
   // Filled when trace_every > 0: iteration t and the exploitability of z_t and of the average
   // of the points so far (t = 0, trace_every, 2·trace_every, ..., and T).
@@ -51,158 +40,172 @@ struct iterative_result {
 
 namespace detail {
 
-inline void validate_iterative(double eta, index_t iters, index_t trace_every) {
-  require_positive_finite("eta", eta);
-  require(iters >= 1, "iters", iters, "must be >= 1");
-  require(trace_every >= 0, "trace_every", trace_every, "must be >= 0 (0 = no trace)");
+/// L' = rule.step(...) for every entry of one player's log-probabilities, on the backend.
+template <class B, class Rule>
+typename B::vector_type apply_rule(const Rule& rule, const typename B::vector_type& log_prob,
+                                   const typename B::vector_type& gradient,
+                                   const typename B::vector_type& previous_gradient,
+                                   typename B::scalar_type log_reference,
+                                   typename B::scalar_type eta, index_t iteration, int stage) {
+  using T = typename B::scalar_type;
+  const index_t k = B::size(log_prob);
+  typename B::vector_type out = B::zeros(k);
+  T* o = B::data(out);
+  const T* l = B::data(log_prob);
+  const T* g = B::data(gradient);
+  const T* gp = B::data(previous_gradient);
+  B::for_each(k, [=] PREFOPT_HD(index_t i) {
+    o[i] = rule.step(mirror_entry<T>{l[i], g[i], gp[i], log_reference, eta, iteration, stage});
+  });
+  return out;
 }
 
-/// Strategy pair in the backend's memory; y aliases x (is not maintained) for symmetric games.
+/// The payoff seen as the players' gradient operator.
 template <class B>
-struct profile {
-  typename B::vector_type lx, ly, x, y;
-};
-
-template <class B>
-class mirror_engine {
+class payoff_operator {
  public:
   using T = typename B::scalar_type;
   using vec = typename B::vector_type;
   using mat = typename B::matrix_type;
 
-  mirror_engine(const mat& a, bool symmetric) : a_(a), symmetric_(symmetric) {}
+  payoff_operator(const mat& a, bool symmetric) : a_(a), symmetric_(symmetric) {}
 
-  /// Gradients at (x, y): gx = A y (row ascent direction), cy = Aᵀx (column loss).
-  void gradient(const vec& x, const vec& y, vec& gx, vec& cy) const {
+  /// gx = A y (row ascent direction) and gc = −Aᵀx (column ascent direction). Symmetric games
+  /// pass y = x and leave gc alone: −Aᵀx = A x = gx.
+  void gradients(const vec& x, const vec& y, vec& gx, vec& gc) const {
     gx = B::matvec(a_, symmetric_ ? x : y);
-    if (!symmetric_) cy = B::matvec_transposed(a_, x);
+    if (symmetric_) return;
+    const vec c = B::matvec_transposed(a_, x);
+    gc = B::axpby(T(-1), c, T(0), c);
   }
-  /// Exploitability from the gradients: (max Ay − min Aᵀx) / 2; max Ax when symmetric.
-  T exploitability(const vec& gx, const vec& cy) const {
-    if (symmetric_) return max_entry<B>(gx);
-    return (max_entry<B>(gx) + max_entry<B>(B::axpby(T(-1), cy, T(0), cy))) / T(2);
+  /// Best responses and value of (x, y) from the gradients there (profile_values.hpp).
+  profile_values<T> evaluate(const vec& x, const vec& gx, const vec& gc) const {
+    return {max_entry<B>(gx), -max_entry<B>(symmetric_ ? gx : gc), B::dot(x, gx)};
   }
-  T exploitability_at(const vec& x, const vec& y) const {
-    vec gx, cy;
-    gradient(x, y, gx, cy);
-    return exploitability(gx, cy);
+  solution<vec, T> solution_at(const vec& x, const vec& y, T value_offset) const {
+    vec gx, gc;
+    gradients(x, y, gx, gc);
+    const profile_values<T> v = evaluate(x, gx, gc);
+    return {x, y, v.value + value_offset, v.exploitability()};
   }
-  T value_at(const vec& x, const vec& y) const {
-    return B::dot(x, B::matvec(a_, symmetric_ ? x : y));
-  }
-  /// L ← L + s·g (row) and L ← L − s·c (column), then renormalise both players.
-  void step(profile<B>& z, const vec& gx, const vec& cy, T s) const {
-    z.lx = B::axpby(T(1), z.lx, s, gx);
-    z.x = normalise_logits<B>(z.lx);
-    if (!symmetric_) {
-      z.ly = B::axpby(T(1), z.ly, -s, cy);
-      z.y = normalise_logits<B>(z.ly);
-    }
-  }
-  [[nodiscard]] bool symmetric() const { return symmetric_; }
 
  private:
   const mat& a_;
   bool symmetric_;
 };
 
+/// One player's state: L_t, z_t, the reference log μ (the uniform start), and per stage the
+/// gradient of the previous iteration.
+template <class B>
+struct mirror_player {
+  typename B::vector_type log_prob, prob;
+  typename B::scalar_type log_reference{};
+  std::vector<typename B::vector_type> previous_gradient;
+
+  mirror_player(index_t k, int stages) : previous_gradient(static_cast<std::size_t>(stages)) {
+    using T = typename B::scalar_type;
+    log_reference = -std::log(static_cast<T>(k));
+    const std::vector<T> p(static_cast<std::size_t>(k), T(1) / static_cast<T>(k));
+    const std::vector<T> l(static_cast<std::size_t>(k), log_reference);
+    prob = B::from_host(std::span<const T>(p));
+    log_prob = B::from_host(std::span<const T>(l));
+  }
+};
+
 }  // namespace detail
 
-/// Runs `iters` iterations of `rule` with step `eta` on the payoff A (in the backend's memory).
-template <class B>
-iterative_result<B> run_dynamics(dynamics_rule rule, double eta, index_t iters,
-                                 index_t trace_every, const typename B::matrix_type& a,
-                                 bool symmetric, typename B::scalar_type value_offset) {
+/// Runs `policy` on the payoff A (in the backend's memory). `symmetric` requires a
+/// skew-symmetric A (not checked here: that would need a device round trip).
+template <class B, class Rule>
+  requires mirror_rule<Rule, typename B::scalar_type>
+iterative_result<B> run_dynamics(const mirror_solver<Rule>& policy,
+                                 const typename B::matrix_type& a, bool symmetric,
+                                 typename B::scalar_type value_offset) {
   PREFOPT_ASSERT_BACKEND(B);
   using T = typename B::scalar_type;
   using vec = typename B::vector_type;
-  detail::validate_iterative(eta, iters, trace_every);
+  policy.validate();
+  require_finite("value_offset", value_offset);
   const index_t m = B::rows(a), n = B::cols(a);
   require(m >= 1 && n >= 1, "A.rows() * A.cols()", m * n, "the payoff matrix must be non-empty");
   if (symmetric) require_same_size("A.cols()", n, "A.rows()", m);
-  const detail::mirror_engine<B> eng(a, symmetric);
-  const T s = static_cast<T>(eta);
+  constexpr int stages = Rule::stages;
+  const detail::payoff_operator<B> op(a, symmetric);
+  const T eta = static_cast<T>(policy.eta);
+  const index_t iters = policy.iters, trace_every = policy.trace_every;
 
-  detail::profile<B> z;
-  z.x = detail::uniform<B>(m);
-  z.lx = B::log(z.x);
-  if (!symmetric) {
-    z.y = detail::uniform<B>(n);
-    z.ly = B::log(z.y);
-  }
+  // In a symmetric game the column player is the row player; `col` is a placeholder then.
+  detail::mirror_player<B> row(m, stages), col(symmetric ? 1 : n, stages);
   vec avg_x = B::zeros(m), avg_y = B::zeros(symmetric ? 0 : n);
-  vec gx, cy, prev_gx, prev_cy;
+  vec gx, gc, stage_lx, stage_ly, stage_x, stage_y;
   iterative_result<B> out;
   out.iterations = iters;
 
-  auto accumulate = [&](const detail::profile<B>& p, index_t t) {
+  auto accumulate = [&](const vec& x, const vec& y, index_t t) {
     const T w = T(1) / T(t + 1);  // running mean over t + 1 points
-    avg_x = B::axpby(T(1) - w, avg_x, w, p.x);
-    if (!symmetric) avg_y = B::axpby(T(1) - w, avg_y, w, p.y);
+    avg_x = B::axpby(T(1) - w, avg_x, w, x);
+    if (!symmetric) avg_y = B::axpby(T(1) - w, avg_y, w, y);
   };
-  auto record = [&](index_t t, T last) {
-    out.trace_iteration.push_back(t);
-    out.trace_last.push_back(last);
-    out.trace_average.push_back(
-        t == 0 ? last : eng.exploitability_at(avg_x, symmetric ? avg_x : avg_y));
+  auto average_exploitability = [&] {
+    vec ax_g, ac_g;
+    const vec& ay = symmetric ? avg_x : avg_y;
+    op.gradients(avg_x, ay, ax_g, ac_g);
+    return op.evaluate(avg_x, ax_g, ac_g).exploitability();
+  };
+  // Advances one player by stage s of the rule: into its stage point, or, at the last stage,
+  // into z_{t+1}.
+  auto advance = [&](detail::mirror_player<B>& p, vec& gradient, index_t t, int s, vec& stage_l,
+                     vec& stage_p) {
+    vec& previous = p.previous_gradient[static_cast<std::size_t>(s)];
+    if (t == 0) previous = gradient;
+    vec next = detail::apply_rule<B>(policy.rule, p.log_prob, gradient, previous,
+                                     p.log_reference, eta, t, s);
+    previous = std::move(gradient);
+    vec& l = s + 1 == stages ? p.log_prob : stage_l;
+    l = std::move(next);
+    (s + 1 == stages ? p.prob : stage_p) = detail::normalise_logits<B>(l);
   };
 
   for (index_t t = 0; t < iters; ++t) {
-    eng.gradient(z.x, z.y, gx, cy);
-    if (trace_every > 0 && t % trace_every == 0) record(t, eng.exploitability(gx, cy));
-    switch (rule) {
-      case dynamics_rule::hedge:
-        accumulate(z, t);
-        eng.step(z, gx, cy, s);
-        break;
-      case dynamics_rule::optimistic: {
-        accumulate(z, t);
-        if (t == 0) prev_gx = gx, prev_cy = cy;
-        const vec ox = B::axpby(T(2), gx, T(-1), prev_gx);
-        const vec oc = symmetric ? ox : B::axpby(T(2), cy, T(-1), prev_cy);
-        eng.step(z, ox, oc, s);
-        prev_gx = std::move(gx), prev_cy = std::move(cy);
-        break;
+    const vec* wx = &row.prob;  // the stage point w_s, starting at z_t
+    const vec* wy = symmetric ? wx : &col.prob;
+    for (int s = 0; s < stages; ++s) {
+      op.gradients(*wx, *wy, gx, gc);
+      if (s == 0 && trace_every > 0 && t % trace_every == 0) {
+        const T last = op.evaluate(*wx, gx, gc).exploitability();
+        out.trace_iteration.push_back(t);
+        out.trace_last.push_back(last);
+        out.trace_average.push_back(t == 0 ? last : average_exploitability());
       }
-      case dynamics_rule::extragradient: {
-        detail::profile<B> half = z;
-        eng.step(half, gx, cy, s);
-        accumulate(half, t);
-        vec hgx, hcy;
-        eng.gradient(half.x, half.y, hgx, hcy);
-        eng.step(z, hgx, hcy, s);
-        break;
-      }
+      if (s == Rule::averaged_stage) accumulate(*wx, *wy, t);
+      advance(row, gx, t, s, stage_lx, stage_x);
+      if (!symmetric) advance(col, gc, t, s, stage_ly, stage_y);
+      wx = &stage_x;
+      wy = symmetric ? wx : &stage_y;
     }
   }
-  const vec& ly = symmetric ? z.x : z.y;
-  const vec& ay = symmetric ? avg_x : avg_y;
-  out.exploitability_last = eng.exploitability_at(z.x, ly);
-  out.exploitability_average = eng.exploitability_at(avg_x, ay);
-  out.value_last = eng.value_at(z.x, ly) + value_offset;
-  out.value_average = eng.value_at(avg_x, ay) + value_offset;
+  const vec& y_last = symmetric ? row.prob : col.prob;
+  const vec& y_average = symmetric ? avg_x : avg_y;
+  out.last = op.solution_at(row.prob, y_last, value_offset);
+  out.average = op.solution_at(avg_x, y_average, value_offset);
   if (trace_every > 0) {
     out.trace_iteration.push_back(iters);
-    out.trace_last.push_back(out.exploitability_last);
-    out.trace_average.push_back(out.exploitability_average);
+    out.trace_last.push_back(out.last.exploitability);
+    out.trace_average.push_back(out.average.exploitability);
   }
-  out.row = z.x;
-  out.col = ly;
-  out.row_average = avg_x;
-  out.col_average = ay;
   return out;
 }
 
 /// Host-side convenience: uploads the game's payoff and runs the dynamics.
-template <class B>
-iterative_result<B> run_dynamics(dynamics_rule rule, double eta, index_t iters,
-                                 index_t trace_every,
+template <class B, class Rule>
+  requires mirror_rule<Rule, typename B::scalar_type>
+iterative_result<B> run_dynamics(const mirror_solver<Rule>& policy,
                                  const matrix_game<typename B::scalar_type>& g) {
   PREFOPT_ASSERT_BACKEND(B);
-  detail::validate_iterative(eta, iters, trace_every);
+  policy.validate();  // before the upload
   const auto a = detail::upload_matrix<B>(
       g.rows(), g.cols(), std::span<const typename B::scalar_type>(g.values()));
-  return run_dynamics<B>(rule, eta, iters, trace_every, a, g.symmetric(), g.value_offset());
+  return run_dynamics<B>(policy, a, g.symmetric(), g.value_offset());
 }
 
 }  // namespace prefopt::game

@@ -30,7 +30,6 @@
 #include <concepts>
 #include <numeric>
 #include <span>
-#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -143,10 +142,10 @@ nash_averaging_result<T> nash_averaging(const matrix_game<T>& g, const lp& polic
 
   // Step 1: the union of equilibrium supports.
   const lp_result<T> first = solve(policy, g);
-  std::vector<double> mean(first.row.begin(), first.row.end());
+  std::vector<double> mean(first.row_strategy.begin(), first.row_strategy.end());
   index_t found = 1;
   std::vector<char> in_s(static_cast<std::size_t>(n), 0);
-  for (index_t i = 0; i < n; ++i) in_s[i] = first.row[i] > tol;
+  for (index_t i = 0; i < n; ++i) in_s[i] = first.row_strategy[i] > tol;
   std::vector<double> mtx(static_cast<std::size_t>((n + 1) * n)), rhs(n + 1, 0.0), c(n);
   std::copy(a.begin(), a.end(), mtx.begin());
   std::fill(mtx.begin() + n * n, mtx.end(), 1.0);
@@ -159,9 +158,10 @@ nash_averaging_result<T> nash_averaging(const matrix_game<T>& g, const lp& polic
     // The feasible set is bounded, so only the pivot limit stops the LP early; stopping then
     // would return a smaller face's maximum-entropy point still flagged max_entropy.
     if (s.status != lp_status::optimal)
-      throw std::runtime_error("prefopt::game::nash_averaging: support LP " +
-                               std::to_string(out.support_lps) + " stopped after " +
-                               std::to_string(s.pivots) + " pivots without reaching optimality");
+      throw numerical_error("prefopt::game::nash_averaging: support LP " +
+                            std::to_string(out.support_lps) + " stopped after " +
+                            std::to_string(s.pivots) + " pivots without reaching optimality " +
+                            "(raise simplex_options::max_pivots)");
     if (s.objective <= tol) break;
     const double total = std::accumulate(s.primal.begin(), s.primal.end(), 0.0);
     for (index_t i = 0; i < n; ++i) {

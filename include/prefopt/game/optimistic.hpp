@@ -12,17 +12,21 @@
 // preference games. docs/games.md shows the measured curves.
 
 #include "prefopt/config.hpp"
-#include "prefopt/game/mirror_dynamics.hpp"
+#include "prefopt/game/hedge.hpp"
+#include "prefopt/game/mirror_rule.hpp"
 
 namespace prefopt::game {
 
-/// Policy: optimistic MWU with step size eta for `iters` iterations.
-struct optimistic_mwu {
-  double eta = 0.1;
-  index_t iters = 1000;
-  index_t trace_every = 0;
-  static constexpr dynamics_rule rule = dynamics_rule::optimistic;
-  void validate() const { detail::validate_iterative(eta, iters, trace_every); }
+/// Rule: Hedge's schedule (one gradient per iteration, z_t averaged) with the predicted gradient,
+/// L_{t+1} = L_t + η (2 g_t − g_{t−1}), g_{−1} = g_0 (the first step is Hedge's).
+struct optimistic_rule : hedge_rule {
+  template <class T>
+  PREFOPT_HD T step(const mirror_entry<T>& e) const {
+    return e.log_prob + e.eta * (T(2) * e.gradient - e.previous_gradient);
+  }
 };
+
+/// Policy: optimistic MWU, e.g. optimistic_mwu{.eta = 2.0, .iters = 10'000}.
+using optimistic_mwu = mirror_solver<optimistic_rule>;
 
 }  // namespace prefopt::game

@@ -2,19 +2,20 @@
 // One whole small game solved by a single PREFOPT_HD call: the per-game body of the batched
 // solvers (batched.hpp). For games of a handful of strategies a matvec launch per iteration would
 // be all overhead, so every game runs all its iterations inside one B::for_each invocation (one
-// CUDA thread per game). Same rules and conventions as mirror_dynamics.hpp.
+// CUDA thread per game). It runs the loop of mirror_rule.hpp with the same rule object as the
+// dense engine (mirror_dynamics.hpp); only the linear algebra is written out as loops.
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/game/detail/backend_ops.hpp"
-#include "prefopt/game/mirror_dynamics.hpp"
+#include "prefopt/game/mirror_rule.hpp"
+#include "prefopt/game/profile_values.hpp"
 
 namespace prefopt::game::detail {
 
 using prefopt::detail::exp_;
 using prefopt::detail::log_;
 using prefopt::detail::max_;
-using prefopt::detail::min_;
 
 template <class T>
 struct small_game {
@@ -23,9 +24,9 @@ struct small_game {
   bool symmetric;
 };
 
-/// gx = A y, cy = Aᵀx (cy untouched when symmetric: y = x and Aᵀx = −Ax).
+/// gx = A y and gc = −Aᵀx (gc untouched when symmetric: y = x and −Aᵀx = Ax).
 template <class T>
-PREFOPT_HD void sg_gradient(const small_game<T>& g, const T* x, const T* y, T* gx, T* cy) {
+PREFOPT_HD void sg_gradients(const small_game<T>& g, const T* x, const T* y, T* gx, T* gc) {
   const T* yy = g.symmetric ? x : y;
   for (index_t i = 0; i < g.m; ++i) {
     T s = T(0);
@@ -33,26 +34,9 @@ PREFOPT_HD void sg_gradient(const small_game<T>& g, const T* x, const T* y, T* g
     gx[i] = s;
   }
   if (g.symmetric) return;
-  for (index_t j = 0; j < g.n; ++j) cy[j] = T(0);
+  for (index_t j = 0; j < g.n; ++j) gc[j] = T(0);
   for (index_t i = 0; i < g.m; ++i)
-    for (index_t j = 0; j < g.n; ++j) cy[j] += g.a[i * g.n + j] * x[i];
-}
-
-/// l ← l + s·d, then p = softmax(l) and l renormalised to log p.
-template <class T>
-PREFOPT_HD void sg_step(T* l, const T* d, T s, T* p, index_t k) {
-  T mx = l[0] + s * d[0];
-  for (index_t i = 0; i < k; ++i) {
-    l[i] += s * d[i];
-    mx = max_(mx, l[i]);
-  }
-  T sum = T(0);
-  for (index_t i = 0; i < k; ++i) sum += exp_(l[i] - mx);
-  const T lse = mx + log_(sum);
-  for (index_t i = 0; i < k; ++i) {
-    l[i] -= lse;
-    p[i] = probability_from_log(l[i]);
-  }
+    for (index_t j = 0; j < g.n; ++j) gc[j] -= g.a[i * g.n + j] * x[i];
 }
 
 template <class T>
@@ -62,79 +46,100 @@ PREFOPT_HD T sg_max(const T* v, index_t k) {
   return mx;
 }
 
+/// Makes l log-probabilities (subtracts its log-sum-exp) and p = exp(l).
 template <class T>
-PREFOPT_HD T sg_min(const T* v, index_t k) {
-  T mn = v[0];
-  for (index_t i = 1; i < k; ++i) mn = min_(mn, v[i]);
-  return mn;
+PREFOPT_HD void sg_normalise(T* l, T* p, index_t k) {
+  const T mx = sg_max(l, k);
+  T sum = T(0);
+  for (index_t i = 0; i < k; ++i) sum += exp_(l[i] - mx);
+  const T lse = mx + log_(sum);
+  for (index_t i = 0; i < k; ++i) {
+    l[i] -= lse;
+    p[i] = probability_from_log(l[i]);
+  }
 }
 
-/// Exploitability and value of (x, y), using gx / cy as scratch.
+/// Best responses and value of (x, y) (profile_values.hpp), using gx / gc as scratch.
 template <class T>
-PREFOPT_HD void sg_evaluate(const small_game<T>& g, const T* x, const T* y, T* gx, T* cy,
-                            T& exploitability, T& value) {
-  sg_gradient(g, x, y, gx, cy);
+PREFOPT_HD profile_values<T> sg_evaluate(const small_game<T>& g, const T* x, const T* y, T* gx,
+                                         T* gc) {
+  sg_gradients(g, x, y, gx, gc);
   T v = T(0);
   for (index_t i = 0; i < g.m; ++i) v += x[i] * gx[i];
-  value = v;
-  exploitability = g.symmetric ? sg_max(gx, g.m) : (sg_max(gx, g.m) - sg_min(cy, g.n)) / T(2);
+  const T row_best = sg_max(gx, g.m);
+  return {row_best, g.symmetric ? -row_best : -sg_max(gc, g.n), v};
 }
 
-/// Runs the dynamics on one game. x, y, ax, ay: outputs (last and average; y / ay unused when
-/// symmetric); work: 8 (m + n) scalars. out[0..3] = exploitability last / average, value last /
-/// average (without offset).
-template <class T>
-PREFOPT_HD void sg_solve(const small_game<T>& g, dynamics_rule rule, T eta, index_t iters, T* x,
-                         T* y, T* ax, T* ay, T* work, T* out) {
-  const index_t m = g.m, n = g.n;
-  T* lx = work;
-  T* ly = lx + m;
-  T* gx = ly + n;
-  T* cy = gx + m;
-  T* px = cy + n;  // previous gradient (optimistic) / midpoint logits (extragradient)
-  T* pc = px + m;
-  T* hx = pc + n;  // midpoint strategies (extragradient) / optimistic direction
-  T* hy = hx + m;
-  if (g.symmetric) y = x, ay = ax;
-  for (index_t i = 0; i < m; ++i) x[i] = T(1) / T(m), lx[i] = -log_(T(m)), ax[i] = T(0);
-  if (!g.symmetric)
-    for (index_t j = 0; j < n; ++j) y[j] = T(1) / T(n), ly[j] = -log_(T(n)), ay[j] = T(0);
+/// Scratch scalars per strategy entry of a rule with `stages` stages: L_t, the gradient, the
+/// stage point's logits and probabilities, and one previous gradient per stage.
+template <class Rule>
+inline constexpr index_t sg_work_per_entry = 4 + Rule::stages;
 
-  auto accumulate = [&](const T* sx, const T* sy, index_t t) {
-    const T w = T(1) / T(t + 1);
-    for (index_t i = 0; i < m; ++i) ax[i] += w * (sx[i] - ax[i]);
-    if (!g.symmetric)
-      for (index_t j = 0; j < n; ++j) ay[j] += w * (sy[j] - ay[j]);
-  };
-  for (index_t t = 0; t < iters; ++t) {
-    sg_gradient(g, x, y, gx, cy);
-    if (rule == dynamics_rule::extragradient) {
-      for (index_t i = 0; i < m; ++i) px[i] = lx[i];
-      sg_step(px, gx, eta, hx, m);
-      if (!g.symmetric) {
-        for (index_t j = 0; j < n; ++j) pc[j] = ly[j];
-        sg_step(pc, cy, -eta, hy, n);
-      }
-      const T* mid_y = g.symmetric ? hx : hy;
-      accumulate(hx, mid_y, t);
-      sg_gradient(g, hx, mid_y, gx, cy);
-    } else {
-      accumulate(x, y, t);
-      if (rule == dynamics_rule::optimistic) {
-        if (t == 0) {
-          for (index_t i = 0; i < m; ++i) px[i] = gx[i];
-          for (index_t j = 0; j < n && !g.symmetric; ++j) pc[j] = cy[j];
-        }
-        for (index_t i = 0; i < m; ++i) hx[i] = T(2) * gx[i] - px[i], px[i] = gx[i], gx[i] = hx[i];
-        for (index_t j = 0; j < n && !g.symmetric; ++j)
-          hy[j] = T(2) * cy[j] - pc[j], pc[j] = cy[j], cy[j] = hy[j];
-      }
-    }
-    sg_step(lx, gx, eta, x, m);
-    if (!g.symmetric) sg_step(ly, cy, -eta, y, n);
+/// One player of one small game: k entries, z_t in `prob` (an output row), the rest in scratch.
+template <class T>
+struct sg_player {
+  T* prob;
+  T* log_prob;
+  T* gradient;
+  T* stage_log;
+  T* stage_prob;
+  T* previous;  // stages x k
+  index_t k;
+  T log_reference;
+
+  PREFOPT_HD sg_player(T* out, T* work, index_t size) : prob(out), k(size) {
+    log_prob = work, gradient = work + k, stage_log = work + 2 * k, stage_prob = work + 3 * k;
+    previous = work + 4 * k;
+    log_reference = -log_(T(k));
+    for (index_t i = 0; i < k; ++i) prob[i] = T(1) / T(k), log_prob[i] = log_reference;
   }
-  sg_evaluate(g, x, y, gx, cy, out[0], out[2]);
-  sg_evaluate(g, ax, ay, gx, cy, out[1], out[3]);
+
+  /// Stage s of the rule: into the stage point, or at the last stage into z_{t+1}.
+  template <class Rule>
+  PREFOPT_HD void advance(const Rule& rule, T eta, index_t t, int s) {
+    const bool last = s + 1 == Rule::stages;
+    T* prev = previous + s * k;
+    T* out_log = last ? log_prob : stage_log;  // in place is safe: entry i reads only entry i
+    for (index_t i = 0; i < k; ++i) {
+      if (t == 0) prev[i] = gradient[i];
+      out_log[i] = rule.step(mirror_entry<T>{log_prob[i], gradient[i], prev[i], log_reference,
+                                             eta, t, s});
+      prev[i] = gradient[i];
+    }
+    sg_normalise(out_log, last ? prob : stage_prob, k);
+  }
+  [[nodiscard]] PREFOPT_HD const T* point(int s) const { return s == 0 ? prob : stage_prob; }
+};
+
+/// Runs the rule on one game. x, y, ax, ay: outputs (last and average; y / ay unused when
+/// symmetric); work: sg_work_per_entry<Rule> · (m + n) scalars.
+template <class T, class Rule>
+PREFOPT_HD void sg_solve(const small_game<T>& g, const Rule& rule, T eta, index_t iters, T* x,
+                         T* y, T* ax, T* ay, T* work, profile_values<T>& last,
+                         profile_values<T>& average) {
+  const index_t m = g.m, n = g.n;
+  sg_player<T> row(x, work, m);
+  sg_player<T> col(y, work + sg_work_per_entry<Rule> * m, g.symmetric ? 1 : n);
+  if (g.symmetric) y = x, ay = ax;
+  for (index_t i = 0; i < m; ++i) ax[i] = T(0);
+  for (index_t j = 0; j < n && !g.symmetric; ++j) ay[j] = T(0);
+
+  for (index_t t = 0; t < iters; ++t) {
+    for (int s = 0; s < Rule::stages; ++s) {
+      const T* wx = row.point(s);  // the stage point w_s (w_0 = z_t)
+      const T* wy = g.symmetric ? wx : col.point(s);
+      sg_gradients(g, wx, wy, row.gradient, col.gradient);
+      if (s == Rule::averaged_stage) {
+        const T w = T(1) / T(t + 1);  // running mean over t + 1 points
+        for (index_t i = 0; i < m; ++i) ax[i] += w * (wx[i] - ax[i]);
+        for (index_t j = 0; j < n && !g.symmetric; ++j) ay[j] += w * (wy[j] - ay[j]);
+      }
+      row.advance(rule, eta, t, s);
+      if (!g.symmetric) col.advance(rule, eta, t, s);
+    }
+  }
+  last = sg_evaluate(g, x, y, row.gradient, col.gradient);
+  average = sg_evaluate(g, ax, ay, row.gradient, col.gradient);
 }
 
 }  // namespace prefopt::game::detail
