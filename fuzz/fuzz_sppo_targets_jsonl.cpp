@@ -16,7 +16,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   std::istringstream in(std::string(reinterpret_cast<const char*>(data), size));
   try {
     for (const std::string& line : sppo_targets_tool::process_jsonl(in, "fuzz.jsonl")) {
-      const auto rec = prefopt::eval::detail::json_parser(line).parse_document();
+      const auto rec = prefopt::io::json_parser(line).parse_document();
       const auto* p = rec.find("probability");
       const auto* w = rec.find("chosen");
       const auto* l = rec.find("rejected");
@@ -31,7 +31,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     }
   } catch (const prefopt::invalid_argument& e) {
     fuzz::check_message(e.what());
-  } catch (const prefopt::eval::detail::json_error& e) {
+  } catch (const prefopt::io::record_error& e) {
     fuzz::fail("an output line is not valid JSON", e.message);
   }
   return 0;

@@ -25,7 +25,7 @@
 #include <vector>
 
 #include <prefopt/core/errors.hpp>
-#include <prefopt/core/text_input.hpp>
+#include <prefopt/io/text_input.hpp>
 #include <prefopt/kl/token_kl.hpp>
 
 namespace {
@@ -177,7 +177,7 @@ int main(int argc, char** argv) {
     if (o.seeded) {
       t = generate(o);
     } else {
-      std::ifstream file = prefopt::open_input_file(o.file);
+      std::ifstream file = prefopt::io::open_input_file(o.file);
       t = read_table(file, o.file);
     }
     // The rows as one sequence of predicted positions, every position counted.

@@ -26,7 +26,7 @@
 #include <unistd.h>
 
 #include <prefopt/backends/eigen.hpp>
-#include <prefopt/core/text_input.hpp>
+#include <prefopt/io/text_input.hpp>
 #include <prefopt/prefmodel/bradley_terry.hpp>
 #include <prefopt/prefmodel/gpm.hpp>
 #include <prefopt/selfplay/environments.hpp>
@@ -209,7 +209,7 @@ prefopt::prefmodel::preference_matrix<double> make_game(const options& o) {
   if (o.env == "rps") return sp::rock_paper_scissors();
   if (o.env == "transitive") return sp::transitive_game(o.n);
   if (o.env == "random") return sp::random_game(o.n, o.seed);
-  std::ifstream file = prefopt::open_input_file(o.matrix);
+  std::ifstream file = prefopt::io::open_input_file(o.matrix);
   const nash::square_matrix m = nash::read_square_csv(file, o.matrix);
   if (m.n < 2) throw prefopt::invalid_argument(o.matrix + ": the game needs at least 2 responses");
   try {
@@ -312,8 +312,8 @@ int main(int argc, char** argv) {
       prefopt::prefmodel::comparison_data<double> data(n);
       for (prefopt::index_t i = 0; i < n; ++i)
         for (prefopt::index_t j = i + 1; j < n; ++j) {
-          data.add(i, j, prefopt::prefmodel::outcome::first_wins, 100 * game(i, j));
-          data.add(i, j, prefopt::prefmodel::outcome::second_wins, 100 * game(j, i));
+          data.add(i, j, prefopt::prefmodel::outcome::model_a_wins, 100 * game(i, j));
+          data.add(i, j, prefopt::prefmodel::outcome::model_b_wins, 100 * game(j, i));
         }
       if (o.oracle == "bradley-terry") {
         run_all(sp::bradley_terry_oracle({prefopt::prefmodel::fit_bradley_terry(data).theta}));

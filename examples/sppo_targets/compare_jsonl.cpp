@@ -8,10 +8,11 @@
 #include <iostream>
 #include <string>
 
-#include <prefopt/eval/detail/json.hpp>
+#include <prefopt/io/json.hpp>
+#include <prefopt/io/text_input.hpp>
 
 namespace {
-namespace json = prefopt::eval::detail;
+namespace json = prefopt::io;
 using kind = json::json_value::kind;
 
 double max_diff = 0.0;
@@ -57,8 +58,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   try {
-    const auto actual = json::parse_records(json::read_text_file(argv[1]));
-    const auto expected = json::parse_records(json::read_text_file(argv[2]));
+    const auto actual = json::parse_json_records(json::read_text_file(argv[1]));
+    const auto expected = json::parse_json_records(json::read_text_file(argv[2]));
     const double tol = std::strtod(argv[3], nullptr);
     if (actual.size() != expected.size()) {
       std::cerr << "compare_jsonl: " << actual.size() << " records, expected " << expected.size() << '\n';
@@ -69,7 +70,7 @@ int main(int argc, char** argv) {
     std::cout << "compare_jsonl: " << expected.size() << " records match, max difference "
               << max_diff << '\n';
     return 0;
-  } catch (const json::json_error& e) {
+  } catch (const json::record_error& e) {
     std::cerr << "compare_jsonl: line " << e.line << ": " << e.message << '\n';
   } catch (const std::exception& e) {
     std::cerr << "compare_jsonl: " << e.what() << '\n';

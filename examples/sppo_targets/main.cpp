@@ -22,7 +22,7 @@
 #include <string_view>
 #include <vector>
 
-#include <prefopt/core/text_input.hpp>
+#include <prefopt/io/text_input.hpp>
 
 #include "targets_jsonl.hpp"
 
@@ -64,7 +64,7 @@ int main(int argc, char** argv) {
       }
     }
     if (file.empty()) throw usage_error{"missing FILE.jsonl"};
-    std::ifstream in = prefopt::open_input_file(file);
+    std::ifstream in = prefopt::io::open_input_file(file);
     const std::vector<std::string> lines = sppo_targets_tool::process_jsonl(in, file);
     // Everything is computed before anything is written: bad input leaves no partial output.
     std::ofstream of;

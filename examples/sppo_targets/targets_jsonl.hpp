@@ -13,12 +13,12 @@
 #include <vector>
 
 #include <prefopt/core/errors.hpp>
-#include <prefopt/eval/detail/json.hpp>
+#include <prefopt/io/json.hpp>
 #include <prefopt/selfplay/sppo_targets.hpp>
 
 namespace sppo_targets_tool {
 
-namespace json = prefopt::eval::detail;
+namespace json = prefopt::io;
 
 /// Control bytes escaped, at most 300 bytes: a message about a hostile key or number stays one
 /// short line.
@@ -145,7 +145,7 @@ inline std::vector<std::string> process_jsonl(std::istream& in, const std::strin
     try {
       const json::json_value rec = json::json_parser(line, lineno).parse_document();
       lines.push_back(output_line(line, prefopt::selfplay::compute_sppo_targets(record_scores(rec))));
-    } catch (const json::json_error& e) {
+    } catch (const json::record_error& e) {
       throw prefopt::invalid_argument(one_line(source + ":" + std::to_string(e.line) + ": " + e.message));
     } catch (const prefopt::invalid_argument& e) {
       throw prefopt::invalid_argument(one_line(source + ":" + std::to_string(lineno) + ": " + e.what()));

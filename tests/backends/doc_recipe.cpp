@@ -85,12 +85,12 @@ TEST_CASE("the docs/backends.md recipe runs a Nash solver", "[backends][recipe]"
   // 2p - (1 - p) = -p + (1 - p) so p = 2/5; by symmetry of A the column mix is also 2/5; value 1/5.
   const prefopt::game::matrix_game<double> g(2, 2, {2.0, -1.0, -1.0, 1.0});
   const auto r = prefopt::game::solve<B>(prefopt::game::optimistic_mwu{.eta = 0.1, .iters = 20000}, g);
-  const auto x = B::to_host(r.row_average), y = B::to_host(r.col_average);
+  const auto x = B::to_host(r.average.row_strategy), y = B::to_host(r.average.col_strategy);
   CHECK(x[0] == Approx(0.4).margin(2e-3));
   CHECK(y[0] == Approx(0.4).margin(2e-3));
   // Exploitability of the averages from the payoff itself: max_i (A y)_i - min_j (x^T A)_j.
   const double ay0 = 2 * y[0] - y[1], ay1 = -y[0] + y[1];
   const double xa0 = 2 * x[0] - x[1], xa1 = -x[0] + x[1];
   CHECK(std::max(ay0, ay1) - std::min(xa0, xa1) <= 5e-3);
-  CHECK(r.value_average == Approx(0.2).margin(2e-3));
+  CHECK(r.average.value == Approx(0.2).margin(2e-3));
 }

@@ -50,7 +50,7 @@ std::vector<double> mwu_step(const prefmodel::preference_matrix<double>& p, std:
                              double eta) {
   PREFOPT_ASSERT_BACKEND(B);
   game::require_distribution("pi", pi, p.size());
-  const auto m = game::detail::upload_matrix<B>(p.size(), p.size(), std::span<const double>(p.values()));
+  const auto m = B::from_host(p.size(), p.size(), std::span<const double>(p.values()));
   return B::to_host(game::sppo_update<B>(m, B::from_host(pi), eta));
 }
 
