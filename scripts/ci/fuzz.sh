@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
 # CI stage: bounded libFuzzer smoke run of every text reader (fuzz/CMakeLists.txt lists them).
-# Builds the fuzz targets with clang (ASan + UBSan + libFuzzer) in build-fuzz/, then runs each for
+# Builds the fuzz targets with clang (ASan + UBSan + libFuzzer) in build-fuzz/ (or reuses the
+# sanitizer build, see FUZZ_BUILD_DIR), then runs each for
 # FUZZ_SECONDS (default 30) from its committed seed corpus fuzz/corpus/<target>/; new inputs go to
 # build-fuzz/corpus/<target>/, never into the repository. Any crash, sanitizer report, leak,
 # timeout (> 10 s on one input) or failed check fails the stage; the input is kept in
 # build-fuzz/artifacts/ and its reproduction command printed.
 #   bash scripts/ci/fuzz.sh                      (as root, or with sudo available)
-# Environment: FUZZ_SECONDS (per target, default 30), FUZZ_CXX (default clang++),
+# Environment: FUZZ_SECONDS (per target, default 30), FUZZ_CXX (default clang++), FUZZ_BUILD_DIR
+#              (default build-fuzz; a build dir configured with PREFOPT_BUILD_FUZZERS=ON is reused),
 #              JOBS (default 2), PREFOPT_SKIP_APT=1 to skip the package installation.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
@@ -14,9 +16,17 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 seconds=${FUZZ_SECONDS:-30}
 jobs=${JOBS:-2}
 cxx=${FUZZ_CXX:-clang++}
-build=build-fuzz
+build=${FUZZ_BUILD_DIR:-build-fuzz}
 
-if [[ "${PREFOPT_SKIP_APT:-0}" != 1 ]]; then
+# A build dir configured with PREFOPT_BUILD_FUZZERS=ON already (CI passes build-sanitize, whose
+# clang ASan + UBSan build includes the fuzz targets) is only brought up to date, not reconfigured.
+prebuilt=0
+if [[ -n ${FUZZ_BUILD_DIR:-} && -f $build/CMakeCache.txt ]] &&
+   grep -qx 'PREFOPT_BUILD_FUZZERS:BOOL=ON' "$build/CMakeCache.txt"; then
+  prebuilt=1
+fi
+
+if [[ "${PREFOPT_SKIP_APT:-0}" != 1 && $prebuilt == 0 ]]; then
   as_root=()
   if [[ $(id -u) -ne 0 ]]; then as_root=(sudo); fi
   export DEBIAN_FRONTEND=noninteractive
@@ -26,16 +36,21 @@ if [[ "${PREFOPT_SKIP_APT:-0}" != 1 ]]; then
 fi
 
 start=$(date +%s)
-# Changing the compiler of an existing build dir makes CMake wipe its cache and configure again
-# WITHOUT the -D options below (tests, examples, benchmarks on); start that build dir afresh.
-if [[ -f $build/CMakeCache.txt ]] &&
-   ! grep -qx "CMAKE_CXX_COMPILER:[A-Z]*=$(command -v "$cxx")" "$build/CMakeCache.txt"; then
-  rm -rf "$build"
+if (( prebuilt )); then
+  mapfile -t targets < <(basename -a fuzz/corpus/*/)
+  cmake --build "$build" -j "$jobs" --target "${targets[@]}"
+else
+  # Changing the compiler of an existing build dir makes CMake wipe its cache and configure again
+  # WITHOUT the -D options below (tests, examples, benchmarks on); start that build dir afresh.
+  if [[ -f $build/CMakeCache.txt ]] &&
+     ! grep -qx "CMAKE_CXX_COMPILER:[A-Z]*=$(command -v "$cxx")" "$build/CMakeCache.txt"; then
+    rm -rf "$build"
+  fi
+  cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
+    -DPREFOPT_BUILD_FUZZERS=ON -DPREFOPT_BUILD_TESTS=OFF -DPREFOPT_BUILD_EXAMPLES=OFF \
+    -DPREFOPT_BUILD_BENCH=OFF
+  cmake --build "$build" -j "$jobs"
 fi
-cmake -S . -B "$build" -DCMAKE_CXX_COMPILER="$cxx" -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-  -DPREFOPT_BUILD_FUZZERS=ON -DPREFOPT_BUILD_TESTS=OFF -DPREFOPT_BUILD_EXAMPLES=OFF \
-  -DPREFOPT_BUILD_BENCH=OFF
-cmake --build "$build" -j "$jobs"
 echo "fuzz: build took $(( $(date +%s) - start )) s"
 
 failed=()

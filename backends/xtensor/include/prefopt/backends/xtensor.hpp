@@ -78,6 +78,19 @@ T row_max(const T* x, index_t n) {
   return m;
 }
 
+/// xsimd::exp's argument, clamped below at -1000: exp underflows to exactly 0 far above that in
+/// float and double (xsimd returns 0 below its own threshold), so results are unchanged, but a -inf
+/// (a masked logit) never reaches xsimd's range reduction, which converts round(x log2 e) to an
+/// integer: undefined behaviour for -inf on the SSE2 path (clang's UBSan: float-cast-overflow).
+/// A select on `z < -1000`, not max(): the comparison is false for NaN, so a NaN logit still
+/// reaches the sum and the row is reported non-finite.
+template <class T>
+simd<T> exp_of_shifted(const T* x, const simd<T>& shift) {
+  const simd<T> z = simd<T>::load_unaligned(x) - shift;
+  const simd<T> floor(T(-1000));
+  return xsimd::exp(xsimd::select(z < floor, floor, z));
+}
+
 /// sum of exp(x - m) over x[0, n), accumulated per lane in T (n <= logsumexp_chunk).
 template <class T>
 T sum_exp_shifted(const T* x, index_t n, T m) {
@@ -85,7 +98,7 @@ T sum_exp_shifted(const T* x, index_t n, T m) {
   const simd<T> shift(m);
   simd<T> acc(T(0));
   index_t i = 0;
-  for (; i + W <= n; i += W) acc += xsimd::exp(simd<T>::load_unaligned(x + i) - shift);
+  for (; i + W <= n; i += W) acc += exp_of_shifted(x + i, shift);
   T s = xsimd::hadd(acc);
   for (; i < n; ++i) s += std::exp(x[i] - m);
   return s;
@@ -98,7 +111,7 @@ void scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
   const simd<T> s(shift), c(scale);
   index_t i = 0;
   for (; i + W <= n; i += W)
-    (xsimd::exp(simd<T>::load_unaligned(x + i) - s) * c).store_unaligned(out + i);
+    (exp_of_shifted(x + i, s) * c).store_unaligned(out + i);
   for (; i < n; ++i) out[i] = std::exp(x[i] - shift) * scale;
 }
 
