@@ -36,6 +36,7 @@
 #include <prefopt/core/concepts.hpp>
 #include <prefopt/game/batched.hpp>
 #include <prefopt/game/solve.hpp>
+#include <prefopt/kl/penalty.hpp>
 #include <prefopt/losses/all.hpp>
 #include <prefopt/losses/from_logits.hpp>
 #include <prefopt/losses/kto_unpaired.hpp>
@@ -50,18 +51,21 @@ namespace prefopt::testing {
 /// One loss per batch coupling and input family: reference-based, per-token means, KTO's KL
 /// baseline, SPPO's win rates, reference-free with a derived NLL, host-sorted (AOT, both
 /// variants), BCO's running mean, the reference-free summed variant of DPO, RPO with a given
-/// chosen NLL (grad_nll), and a weighted_sum combination (std::tuple of policies on the device).
+/// chosen NLL (grad_nll), a weighted_sum combination (std::tuple of policies on the device), and
+/// kl::with_kl_penalty wrapping sigmoid (tests/kl/penalty_batch.cpp checks it by definition).
 enum class loss_case { sigmoid, sigmoid_reference_free_sum, ipo, kto, sppo, orpo, simpo, aot,
-                       aot_unpaired, bco, rpo_given_nll, sigmoid_plus_sft };
+                       aot_unpaired, bco, rpo_given_nll, sigmoid_plus_sft, sigmoid_kl_penalty };
 inline constexpr std::array all_loss_cases{
     loss_case::sigmoid, loss_case::sigmoid_reference_free_sum, loss_case::ipo, loss_case::kto,
     loss_case::sppo,    loss_case::orpo, loss_case::simpo, loss_case::aot, loss_case::aot_unpaired,
-    loss_case::bco,     loss_case::rpo_given_nll, loss_case::sigmoid_plus_sft};
+    loss_case::bco,     loss_case::rpo_given_nll, loss_case::sigmoid_plus_sft,
+    loss_case::sigmoid_kl_penalty};
 
 inline const char* loss_case_name(loss_case c) {
-  constexpr std::array<const char*, 12> names{
+  constexpr std::array<const char*, 13> names{
       "sigmoid", "sigmoid (reference-free, sum)", "ipo", "kto", "sppo", "orpo", "simpo", "aot",
-      "aot_unpaired", "bco_pair", "rpo (given chosen NLL)", "weighted_sum<sigmoid, sft>"};
+      "aot_unpaired", "bco_pair", "rpo (given chosen NLL)", "weighted_sum<sigmoid, sft>",
+      "with_kl_penalty<sigmoid> (k3, gamma 0.2)"};
   return names[static_cast<std::size_t>(c)];
 }
 
@@ -198,6 +202,8 @@ decltype(auto) with_loss(loss_case c, F&& f) {
     case loss_case::bco: return f(pl::bco_pair<T>(), opt);
     case loss_case::rpo_given_nll: return f(pl::rpo<T>(), opt);
     case loss_case::sigmoid_plus_sft: break;
+    case loss_case::sigmoid_kl_penalty:  // a policy wrapping a policy, in every backend's kernel
+      return f(kl::with_kl_penalty(pl::sigmoid<T>(), T(0.2), kl::estimator::k3), opt);
   }
   return f(pl::weighted_sum<pl::sigmoid<T>, pl::sft<T>>({T(1), T(0.5)}, pl::sigmoid<T>(),
                                                         pl::sft<T>()),
