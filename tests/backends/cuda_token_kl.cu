@@ -42,7 +42,9 @@ struct batch {
   std::vector<std::int64_t> labels;
   std::vector<std::uint8_t> mask;
 
-  prefopt::logits_view<const T> hp() const { return {policy.data(), B, T_, V, T_ * stride, stride}; }
+  prefopt::logits_view<const T> hp() const {
+    return {policy.data(), B, T_, V, T_ * stride, stride};
+  }
   prefopt::logits_view<const T> hr() const { return {ref.data(), B, T_, V, T_ * stride, stride}; }
   prefopt::matrix_view<const std::int64_t> hl() const {
     return prefopt::matrix_view<const std::int64_t>::contiguous(labels.data(), B, T_);
@@ -88,7 +90,9 @@ struct device_batch {
   explicit device_batch(const batch<T>& h)
       : policy(cu::upload(h.policy)), ref(cu::upload(h.ref)), labels(cu::upload(h.labels)),
         mask(cu::upload(h.mask)), B(h.B), T_(h.T_), V(h.V), stride(h.stride) {}
-  cu::device_logits_view<const T> p() const { return {policy.data(), B, T_, V, T_ * stride, stride}; }
+  cu::device_logits_view<const T> p() const {
+    return {policy.data(), B, T_, V, T_ * stride, stride};
+  }
   cu::device_logits_view<const T> r() const { return {ref.data(), B, T_, V, T_ * stride, stride}; }
   cu::device_matrix_view<const std::int64_t> l() const {
     return cu::device_matrix_view<const std::int64_t>::contiguous(labels.data(), B, T_);
@@ -183,13 +187,15 @@ TEST_CASE("cuda token_kl: shape and option checks run before any device access",
                       Catch::StartsWith("ref_labels.rows = 2: must equal logits.batch = 1"));
   REQUIRE_THROWS_WITH(cu::token_kl(pv, pv, lv, opts(divergence::jsd, 1.5)),
                       Catch::StartsWith("options.beta = 1.5"));
+  const cu::device_matrix_view<const std::uint8_t> no_mask{};
   static float g[1];
   const auto gv = cu::device_logits_view<float>::contiguous(g, 2, 4, 5);
-  REQUIRE_THROWS_WITH(cu::token_kl_backward(pv, pv, lv, cu::device_matrix_view<const std::uint8_t>{},
+  REQUIRE_THROWS_WITH(cu::token_kl_backward(pv, pv, lv, no_mask,
                                             std::span<const float>(fake, 2), {}, gv, {}),
-                      Catch::StartsWith("grad_policy.vocab = 5: must equal policy_logits.vocab = 6"));
+                      Catch::StartsWith(
+                          "grad_policy.vocab = 5: must equal policy_logits.vocab = 6"));
   const auto gv6 = cu::device_logits_view<float>::contiguous(g, 2, 4, 6);
-  REQUIRE_THROWS_WITH(cu::token_kl_backward(pv, pv, lv, cu::device_matrix_view<const std::uint8_t>{},
+  REQUIRE_THROWS_WITH(cu::token_kl_backward(pv, pv, lv, no_mask,
                                             std::span<const float>(fake, 1), {}, gv6, {}),
                       Catch::StartsWith("grad_sum.size() = 1: must equal logits.batch = 2"));
 }
@@ -203,8 +209,10 @@ TEST_CASE("cuda token_kl equals the host token_kl in every direction", "[cuda][k
     INFO(prefopt::kl::to_string(d) << " beta " << beta);
     for (index_t V : {1, 3, 37, 1031}) {
       INFO("V " << V);
-      compare_with_host(random_batch<double>(3, 7, V, static_cast<std::uint64_t>(12 + V), 2.0), opts(d, beta), 1e-12, 1e-15, 1e-13);
-      compare_with_host(random_batch<float>(3, 7, V, static_cast<std::uint64_t>(12 + V), 2.0), opts(d, beta), 1e-6, 1e-7, 1e-7);
+      const auto seed = static_cast<std::uint64_t>(12 + V);
+      compare_with_host(random_batch<double>(3, 7, V, seed, 2.0), opts(d, beta), 1e-12, 1e-15,
+                        1e-13);
+      compare_with_host(random_batch<float>(3, 7, V, seed, 2.0), opts(d, beta), 1e-6, 1e-7, 1e-7);
     }
   }
 }
@@ -253,7 +261,9 @@ TEST_CASE("cuda token_kl: extreme logits and a tiny KL under a huge shift", "[cu
 TEST_CASE("cuda token_kl: -Inf logits and rejected rows, with the host's messages", "[cuda][kl]") {
   require_device();
   batch<double> tb = random_batch<double>(2, 4, 6, 3, 1.0);
-  const auto row = [&](index_t b, index_t t) { return static_cast<std::size_t>((b * tb.T_ + t) * tb.stride); };
+  const auto row = [&](index_t b, index_t t) {
+    return static_cast<std::size_t>((b * tb.T_ + t) * tb.stride);
+  };
   // b = 0, t = 1 counts (mask of labels[0, 2] is 1); token 3 forbidden by both models.
   tb.policy[row(0, 1) + 3] = -inf;
   tb.ref[row(0, 1) + 3] = -inf;
@@ -338,7 +348,8 @@ TEST_CASE("cuda token_kl: label and sequence errors, with the host's messages", 
   const std::vector<double> nan2{1.0, std::numeric_limits<double>::quiet_NaN()};
   const auto dn = cu::upload(nan2);
   cu::device_buffer<double> g(static_cast<index_t>(tb.policy.size()));
-  const cu::device_logits_view<double> gv{g.data(), tb.B, tb.T_, tb.V, tb.T_ * tb.stride, tb.stride};
+  const cu::device_logits_view<double> gv{g.data(), tb.B, tb.T_, tb.V, tb.T_ * tb.stride,
+                                          tb.stride};
   REQUIRE_THROWS_WITH(cu::token_kl_backward(db.p(), db.r(), db.l(), db.m(),
                                             std::span<const double>(dn.data(), 2), {}, gv, {}),
                       Catch::StartsWith("grad_sum[1] = nan: must be finite"));
