@@ -19,7 +19,8 @@
 //   iterative solvers            float abs 2e-4, double abs 1e-9 on probabilities, values and
 //       exploitabilities: T mirror steps compound per-step rounding differences (matvec order,
 //       device exp), the dynamics are non-expansive at these step sizes so the drift stays
-//       O(T·eps·||A||).
+//       O(T·eps·||A||). nash_md's regularised exploitability is a sum of logs over the same
+//       strategies (in double), inside the same bound.
 
 #include <catch2/catch.hpp>
 
@@ -35,6 +36,7 @@
 #include <prefopt/core/concepts.hpp>
 #include <prefopt/game/batched.hpp>
 #include <prefopt/game/solve.hpp>
+#include <prefopt/kl/penalty.hpp>
 #include <prefopt/losses/all.hpp>
 #include <prefopt/losses/from_logits.hpp>
 #include <prefopt/losses/kto_unpaired.hpp>
@@ -49,18 +51,21 @@ namespace prefopt::testing {
 /// One loss per batch coupling and input family: reference-based, per-token means, KTO's KL
 /// baseline, SPPO's win rates, reference-free with a derived NLL, host-sorted (AOT, both
 /// variants), BCO's running mean, the reference-free summed variant of DPO, RPO with a given
-/// chosen NLL (grad_nll), and a weighted_sum combination (std::tuple of policies on the device).
+/// chosen NLL (grad_nll), a weighted_sum combination (std::tuple of policies on the device), and
+/// kl::with_kl_penalty wrapping sigmoid (tests/kl/penalty_batch.cpp checks it by definition).
 enum class loss_case { sigmoid, sigmoid_reference_free_sum, ipo, kto, sppo, orpo, simpo, aot,
-                       aot_unpaired, bco, rpo_given_nll, sigmoid_plus_sft };
+                       aot_unpaired, bco, rpo_given_nll, sigmoid_plus_sft, sigmoid_kl_penalty };
 inline constexpr std::array all_loss_cases{
     loss_case::sigmoid, loss_case::sigmoid_reference_free_sum, loss_case::ipo, loss_case::kto,
     loss_case::sppo,    loss_case::orpo, loss_case::simpo, loss_case::aot, loss_case::aot_unpaired,
-    loss_case::bco,     loss_case::rpo_given_nll, loss_case::sigmoid_plus_sft};
+    loss_case::bco,     loss_case::rpo_given_nll, loss_case::sigmoid_plus_sft,
+    loss_case::sigmoid_kl_penalty};
 
 inline const char* loss_case_name(loss_case c) {
-  constexpr std::array<const char*, 12> names{
+  constexpr std::array<const char*, 13> names{
       "sigmoid", "sigmoid (reference-free, sum)", "ipo", "kto", "sppo", "orpo", "simpo", "aot",
-      "aot_unpaired", "bco_pair", "rpo (given chosen NLL)", "weighted_sum<sigmoid, sft>"};
+      "aot_unpaired", "bco_pair", "rpo (given chosen NLL)", "weighted_sum<sigmoid, sft>",
+      "with_kl_penalty<sigmoid> (k3, gamma 0.2)"};
   return names[static_cast<std::size_t>(c)];
 }
 
@@ -122,11 +127,12 @@ template <class T>
 struct game_outcome {
   std::vector<T> row, col, row_average, col_average;
   std::vector<T> exploitability_last, exploitability_average, value_last, value_average;
+  std::vector<T> regularised_last, regularised_average;  // regularised_exploitability
   std::vector<T> trace_last, trace_average;  // single games with a trace only
 };
 
 /// Which game and solver: solver x {general 5 x 7 game, symmetric 6 x 6 preference game}.
-enum class game_solver { hedge, optimistic, extragradient };
+enum class game_solver { hedge, optimistic, extragradient, nash_md };
 struct game_case {
   game_solver rule;
   bool symmetric;
@@ -134,10 +140,12 @@ struct game_case {
 inline constexpr std::array all_game_cases{
     game_case{game_solver::hedge, false},         game_case{game_solver::hedge, true},
     game_case{game_solver::optimistic, false},    game_case{game_solver::optimistic, true},
-    game_case{game_solver::extragradient, false}, game_case{game_solver::extragradient, true}};
+    game_case{game_solver::extragradient, false}, game_case{game_solver::extragradient, true},
+    game_case{game_solver::nash_md, false},       game_case{game_solver::nash_md, true}};
 
 inline std::string game_case_name(game_case c) {
-  constexpr std::array<const char*, 3> rules{"hedge", "optimistic_mwu", "extragradient"};
+  constexpr std::array<const char*, 4> rules{"hedge", "optimistic_mwu", "extragradient",
+                                             "nash_md"};
   return std::string(rules[static_cast<std::size_t>(c.rule)]) +
          (c.symmetric ? " (symmetric preference game)" : " (general game)");
 }
@@ -194,6 +202,8 @@ decltype(auto) with_loss(loss_case c, F&& f) {
     case loss_case::bco: return f(pl::bco_pair<T>(), opt);
     case loss_case::rpo_given_nll: return f(pl::rpo<T>(), opt);
     case loss_case::sigmoid_plus_sft: break;
+    case loss_case::sigmoid_kl_penalty:  // a policy wrapping a policy, in every backend's kernel
+      return f(kl::with_kl_penalty(pl::sigmoid<T>(), T(0.2), kl::estimator::k3), opt);
   }
   return f(pl::weighted_sum<pl::sigmoid<T>, pl::sft<T>>({T(1), T(0.5)}, pl::sigmoid<T>(),
                                                         pl::sft<T>()),
@@ -312,11 +322,26 @@ game::matrix_game_batch<T> make_game_batch(bool symmetric) {
   return game::matrix_game_batch<T>::from_preferences(ps);
 }
 
-/// Calls f(policy) for the iterative policy of `rule`.
+/// μ_i ∝ i + 1: a non-uniform reference strategy of k entries.
+inline std::vector<double> ramp_reference(index_t k) {
+  std::vector<double> mu(static_cast<std::size_t>(k));
+  for (index_t i = 0; i < k; ++i) mu[static_cast<std::size_t>(i)] = 2.0 * (i + 1) / (k * (k + 1.0));
+  return mu;
+}
+
+/// Calls f(policy) for the iterative policy of the case, on m x n games. nash_md starts at a
+/// non-uniform reference (each player its own in a general game), λ = 0.5.
 template <class F>
-decltype(auto) with_policy(game_solver rule, double eta, index_t iters, index_t trace_every,
-                           F&& f) {
-  switch (rule) {
+decltype(auto) with_policy(game_case c, index_t m, index_t n, double eta, index_t iters,
+                           index_t trace_every, F&& f) {
+  switch (c.rule) {
+    case game_solver::nash_md: {
+      game::nash_md p{.eta = eta, .iters = iters, .trace_every = trace_every,
+                      .rule = {.lambda = 0.5}, .reference = ramp_reference(m),
+                      .start = game::mirror_start::reference};
+      if (!c.symmetric) p.col_reference = ramp_reference(n);
+      return f(p);
+    }
     case game_solver::hedge:
       return f(game::hedge{.eta = eta, .iters = iters, .trace_every = trace_every});
     case game_solver::optimistic:
@@ -333,7 +358,7 @@ template <class B>
 game_outcome<typename B::scalar_type> run_solve(game_case c, bool payoff_in_backend = false) {
   using T = typename B::scalar_type;
   const auto g = make_game<T>(c.symmetric, 7);
-  return with_policy(c.rule, 0.2, 400, 50, [&](const auto& policy) {
+  return with_policy(c, g.rows(), g.cols(), 0.2, 400, 50, [&](const auto& policy) {
     const auto r =
         payoff_in_backend
             ? game::solve<B>(policy,
@@ -349,6 +374,8 @@ game_outcome<typename B::scalar_type> run_solve(game_case c, bool payoff_in_back
                            {r.average.exploitability},
                            {r.last.value},
                            {r.average.value},
+                           {r.last.regularised_exploitability},
+                           {r.average.regularised_exploitability},
                            r.trace_last,
                            r.trace_average};
   });
@@ -359,7 +386,7 @@ template <class B>
 game_outcome<typename B::scalar_type> run_solve_batch(game_case c) {
   using T = typename B::scalar_type;
   const auto games = make_game_batch<T>(c.symmetric);
-  return with_policy(c.rule, 0.2, 400, 0, [&](const auto& policy) {
+  return with_policy(c, games.rows(), games.cols(), 0.2, 400, 0, [&](const auto& policy) {
     const auto r = game::solve_batch<B>(policy, games);
     return game_outcome<T>{download_matrix<B>(r.last.row_strategy),
                            download_matrix<B>(r.last.col_strategy),
@@ -369,6 +396,8 @@ game_outcome<typename B::scalar_type> run_solve_batch(game_case c) {
                            host_vector<B>(r.average.exploitability),
                            host_vector<B>(r.last.value),
                            host_vector<B>(r.average.value),
+                           host_vector<B>(r.last.regularised_exploitability),
+                           host_vector<B>(r.average.regularised_exploitability),
                            {},
                            {}};
   });
@@ -532,6 +561,9 @@ void check_game_outcome(const std::string& what, const game_outcome<T>& got,
               want.exploitability_average, tol);
   check_close(what + " value_last", got.value_last, want.value_last, tol);
   check_close(what + " value_average", got.value_average, want.value_average, tol);
+  check_close(what + " regularised_last", got.regularised_last, want.regularised_last, tol);
+  check_close(what + " regularised_average", got.regularised_average, want.regularised_average,
+              tol);
   check_close(what + " trace_last", got.trace_last, want.trace_last, tol);
   check_close(what + " trace_average", got.trace_average, want.trace_average, tol);
 }

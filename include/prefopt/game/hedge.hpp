@@ -34,6 +34,32 @@ struct hedge_rule {
 /// Policy: Hedge / MWU, e.g. hedge{.eta = 0.5, .iters = 500}.
 using hedge = mirror_solver<hedge_rule>;
 
+namespace detail {
+
+/// Checks of a one-step self-play update on P (n x n) from π: η, the shapes.
+template <class B>
+void require_self_play_step(const typename B::matrix_type& p, const typename B::vector_type& pi,
+                            typename B::scalar_type eta) {
+  require_positive_finite("eta", eta);
+  require_same_size("P.cols()", B::cols(p), "P.rows()", B::rows(p));
+  require_same_size("pi.size()", B::size(pi), "P.rows()", B::rows(p));
+}
+
+/// One step of `rule` from π against its own win rates P π, normalised: the body of sppo_update
+/// and nash_md_update (nash_md.hpp), so that the two run the same operations in the same order.
+template <class B, class Rule>
+typename B::vector_type self_play_step(const Rule& rule, const typename B::matrix_type& p,
+                                       const typename B::vector_type& pi,
+                                       const typename B::vector_type& log_reference,
+                                       typename B::scalar_type eta) {
+  const typename B::vector_type win_rates = B::matvec(p, pi);
+  typename B::vector_type logits =
+      apply_rule<B>(rule, B::log(pi), win_rates, win_rates, log_reference, eta, 0, 0);
+  return normalise_logits<B>(logits);
+}
+
+}  // namespace detail
+
 /// One SPPO step on the backend: π' ∝ π · exp(η P π) for a preference matrix P (n x n in the
 /// backend's memory) and a distribution π: hedge_rule applied once, in log space (stable).
 template <class B>
@@ -41,15 +67,10 @@ typename B::vector_type sppo_update(const typename B::matrix_type& p,
                                     const typename B::vector_type& pi,
                                     typename B::scalar_type eta) {
   PREFOPT_ASSERT_BACKEND(B);
-  using T = typename B::scalar_type;
-  require_positive_finite("eta", eta);
-  require_same_size("P.cols()", B::cols(p), "P.rows()", B::rows(p));
-  require_same_size("pi.size()", B::size(pi), "P.rows()", B::rows(p));
-  const typename B::vector_type win_rates = B::matvec(p, pi);
-  typename B::vector_type logits =
-      detail::apply_rule<B>(hedge_rule{}, B::log(pi), win_rates, win_rates,
-                            -std::log(static_cast<T>(B::size(pi))), eta, 0, 0);
-  return detail::normalise_logits<B>(logits);
+  detail::require_self_play_step<B>(p, pi, eta);
+  // Hedge does not read the reference; it is the uniform μ of mirror_entry's contract.
+  const typename B::vector_type uniform = detail::uniform<B>(B::size(pi));
+  return detail::self_play_step<B>(hedge_rule{}, p, pi, B::log(uniform), eta);
 }
 
 }  // namespace prefopt::game

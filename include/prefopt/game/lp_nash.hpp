@@ -83,6 +83,7 @@ lp_result<T> solve(const lp& policy, const matrix_game<T>& g) {
                                   std::span<const T>(out.col_strategy));
   out.value = v.value + g.value_offset();
   out.exploitability = v.exploitability();
+  out.regularised_exploitability = out.exploitability;  // the LP solves the plain game
   return out;
 }
 

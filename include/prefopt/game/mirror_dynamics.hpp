@@ -45,7 +45,7 @@ template <class B, class Rule>
 typename B::vector_type apply_rule(const Rule& rule, const typename B::vector_type& log_prob,
                                    const typename B::vector_type& gradient,
                                    const typename B::vector_type& previous_gradient,
-                                   typename B::scalar_type log_reference,
+                                   const typename B::vector_type& log_reference,
                                    typename B::scalar_type eta, index_t iteration, int stage) {
   using T = typename B::scalar_type;
   const index_t k = B::size(log_prob);
@@ -54,10 +54,32 @@ typename B::vector_type apply_rule(const Rule& rule, const typename B::vector_ty
   const T* l = B::data(log_prob);
   const T* g = B::data(gradient);
   const T* gp = B::data(previous_gradient);
+  const T* lr = B::data(log_reference);
   B::for_each(k, [=] PREFOPT_HD(index_t i) {
-    o[i] = rule.step(mirror_entry<T>{l[i], g[i], gp[i], log_reference, eta, iteration, stage});
+    o[i] = rule.step(mirror_entry<T>{l[i], g[i], gp[i], lr[i], eta, iteration, stage});
   });
   return out;
+}
+
+/// regularised_exploitability (profile_values.hpp) of a profile in B's memory: one B::for_each
+/// of a single invocation runs the shared PREFOPT_HD loop where the vectors live (one device
+/// thread on CUDA: it is evaluated once per solve, not per iteration). A symmetric game passes
+/// the row player's vectors twice.
+template <class B>
+typename B::scalar_type regularised_exploitability_of(
+    const typename B::vector_type& x, const typename B::vector_type& gx,
+    const typename B::vector_type& log_mu_x, const typename B::vector_type& y,
+    const typename B::vector_type& gc, const typename B::vector_type& log_mu_y, double lambda) {
+  using T = typename B::scalar_type;
+  typename B::vector_type out = B::zeros(1);
+  T* o = B::data(out);
+  const T *px = B::data(x), *pgx = B::data(gx), *plx = B::data(log_mu_x), *py = B::data(y),
+          *pgc = B::data(gc), *ply = B::data(log_mu_y);
+  const index_t m = B::size(x), n = B::size(y);
+  B::for_each(1, [=] PREFOPT_HD(index_t) {
+    o[0] = regularised_exploitability(px, pgx, plx, m, py, pgc, ply, n, lambda);
+  });
+  return B::to_host_element(out, 0);
 }
 
 /// The payoff seen as the players' gradient operator.
@@ -82,11 +104,18 @@ class payoff_operator {
   profile_values<T> evaluate(const vec& x, const vec& gx, const vec& gc) const {
     return {max_entry<B>(gx), -max_entry<B>(symmetric_ ? gx : gc), B::dot(x, gx)};
   }
-  solution<vec, T> solution_at(const vec& x, const vec& y, T value_offset) const {
+  /// The solution at (x, y); `lambda` > 0 (a KL-regularised rule) also measures the regularised
+  /// game towards the references log μ_x, log μ_y.
+  solution<vec, T> solution_at(const vec& x, const vec& y, T value_offset, const vec& log_mu_x,
+                               const vec& log_mu_y, double lambda) const {
     vec gx, gc;
     gradients(x, y, gx, gc);
     const profile_values<T> v = evaluate(x, gx, gc);
-    return {x, y, v.value + value_offset, v.exploitability()};
+    const T regularised =
+        lambda == 0.0 ? v.exploitability()
+        : symmetric_  ? regularised_exploitability_of<B>(x, gx, log_mu_x, x, gx, log_mu_x, lambda)
+                      : regularised_exploitability_of<B>(x, gx, log_mu_x, y, gc, log_mu_y, lambda);
+    return {x, y, v.value + value_offset, v.exploitability(), regularised};
   }
 
  private:
@@ -94,28 +123,26 @@ class payoff_operator {
   bool symmetric_;
 };
 
-/// One player's state: L_t, z_t, the reference log μ (the uniform start), and per stage the
-/// gradient of the previous iteration.
+/// One player's state: L_t, z_t, the reference log μ, and per stage the gradient of the
+/// previous iteration.
 template <class B>
 struct mirror_player {
-  typename B::vector_type log_prob, prob;
-  typename B::scalar_type log_reference{};
+  using T = typename B::scalar_type;
+  typename B::vector_type log_prob, prob, log_reference;
   std::vector<typename B::vector_type> previous_gradient;
 
-  mirror_player(index_t k, int stages) : previous_gradient(static_cast<std::size_t>(stages)) {
-    using T = typename B::scalar_type;
-    log_reference = -std::log(static_cast<T>(k));
-    const std::vector<T> p(static_cast<std::size_t>(k), T(1) / static_cast<T>(k));
-    const std::vector<T> l(static_cast<std::size_t>(k), log_reference);
-    prob = B::from_host(std::span<const T>(p));
-    log_prob = B::from_host(std::span<const T>(l));
-  }
+  mirror_player(const player_start<T>& start, int stages)
+      : log_prob(B::from_host(std::span<const T>(start.log_prob))),
+        prob(B::from_host(std::span<const T>(start.prob))),
+        log_reference(B::from_host(std::span<const T>(start.log_reference))),
+        previous_gradient(static_cast<std::size_t>(stages)) {}
 };
 
 }  // namespace detail
 
 /// Runs `policy` on the payoff A (in the backend's memory). `symmetric` requires a
-/// skew-symmetric A (not checked here: that would need a device round trip).
+/// skew-symmetric A (not checked here: that would need a device round trip). Symmetric games
+/// play the row player's reference and start for both players.
 template <class B, class Rule>
   requires mirror_rule<Rule, typename B::scalar_type>
 iterative_result<B> run_dynamics(const mirror_solver<Rule>& policy,
@@ -129,13 +156,18 @@ iterative_result<B> run_dynamics(const mirror_solver<Rule>& policy,
   const index_t m = B::rows(a), n = B::cols(a);
   require(m >= 1 && n >= 1, "A.rows() * A.cols()", m * n, "the payoff matrix must be non-empty");
   if (symmetric) require_same_size("A.cols()", n, "A.rows()", m);
+  policy.validate_for(m, n, symmetric);
   constexpr int stages = Rule::stages;
   const detail::payoff_operator<B> op(a, symmetric);
   const T eta = static_cast<T>(policy.eta);
   const index_t iters = policy.iters, trace_every = policy.trace_every;
 
   // In a symmetric game the column player is the row player; `col` is a placeholder then.
-  detail::mirror_player<B> row(m, stages), col(symmetric ? 1 : n, stages);
+  detail::mirror_player<B> row(detail::make_player_start<T>(policy.reference, m, policy.start),
+                              stages);
+  detail::mirror_player<B> col(
+      detail::make_player_start<T>(policy.col_reference, symmetric ? 1 : n, policy.start),
+      stages);
   vec avg_x = B::zeros(m), avg_y = B::zeros(symmetric ? 0 : n);
   vec gx, gc, stage_lx, stage_ly, stage_x, stage_y;
   iterative_result<B> out;
@@ -186,8 +218,11 @@ iterative_result<B> run_dynamics(const mirror_solver<Rule>& policy,
   }
   const vec& y_last = symmetric ? row.prob : col.prob;
   const vec& y_average = symmetric ? avg_x : avg_y;
-  out.last = op.solution_at(row.prob, y_last, value_offset);
-  out.average = op.solution_at(avg_x, y_average, value_offset);
+  const double lambda = rule_kl_weight(policy.rule);
+  const vec& log_mu_y = symmetric ? row.log_reference : col.log_reference;
+  out.last = op.solution_at(row.prob, y_last, value_offset, row.log_reference, log_mu_y, lambda);
+  out.average =
+      op.solution_at(avg_x, y_average, value_offset, row.log_reference, log_mu_y, lambda);
   if (trace_every > 0) {
     out.trace_iteration.push_back(iters);
     out.trace_last.push_back(out.last.exploitability);
@@ -202,7 +237,7 @@ template <class B, class Rule>
 iterative_result<B> run_dynamics(const mirror_solver<Rule>& policy,
                                  const matrix_game<typename B::scalar_type>& g) {
   PREFOPT_ASSERT_BACKEND(B);
-  policy.validate();  // before the upload
+  policy.validate_for(g.rows(), g.cols(), g.symmetric());  // before the upload
   const auto a = detail::upload_matrix<B>(
       g.rows(), g.cols(), std::span<const typename B::scalar_type>(g.values()));
   return run_dynamics<B>(policy, a, g.symmetric(), g.value_offset());

@@ -15,6 +15,10 @@ struct solution {
   Strategy col_strategy;  // y: the column player's; equals x in a symmetric game
   Scalar value{};         // xᵀAy + the game's value offset (½ for preference games)
   Scalar exploitability{};  // OpenSpiel's exploitability of (x, y), measured (profile_values.hpp)
+  // The exploitability of (x, y) in the game the solver targets: the KL-regularised game of a
+  // kl_regularised_rule such as nash_md (half its regularised duality gap, profile_values.hpp),
+  // otherwise the plain game, where it equals `exploitability`.
+  Scalar regularised_exploitability{};
 };
 
 }  // namespace prefopt::game

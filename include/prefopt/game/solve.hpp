@@ -13,7 +13,8 @@
 // games are uploaded with B::from_host, so solve<prefopt::cuda::backend<T>> runs every iteration
 // on the device; the result's vectors stay in B's memory (B::to_host to read them), its scalars
 // (exploitability, value, trace) are on the host. The iterative policies are mirror_solver<Rule>
-// (mirror_rule.hpp): any rule, the library's or the caller's, runs on both engines.
+// (mirror_rule.hpp): any rule, the library's or the caller's, runs on both engines; nash_md
+// solves the KL-regularised game towards the policy's reference.
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/concepts.hpp"
@@ -24,6 +25,7 @@
 #include "prefopt/game/matrix_game.hpp"
 #include "prefopt/game/mirror_dynamics.hpp"
 #include "prefopt/game/mirror_rule.hpp"
+#include "prefopt/game/nash_md.hpp"
 #include "prefopt/game/optimistic.hpp"
 #include "prefopt/prefmodel/preference_matrix.hpp"
 

@@ -17,7 +17,8 @@
 // users call it on the same host buffers they hand to those backends; rows are split over
 // threads in a fixed order (detail/parallel.hpp), each row reduced by one thread, and the
 // per-sequence sums accumulated in double after the join, so results are bit-identical for any
-// thread count. CUDA kernels and backend-fused variants are not provided yet (docs/kl.md).
+// thread count. Device memory: prefopt::cuda::token_kl (backends/cuda, prefopt/backends/cuda/
+// token_kl.cuh) runs the same row maths (divergence.hpp) in one CUDA block per row.
 //
 // Rejected input (prefopt::invalid_argument, naming the position): shapes or strides that do not
 // match; a counted label outside [0, V); NaN or +Inf in a counted row, or a counted row whose
@@ -66,9 +67,11 @@ struct token_kl_result {
 
 namespace detail {
 
-template <class T, class L, class M>
-void validate_kl_inputs(logits_view<const T> policy, logits_view<const T> ref,
-                        matrix_view<const L> labels, matrix_view<const M> mask,
+/// Every check of the inputs that does not read labels or logits (shapes, strides, beta), for
+/// views in any memory space: the CUDA token_kl runs it too, then checks the labels on a host copy.
+template <class T, class L, class M, class S>
+void validate_kl_shapes(logits_view<const T, S> policy, logits_view<const T, S> ref,
+                        matrix_view<const L, S> labels, matrix_view<const M, S> mask,
                         const token_kl_options& options) {
   static_assert(std::is_floating_point_v<T>, "token_kl: logits must be float or double");
   try {
@@ -85,7 +88,29 @@ void validate_kl_inputs(logits_view<const T> policy, logits_view<const T> ref,
   if (options.direction == divergence::jsd)
     require(std::isfinite(options.beta) && options.beta >= 0.0 && options.beta <= 1.0,
             "options.beta", options.beta, "must be in [0, 1] (jsd weight of the reference)");
+}
+
+template <class T, class L, class M>
+void validate_kl_inputs(logits_view<const T> policy, logits_view<const T> ref,
+                        matrix_view<const L> labels, matrix_view<const M> mask,
+                        const token_kl_options& options) {
+  validate_kl_shapes(policy, ref, labels, mask, options);
   prefopt::detail::validate_labels(labels, mask, policy.vocab, options.layout);
+}
+
+/// Checks a requested gradient buffer (data == nullptr: not requested) against the logits'
+/// extents; any memory space.
+template <class S, class Sp>
+void validate_kl_gradient_output(const char* name, logits_view<S, Sp> g, index_t B, index_t Tt,
+                                 index_t V) {
+  if (g.data == nullptr) return;
+  const std::string n(name);
+  require_same_size(n + ".batch", g.batch, "policy_logits.batch", B);
+  require_same_size(n + ".time", g.time, "policy_logits.time", Tt);
+  require_same_size(n + ".vocab", g.vocab, "policy_logits.vocab", V);
+  require(g.time_stride >= g.vocab, n + ".time_stride", g.time_stride, "must be >= vocab");
+  require(g.batch_stride >= 0, n + ".batch_stride", g.batch_stride, "must be >= 0");
+  validate_output_logits(n, g);
 }
 
 template <class L, class M>
@@ -93,6 +118,39 @@ bool kl_position_counted(matrix_view<const L> labels, matrix_view<const M> mask,
                          index_t p, const token_layout& layout) {
   return prefopt::detail::position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b),
                                            layout.label_column(p), layout.ignore_index);
+}
+
+/// grad_sum has one element per sequence, grad_mean none (not requested) or one per sequence.
+inline void validate_kl_grad_sizes(std::size_t grad_sum, std::size_t grad_mean, index_t B) {
+  require_same_size("grad_sum.size()", static_cast<long long>(grad_sum), "logits.batch", B);
+  if (grad_mean != 0)
+    require_same_size("grad_mean.size()", static_cast<long long>(grad_mean), "logits.batch", B);
+}
+
+/// The backward pass's per-sequence coefficient c_b = grad_sum[b] + grad_mean[b] / count[b]
+/// (grad_mean empty: none), after checking the sizes and finiteness of the host copies of
+/// grad_sum and grad_mean; counts are recomputed from host labels and mask.
+template <class S, class L, class M>
+std::vector<double> kl_coefficients(matrix_view<const L> labels, matrix_view<const M> mask,
+                                    std::span<const S> grad_sum, std::span<const S> grad_mean,
+                                    index_t B, index_t P, const token_layout& layout) {
+  validate_kl_grad_sizes(grad_sum.size(), grad_mean.size(), B);
+  for (std::size_t b = 0; b < grad_sum.size(); ++b)
+    require_finite("grad_sum[" + std::to_string(b) + "]", grad_sum[b]);
+  for (std::size_t b = 0; b < grad_mean.size(); ++b)
+    require_finite("grad_mean[" + std::to_string(b) + "]", grad_mean[b]);
+  std::vector<double> coeff(static_cast<std::size_t>(B), 0.0);
+  for (index_t b = 0; b < B; ++b) {
+    index_t n = 0;
+    for (index_t p = 0; p < P; ++p) n += kl_position_counted(labels, mask, b, p, layout);
+    double c = static_cast<double>(grad_sum[static_cast<std::size_t>(b)]);
+    if (!grad_mean.empty()) {
+      if (n == 0) prefopt::detail::throw_empty_sequence(b);
+      c += static_cast<double>(grad_mean[static_cast<std::size_t>(b)]) / static_cast<double>(n);
+    }
+    coeff[static_cast<std::size_t>(b)] = c;
+  }
+  return coeff;
 }
 
 [[noreturn]] inline void throw_row_error(const row_stats& r, index_t b, index_t p,
@@ -230,39 +288,11 @@ void token_kl_backward(logits_view<T> policy_in, logits_view<U> ref_in, matrix_v
   detail::validate_kl_inputs(policy, ref, labels, mask, options);
   const index_t B = policy.batch, Tt = policy.time, V = policy.vocab;
   const index_t P = options.layout.predicted_positions(Tt);
-  require_same_size("grad_sum.size()", static_cast<long long>(grad_sum.size()), "logits.batch", B);
-  if (!grad_mean.empty())
-    require_same_size("grad_mean.size()", static_cast<long long>(grad_mean.size()), "logits.batch",
-                      B);
-  const auto check_out = [&](const char* name, logits_view<S> g) {
-    if (g.data == nullptr) return;
-    const std::string n(name);
-    require_same_size(n + ".batch", g.batch, "policy_logits.batch", B);
-    require_same_size(n + ".time", g.time, "policy_logits.time", Tt);
-    require_same_size(n + ".vocab", g.vocab, "policy_logits.vocab", V);
-    require(g.time_stride >= g.vocab, n + ".time_stride", g.time_stride, "must be >= vocab");
-    require(g.batch_stride >= 0, n + ".batch_stride", g.batch_stride, "must be >= 0");
-    validate_output_logits(n, g);
-  };
-  check_out("grad_policy", grad_policy);
-  check_out("grad_ref", grad_ref);
-  for (std::size_t b = 0; b < grad_sum.size(); ++b)
-    require_finite("grad_sum[" + std::to_string(b) + "]", grad_sum[b]);
-  for (std::size_t b = 0; b < grad_mean.size(); ++b)
-    require_finite("grad_mean[" + std::to_string(b) + "]", grad_mean[b]);
-
+  detail::validate_kl_gradient_output("grad_policy", grad_policy, B, Tt, V);
+  detail::validate_kl_gradient_output("grad_ref", grad_ref, B, Tt, V);
   // Per-sequence coefficient c_b (counts recomputed from labels and mask).
-  std::vector<double> coeff(static_cast<std::size_t>(B), 0.0);
-  for (index_t b = 0; b < B; ++b) {
-    index_t n = 0;
-    for (index_t p = 0; p < P; ++p) n += detail::kl_position_counted(labels, mask, b, p, options.layout);
-    double c = static_cast<double>(grad_sum[static_cast<std::size_t>(b)]);
-    if (!grad_mean.empty()) {
-      if (n == 0) prefopt::detail::throw_empty_sequence(b);
-      c += static_cast<double>(grad_mean[static_cast<std::size_t>(b)]) / static_cast<double>(n);
-    }
-    coeff[static_cast<std::size_t>(b)] = c;
-  }
+  const std::vector<double> coeff =
+      detail::kl_coefficients(labels, mask, grad_sum, grad_mean, B, P, options.layout);
   std::vector<row_stats> stats(static_cast<std::size_t>(B * Tt));
   prefopt::detail::parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
     for (index_t r = begin; r < end; ++r) {

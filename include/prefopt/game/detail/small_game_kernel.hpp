@@ -75,6 +75,10 @@ PREFOPT_HD profile_values<T> sg_evaluate(const small_game<T>& g, const T* x, con
 template <class Rule>
 inline constexpr index_t sg_work_per_entry = 4 + Rule::stages;
 
+/// One player's start in the batch's memory: log μ, L_0 and z_0, k entries each
+/// (mirror_rule.hpp's player_start laid out back to back), shared by every game of the batch.
+inline constexpr index_t sg_start_per_entry = 3;
+
 /// One player of one small game: k entries, z_t in `prob` (an output row), the rest in scratch.
 template <class T>
 struct sg_player {
@@ -85,13 +89,13 @@ struct sg_player {
   T* stage_prob;
   T* previous;  // stages x k
   index_t k;
-  T log_reference;
+  const T* log_reference;  // log μ, k entries
 
-  PREFOPT_HD sg_player(T* out, T* work, index_t size) : prob(out), k(size) {
+  PREFOPT_HD sg_player(T* out, T* work, index_t size, const T* start) : prob(out), k(size) {
     log_prob = work, gradient = work + k, stage_log = work + 2 * k, stage_prob = work + 3 * k;
     previous = work + 4 * k;
-    log_reference = -log_(T(k));
-    for (index_t i = 0; i < k; ++i) prob[i] = T(1) / T(k), log_prob[i] = log_reference;
+    log_reference = start;
+    for (index_t i = 0; i < k; ++i) log_prob[i] = start[k + i], prob[i] = start[2 * k + i];
   }
 
   /// Stage s of the rule: into the stage point, or at the last stage into z_{t+1}.
@@ -102,8 +106,8 @@ struct sg_player {
     T* out_log = last ? log_prob : stage_log;  // in place is safe: entry i reads only entry i
     for (index_t i = 0; i < k; ++i) {
       if (t == 0) prev[i] = gradient[i];
-      out_log[i] = rule.step(mirror_entry<T>{log_prob[i], gradient[i], prev[i], log_reference,
-                                             eta, t, s});
+      out_log[i] = rule.step(mirror_entry<T>{log_prob[i], gradient[i], prev[i],
+                                             log_reference[i], eta, t, s});
       prev[i] = gradient[i];
     }
     sg_normalise(out_log, last ? prob : stage_prob, k);
@@ -111,15 +115,26 @@ struct sg_player {
   [[nodiscard]] PREFOPT_HD const T* point(int s) const { return s == 0 ? prob : stage_prob; }
 };
 
+/// What sg_solve measures at one profile: the plain game's values and the exploitability of the
+/// game the rule targets (regularised for a kl_regularised_rule, else the plain one).
+template <class T>
+struct sg_measure {
+  profile_values<T> values;
+  T regularised_exploitability;
+};
+
 /// Runs the rule on one game. x, y, ax, ay: outputs (last and average; y / ay unused when
-/// symmetric); work: sg_work_per_entry<Rule> · (m + n) scalars.
+/// symmetric); work: sg_work_per_entry<Rule> · (m + n) scalars; start: the row player's
+/// sg_start_per_entry · m scalars followed by the column player's (n entries; unused when
+/// symmetric).
 template <class T, class Rule>
 PREFOPT_HD void sg_solve(const small_game<T>& g, const Rule& rule, T eta, index_t iters, T* x,
-                         T* y, T* ax, T* ay, T* work, profile_values<T>& last,
-                         profile_values<T>& average) {
+                         T* y, T* ax, T* ay, T* work, const T* start, sg_measure<T>& last,
+                         sg_measure<T>& average) {
   const index_t m = g.m, n = g.n;
-  sg_player<T> row(x, work, m);
-  sg_player<T> col(y, work + sg_work_per_entry<Rule> * m, g.symmetric ? 1 : n);
+  sg_player<T> row(x, work, m, start);
+  sg_player<T> col(y, work + sg_work_per_entry<Rule> * m, g.symmetric ? 1 : n,
+                   start + sg_start_per_entry * m);
   if (g.symmetric) y = x, ay = ax;
   for (index_t i = 0; i < m; ++i) ax[i] = T(0);
   for (index_t j = 0; j < n && !g.symmetric; ++j) ay[j] = T(0);
@@ -138,8 +153,21 @@ PREFOPT_HD void sg_solve(const small_game<T>& g, const Rule& rule, T eta, index_
       if (!g.symmetric) col.advance(rule, eta, t, s);
     }
   }
-  last = sg_evaluate(g, x, y, row.gradient, col.gradient);
-  average = sg_evaluate(g, ax, ay, row.gradient, col.gradient);
+  const double lambda = rule_kl_weight(rule);
+  const T* log_mu_y = g.symmetric ? row.log_reference : col.log_reference;
+  auto measure = [&](const T* px, const T* py) {
+    const profile_values<T> v = sg_evaluate(g, px, py, row.gradient, col.gradient);
+    // sg_evaluate left A y in row.gradient and (general games) −Aᵀx in col.gradient.
+    const T regularised =
+        lambda == 0.0 ? v.exploitability()
+        : g.symmetric ? regularised_exploitability(px, row.gradient, row.log_reference, m, px,
+                                                   row.gradient, row.log_reference, m, lambda)
+                      : regularised_exploitability(px, row.gradient, row.log_reference, m, py,
+                                                   col.gradient, log_mu_y, n, lambda);
+    return sg_measure<T>{v, regularised};
+  };
+  last = measure(x, y);
+  average = measure(ax, ay);
 }
 
 }  // namespace prefopt::game::detail
