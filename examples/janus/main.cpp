@@ -10,7 +10,6 @@
 
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <map>
 #include <random>
@@ -29,8 +28,7 @@
 #include <prefopt/selfplay/sampling.hpp>
 
 #include "../common/cli.hpp"
-#include "../common/json_output.hpp"
-#include "../common/svg_plot.hpp"
+#include "../common/demo_output.hpp"
 #include "world.hpp"
 
 namespace data = prefopt::data;
@@ -160,12 +158,6 @@ ev::pairwise_summary judge(const eval_set& e, std::span<const double> model, std
   return ev::summarize_pairwise(js, {.bootstrap_rounds = 1000, .seed = seed, .confidence = 0.95});
 }
 
-std::string fmt(double v, const char* f = "%.4f") {
-  char b[48];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
 int run(int argc, char** argv) {
   options o;
   for (ex::arguments args(janus_tool, argc, argv); args.next();) {
@@ -184,11 +176,7 @@ int run(int argc, char** argv) {
   prefopt::require_positive_finite("--beta", o.beta);
   prefopt::require_positive_finite("--lambda", o.lambda);
   prefopt::require_positive_finite("--lr", o.lr);
-  const std::filesystem::path dir(o.out);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  prefopt::require(!ec && std::filesystem::is_directory(dir), "--out", o.out, "cannot create the output directory");
-  auto write = [&](const char* name, const std::string& text) { ex::write_output_file("--out", (dir / name).string(), text); };
+  const ex::demo_output out(o.out);
 
   // 1. The collection, written and read back as a file, and the pairs.
   const world w = make_world(o.seed, o.instructions, test_instructions, pool_size, train_system_pool, test_system_pool);
@@ -196,12 +184,12 @@ int run(int argc, char** argv) {
   for (const auto& r : collection_rows(w, o.systems, o.seed))
     jsonl += "{\"system\": " + prefopt::io::json_string(r.system) + ", \"instruction\": " +
              prefopt::io::json_string(r.instruction) + ", \"output\": " + prefopt::io::json_string(r.output) + "}\n";
-  write("train.jsonl", jsonl);
-  const auto rows = data::read_system_rows((dir / "train.jsonl").string());
+  out.write("train.jsonl", jsonl);
+  const auto rows = data::read_system_rows(out.path("train.jsonl"));
   const auto set = data::build_janus_pairs(rows, {.all = o.all, .seed = o.seed});
   std::string pairs_jsonl;
   for (const auto& p : set.pairs) pairs_jsonl += data::janus_pair_json(p, data::chat_template::mistral) + "\n";
-  write("pairs.jsonl", pairs_jsonl);
+  out.write("pairs.jsonl", pairs_jsonl);
 
   // 2. Prompts of the two policies: one per (system, instruction) row, or one per instruction.
   std::map<std::string, const instruction*> instruction_of;
@@ -247,8 +235,8 @@ int run(int argc, char** argv) {
   auto trace = [&](index_t step, const sp::loglinear_policy& pol, std::size_t k) {
     if (step % history_every != 0) return;
     const auto qs = measure(seen, pol.weights()), qu = measure(unseen, pol.weights());
-    history << step << ',' << (k == 0 ? "janus" : "generic") << ',' << fmt(qs.best, "%.6f") << ','
-            << fmt(qu.best, "%.6f") << ',' << fmt(qu.reward, "%.6f") << '\n';
+    history << step << ',' << (k == 0 ? "janus" : "generic") << ',' << ex::format_number(qs.best, "%.6f") << ','
+            << ex::format_number(qu.best, "%.6f") << ',' << ex::format_number(qu.reward, "%.6f") << '\n';
     plot[k].x.push_back(static_cast<double>(step));
     plot[k].solid.push_back(qu.best);
     plot[k].dotted.push_back(qs.best);
@@ -279,11 +267,11 @@ int run(int argc, char** argv) {
                                 {janus.weights().begin(), janus.weights().end()}}};
   std::cout << "Janus toy, seed " << o.seed << ": " << rows.size() << " rows (" << o.instructions << " instructions x "
             << o.systems << " system messages) -> " << set.pairs.size() << " pairs (" << (o.all ? "all" : "sampled")
-            << "), " << method << " (" << (o.method == loss_kind::dpo ? "beta " + fmt(o.beta, "%g") : "lambda " + fmt(o.lambda, "%g"))
-            << "), " << o.steps << " Adam steps (lr " << fmt(o.lr, "%g") << ")\n"
+            << "), " << method << " (" << (o.method == loss_kind::dpo ? "beta " + ex::format_number(o.beta, "%g") : "lambda " + ex::format_number(o.lambda, "%g"))
+            << "), " << o.steps << " Adam steps (lr " << ex::format_number(o.lr, "%g") << ")\n"
             << "unseen: " << unseen.weights.size() << " prompts (" << test_instructions
             << " new instructions x " << systems_per_test_instruction << " new system messages), " << samples_per_prompt
-            << " judgments each; chance of the best response = " << fmt(1.0 / pool_size, "%.3f") << "\n\n"
+            << " judgments each; chance of the best response = " << ex::format_number(1.0 / pool_size, "%.3f") << "\n\n"
             << "stage   policy                              best (seen)  best (unseen)  reward (unseen)  tie+win vs generic [95% CI]\n";
   std::ostringstream summary;
   summary << "stage,policy,seen_best,unseen_best,unseen_reward,tie_win_rate,tie_win_lower,tie_win_upper,win_rate\n";
@@ -297,21 +285,17 @@ int run(int argc, char** argv) {
                   qu.best, qu.reward);
     std::cout << line
               << (self ? std::string("(itself)")
-                       : fmt(j.overall.tie_win_rate, "%.1f") + " [" + fmt(*j.tie_win_rate_lower, "%.1f") + ", " +
-                             fmt(*j.tie_win_rate_upper, "%.1f") + "]")
+                       : ex::format_number(j.overall.tie_win_rate, "%.1f") + " [" + ex::format_number(*j.tie_win_rate_lower, "%.1f") + ", " +
+                             ex::format_number(*j.tie_win_rate_upper, "%.1f") + "]")
               << '\n';
-    summary << r.stage << ",\"" << r.name << "\"," << fmt(qs.best, "%.6f") << ',' << fmt(qu.best, "%.6f") << ','
-            << fmt(qu.reward, "%.6f") << ',' << fmt(j.overall.tie_win_rate, "%.4f") << ','
-            << fmt(*j.tie_win_rate_lower, "%.4f") << ',' << fmt(*j.tie_win_rate_upper, "%.4f") << ','
-            << fmt(j.overall.win_rate, "%.4f") << '\n';
+    summary << r.stage << ",\"" << r.name << "\"," << ex::format_number(qs.best, "%.6f") << ',' << ex::format_number(qu.best, "%.6f") << ','
+            << ex::format_number(qu.reward, "%.6f") << ',' << ex::format_number(j.overall.tie_win_rate, "%.4f") << ','
+            << ex::format_number(*j.tie_win_rate_lower, "%.4f") << ',' << ex::format_number(*j.tie_win_rate_upper, "%.4f") << ','
+            << ex::format_number(j.overall.win_rate, "%.4f") << '\n';
   }
-  write("summary.csv", summary.str());
-  write("history.csv", history.str());
-  std::ostringstream svg;
-  ex::write_line_plot(svg, plot, "Janus toy: P(judge's best response) on unseen system messages", "training step",
-                      "P(best response)", "unseen system messages", "training prompts", ex::y_axis::linear);
-  write("janus.svg", svg.str());
-  std::cout << "\nwrote " << (dir / "train.jsonl").string() << ", pairs.jsonl, summary.csv, history.csv, janus.svg\n";
+  out.write_results(summary.str(), history.str(), plot, "janus.svg", "Janus toy: P(judge's best response) on unseen system messages",
+                    "P(best response)", "unseen system messages", "training prompts");
+  std::cout << "\nwrote " << out.path("train.jsonl") << ", pairs.jsonl, summary.csv, history.csv, janus.svg\n";
   return 0;
 }
 

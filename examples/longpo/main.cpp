@@ -13,7 +13,6 @@
 #include <array>
 #include <cstdint>
 #include <cstdio>
-#include <filesystem>
 #include <iostream>
 #include <random>
 #include <sstream>
@@ -32,8 +31,7 @@
 #include <prefopt/selfplay/sampling.hpp>
 
 #include "../common/cli.hpp"
-#include "../common/json_output.hpp"
-#include "../common/svg_plot.hpp"
+#include "../common/demo_output.hpp"
 
 namespace data = prefopt::data;
 namespace ex = prefopt::examples;
@@ -161,12 +159,6 @@ index_t mode(const std::vector<double>& p, index_t skip = -1) {
   return best;
 }
 
-std::string fmt(double v, const char* f = "%.4f") {
-  char b[48];
-  std::snprintf(b, sizeof b, f, v);
-  return b;
-}
-
 std::string answer_text(index_t y) { return "answer " + std::to_string(y); }
 
 int run(int argc, char** argv) {
@@ -182,11 +174,7 @@ int run(int argc, char** argv) {
   prefopt::require_positive_finite("--beta", o.beta);
   prefopt::require_positive_finite("--lambda", o.lambda);
   prefopt::require_positive_finite("--lr", o.lr);
-  const std::filesystem::path dir(o.out);
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  prefopt::require(!ec && std::filesystem::is_directory(dir), "--out", o.out, "cannot create the output directory");
-  auto write = [&](const char* name, const std::string& text) { ex::write_output_file("--out", (dir / name).string(), text); };
+  const ex::demo_output out(o.out);
 
   world w{{}, std::mt19937_64(o.seed)};
   for (auto& row : w.a)
@@ -237,8 +225,8 @@ int run(int argc, char** argv) {
              ", \"short_prompts\": [" + shorts + "], \"questions\": [" + questions + "], \"chosens\": [" + chosens +
              "], \"rejecteds\": [" + rejecteds + "]}\n";
   }
-  write("train.jsonl", jsonl);
-  const auto samples = data::read_longpo_samples((dir / "train.jsonl").string());
+  out.write("train.jsonl", jsonl);
+  const auto samples = data::read_longpo_samples(out.path("train.jsonl"));
   std::vector<sp::pair_turn<>> long_turns, short_turns;
   auto answer_of = [](const std::string& text) { return static_cast<index_t>(std::stoi(text.substr(7))); };
   for (std::size_t d = 0; d < samples.size(); ++d)
@@ -268,7 +256,7 @@ int run(int argc, char** argv) {
     auto trace = [&](index_t s) {
       if (s % history_every != 0) return;
       const double ql = test_long.accuracy(pol.weights()), qs = test_short.accuracy(pol.weights());
-      history << s << ',' << name << ',' << fmt(ql, "%.6f") << ',' << fmt(qs, "%.6f") << '\n';
+      history << s << ',' << name << ',' << ex::format_number(ql, "%.6f") << ',' << ex::format_number(qs, "%.6f") << '\n';
       plot.back().x.push_back(static_cast<double>(s));
       plot.back().solid.push_back(ql);
       plot.back().dotted.push_back(qs);
@@ -288,11 +276,11 @@ int run(int argc, char** argv) {
 
   // 5. The table.
   std::cout << "LongPO toy, seed " << o.seed << ": long context = " << o.context << " chunks (1 relevant), " << answers
-            << " answers, chance " << fmt(1.0 / answers, "%.3f") << "\n"
+            << " answers, chance " << ex::format_number(1.0 / answers, "%.3f") << "\n"
             << "data: " << samples.size() << " documents x " << turns << " turns; chosen = the start's answer with the short chunk, "
             << "rejected = with the long context\n"
-            << "training: " << o.steps << " Adam steps (lr " << fmt(o.lr, "%g") << "), beta " << fmt(o.beta, "%g")
-            << ", lambda " << fmt(o.lambda, "%g") << "; quality = P(true answer) on " << test_docs * turns
+            << "training: " << o.steps << " Adam steps (lr " << ex::format_number(o.lr, "%g") << "), beta " << ex::format_number(o.beta, "%g")
+            << ", lambda " << ex::format_number(o.lambda, "%g") << "; quality = P(true answer) on " << test_docs * turns
             << " held-out questions\n\n"
             << "method                       long-context quality   short-context quality\n";
   std::ostringstream summary;
@@ -302,15 +290,11 @@ int run(int argc, char** argv) {
     char line[160];
     std::snprintf(line, sizeof line, "%-7s %-25s %14.3f %23.3f\n", k == 0 ? "before" : "after", results[k].name.c_str(), ql, qs);
     std::cout << line;
-    summary << results[k].name << ',' << fmt(ql, "%.6f") << ',' << fmt(qs, "%.6f") << '\n';
+    summary << results[k].name << ',' << ex::format_number(ql, "%.6f") << ',' << ex::format_number(qs, "%.6f") << '\n';
   }
-  write("summary.csv", summary.str());
-  write("history.csv", history.str());
-  std::ostringstream svg;
-  ex::write_line_plot(svg, plot, "LongPO toy: P(true answer) while training on long contexts", "training step",
-                      "P(true answer)", "long contexts", "short contexts", ex::y_axis::linear);
-  write("longpo.svg", svg.str());
-  std::cout << "\nwrote " << (dir / "train.jsonl").string() << ", summary.csv, history.csv, longpo.svg\n";
+  out.write_results(summary.str(), history.str(), plot, "longpo.svg", "LongPO toy: P(true answer) while training on long contexts",
+                    "P(true answer)", "long contexts", "short contexts");
+  std::cout << "\nwrote " << out.path("train.jsonl") << ", summary.csv, history.csv, longpo.svg\n";
   return 0;
 }
 
