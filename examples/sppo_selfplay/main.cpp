@@ -36,7 +36,7 @@
 #include <prefopt/selfplay/trainer.hpp>
 
 #include "matrix_csv.hpp"  // examples/nash: the same CSV reader as the nash tool
-#include "svg_plot.hpp"
+#include "../common/svg_plot.hpp"
 
 namespace {
 
@@ -374,12 +374,12 @@ int main(int argc, char** argv) {
             << ',' << fmt(h.exploitability_average, "%.17g") << ',' << fmt(h.win_rate_vs_initial, "%.17g")
             << ',' << fmt(h.win_rate_vs_previous, "%.17g") << ',' << fmt(h.kl_to_initial, "%.17g") << '\n';
     }
-    std::vector<sppo_selfplay::series> plot;
+    std::vector<prefopt::examples::series> plot;
     for (std::size_t k = 0; k < results.size(); ++k) {
       const std::string name(sp::method_name(o.methods[k]));
       write_policy(dir / ("policy_" + name + ".csv"), results[k].final_policy[0]);
       write_policy(dir / ("policy_" + name + "_average.csv"), results[k].average_policy[0]);
-      sppo_selfplay::series s{name, {}, {}, {}};
+      prefopt::examples::series s{name, {}, {}, {}};
       for (const auto& h : results[k].history) {
         s.x.push_back(static_cast<double>(h.iteration));
         s.solid.push_back(h.exploitability_average);
@@ -390,7 +390,7 @@ int main(int argc, char** argv) {
     {
       std::ofstream f(dir / "exploitability.svg", std::ios::binary);
       prefopt::require(static_cast<bool>(f), "--out", (dir / "exploitability.svg").string(), "cannot write file");
-      sppo_selfplay::write_log_plot(f, plot, "Self-play on " + o.env + " (n = " + std::to_string(n) + ")",
+      prefopt::examples::write_line_plot(f, plot, "Self-play on " + o.env + " (n = " + std::to_string(n) + ")",
                                     "iteration", "exploitability (log scale)", "average of iterates",
                                     "last iterate");
     }

@@ -1,6 +1,7 @@
 #pragma once
-// A small self-contained SVG line chart for sppo_selfplay: y on a log10 axis (values below the
-// floor are drawn at the floor), one colour per series, a solid and an optional dotted line each.
+// A small self-contained SVG line chart for the demos (sppo_selfplay, janus, longpo): y on a
+// log10 axis (values below the floor are drawn at the floor) or a linear one, one colour per
+// series, a solid and an optional dotted line each.
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -8,16 +9,20 @@
 #include <string>
 #include <vector>
 
-namespace sppo_selfplay {
+namespace prefopt::examples {
+
+enum class y_axis { log10, linear };
 
 struct series {
   std::string name;
   std::vector<double> x, solid, dotted;  // dotted may be empty
 };
 
-inline void write_log_plot(std::ostream& os, const std::vector<series>& all, const std::string& title,
+inline void write_line_plot(std::ostream& os, const std::vector<series>& all, const std::string& title,
                            const std::string& x_label, const std::string& y_label,
-                           const std::string& solid_meaning, const std::string& dotted_meaning) {
+                           const std::string& solid_meaning, const std::string& dotted_meaning,
+                           y_axis axis = y_axis::log10) {
+  const bool log_y = axis == y_axis::log10;
   const double w = 720, h = 440, left = 70, right = 170, top = 40, bottom = 50;
   const double floor_value = 1e-4;
   double xmax = 1, ymin = 1, ymax = floor_value * 10;
@@ -29,10 +34,17 @@ inline void write_log_plot(std::ostream& os, const std::vector<series>& all, con
         ymin = std::min(ymin, c), ymax = std::max(ymax, c);
       }
   }
-  const double lo = std::floor(std::log10(ymin)), hi = std::max(lo + 1, std::ceil(std::log10(ymax)));
+  if (!log_y) {  // the linear axis spans the raw values, padded to whole tenths
+    ymin = ymax = all.empty() || all[0].solid.empty() ? 0.0 : all[0].solid[0];
+    for (const auto& s : all)
+      for (const auto* v : {&s.solid, &s.dotted})
+        for (double y : *v) ymin = std::min(ymin, y), ymax = std::max(ymax, y);
+  }
+  const double lo = log_y ? std::floor(std::log10(ymin)) : std::floor(ymin * 10) / 10;
+  const double hi = log_y ? std::max(lo + 1, std::ceil(std::log10(ymax))) : std::max(lo + 0.1, std::ceil(ymax * 10) / 10);
   auto px = [&](double x) { return left + (w - left - right) * x / xmax; };
   auto py = [&](double y) {
-    const double l = std::log10(std::max(y, floor_value));
+    const double l = log_y ? std::log10(std::max(y, floor_value)) : y;
     return top + (h - top - bottom) * (hi - l) / (hi - lo);
   };
   auto num = [](double v) {
@@ -45,11 +57,17 @@ inline void write_log_plot(std::ostream& os, const std::vector<series>& all, con
      << "\" font-family=\"sans-serif\" font-size=\"12\">\n"
      << "<rect width=\"100%\" height=\"100%\" fill=\"white\"/>\n"
      << "<text x=\"" << w / 2 << "\" y=\"22\" text-anchor=\"middle\" font-size=\"15\">" << title << "</text>\n";
-  for (double d = lo; d <= hi; d += 1) {  // decades
-    os << "<line x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\"" << num(py(std::pow(10, d)))
-       << "\" y2=\"" << num(py(std::pow(10, d))) << "\" stroke=\"#ddd\"/>\n"
-       << "<text x=\"" << left - 6 << "\" y=\"" << num(py(std::pow(10, d)) + 4)
-       << "\" text-anchor=\"end\">1e" << static_cast<int>(d) << "</text>\n";
+  const int lines = log_y ? static_cast<int>(hi - lo) : 5;  // decades, or five linear steps
+  for (int k = 0; k <= lines; ++k) {
+    const double d = lo + (hi - lo) * k / lines, at = py(log_y ? std::pow(10, d) : d);
+    char label[32];
+    if (log_y)
+      std::snprintf(label, sizeof label, "1e%d", static_cast<int>(std::lround(d)));
+    else
+      std::snprintf(label, sizeof label, "%.3g", d);
+    os << "<line x1=\"" << left << "\" x2=\"" << w - right << "\" y1=\"" << num(at) << "\" y2=\"" << num(at)
+       << "\" stroke=\"#ddd\"/>\n"
+       << "<text x=\"" << left - 6 << "\" y=\"" << num(at + 4) << "\" text-anchor=\"end\">" << label << "</text>\n";
   }
   const int ticks = 5;
   for (int i = 0; i <= ticks; ++i) {
@@ -86,4 +104,4 @@ inline void write_log_plot(std::ostream& os, const std::vector<series>& all, con
      << dotted_meaning << "</text>\n</svg>\n";
 }
 
-}  // namespace sppo_selfplay
+}  // namespace prefopt::examples
