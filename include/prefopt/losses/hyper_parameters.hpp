@@ -27,8 +27,11 @@ struct hyper_parameters {
 
 /// A field of hyper_parameters and its name.
 struct hyper_parameter_field {
+  // Through an alias: nvcc's front end re-emits a bare pointer-to-member declarator with
+  // parentheses that g++ then warns about (-Wparentheses).
+  using member_pointer = std::optional<double> hyper_parameters::*;
   std::string_view name;
-  std::optional<double> hyper_parameters::*member;
+  member_pointer member;
 };
 
 /// Every field of hyper_parameters, in declaration order.
