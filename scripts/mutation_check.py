@@ -3,10 +3,11 @@
 
 Each catalogue entry names a file, one or more exact snippets of its current text (found by
 content, never by line number; the script stops if a snippet is missing or occurs more than
-once), their replacements, the test executables to rebuild and the ctest regex to run. For each
-entry the script plants the bug in place, rebuilds only those targets in the build directory
-given by --build (configured Release, CUDA off, ccache, on first use), runs the tests, restores
-the file (try/finally, also on Ctrl-C) and records the first failing test. It ends with a
+once), their replacements, and the test suites that should catch it (cmake targets and ctest
+regex). For each entry the script plants the bug in place, rebuilds the entry's suites in the
+build directory given by --build (configured Release, CUDA off, ccache, on first use) one suite
+at a time until one fails, restores the file (try/finally, also on Ctrl-C) and records the first
+failing test. It ends with a
 markdown table: id | file | bug | caught by | caught.
 
 Not part of CI (minutes per entry). Examples:
@@ -41,12 +42,6 @@ GAME = (["prefopt_tests_game"], r"^prefopt_tests_game:")
 SELFPLAY = (["prefopt_tests_selfplay"], r"^prefopt_tests_selfplay:")
 
 
-def suites(*groups):
-    targets, regexes = [], []
-    for t, r in groups:
-        targets += t
-        regexes.append(r)
-    return targets, "|".join(regexes)
 
 
 @dataclasses.dataclass
@@ -55,14 +50,16 @@ class Mutant:
     file: str  # relative to the repository root
     bug: str
     edits: list  # [(original, replacement), ...], applied in order, each original unique
-    targets: list
-    tests: str  # ctest -R regex
+    suites: list  # [(cmake targets, ctest -R regex), ...], run in order until one fails
     planted: bool = False  # one of issue 18's seven planted bugs
 
+    @property
+    def targets(self):
+        return [t for targets, _ in self.suites for t in targets]
 
-def m(id, file, bug, edits, groups, planted=False):
-    targets, tests = suites(*groups)
-    return Mutant(id, file, bug, edits, targets, tests, planted)
+
+def m(id, file, bug, edits, suites, planted=False):
+    return Mutant(id, file, bug, edits, list(suites), planted)
 
 
 INC = "include/prefopt/"
@@ -350,7 +347,8 @@ def main():
         return 0
 
     build = (ROOT / args.build).resolve()
-    log = build.parent / (build.name + ".log")
+    build.mkdir(parents=True, exist_ok=True)
+    log = build / "mutation_check.log"  # every command and its output
     log.write_text("")
     configure(build, args.jobs, log)
     touched = sorted({mut.file for mut in selected})
@@ -360,7 +358,8 @@ def main():
     if not args.skip_baseline:
         groups = {}
         for mut in selected:
-            groups.setdefault((tuple(mut.targets), mut.tests), None)
+            for targets, tests in mut.suites:
+                groups.setdefault((tuple(targets), tests), None)
         for targets, tests in groups:
             print(f"baseline: {', '.join(targets)} ...", flush=True)
             status, first = build_and_test(build, list(targets), tests, args.jobs, args.timeout, log)
@@ -375,7 +374,11 @@ def main():
         start = time.time()
         with Restorer(path, original):
             path.write_text(mutated)
-            status, first = build_and_test(build, mut.targets, mut.tests, args.jobs, args.timeout, log)
+            # Suite by suite: the first that fails catches the bug (later suites are not built).
+            for targets, tests in mut.suites:
+                status, first = build_and_test(build, targets, tests, args.jobs, args.timeout, log)
+                if status != "pass":
+                    break
         if path.read_bytes() != original:
             fail(f"{mut.file} was not restored")
         caught = status == "fail"
