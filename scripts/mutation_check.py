@@ -14,6 +14,10 @@ Not part of CI (minutes per entry). Examples:
   scripts/mutation_check.py --list
   scripts/mutation_check.py --only grad_nll_sum,kto_unpaired_rejected_sum
   scripts/mutation_check.py                       # the whole catalogue
+The sources are restored after each entry, but the test executables in the build directory are
+left as the last mutant built them: rebuild before using that directory for anything else, and do
+not build from the same source tree while the script runs (a parallel build would compile the
+planted bug).
 Exit status: 0 when every entry run was caught, 1 when one was not, 2 on a setup error (missing
 or ambiguous snippet, a baseline failure, a file left modified).
 """
