@@ -41,6 +41,7 @@
 #include <prefopt/losses/from_logits.hpp>
 #include <prefopt/losses/kto_unpaired.hpp>
 #include <prefopt/losses/registry.hpp>
+#include <support/random.hpp>
 
 #include "backend_checks.hpp"
 
@@ -80,9 +81,9 @@ struct loss_inputs {
 
 template <class T>
 loss_inputs<T> make_loss_inputs(std::size_t n, std::uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> noise(0.0, 1.0);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  prefopt_test::bits_rng gen(seed);
+  const auto noise = [](prefopt_test::bits_rng& g) { return g.normal(); };
+  const auto unit = [](prefopt_test::bits_rng& g) { return g.uniform(); };
   loss_inputs<T> in;
   const auto logp = [&] { return static_cast<T>(-1.0 - 30.0 * unit(gen)); };
   for (std::size_t i = 0; i < n; ++i) {
@@ -90,14 +91,14 @@ loss_inputs<T> make_loss_inputs(std::size_t n, std::uint32_t seed) {
     in.cl.push_back(logp());
     in.rw.push_back(static_cast<T>(in.cw.back() + 3.0 * noise(gen)));
     in.rl.push_back(static_cast<T>(in.cl.back() + 3.0 * noise(gen)));
-    in.nw.push_back(static_cast<T>(1 + gen() % 40));
-    in.nl.push_back(static_cast<T>(1 + gen() % 40));
+    in.nw.push_back(static_cast<T>(1 + gen.below(40)));
+    in.nl.push_back(static_cast<T>(1 + gen.below(40)));
     in.pw.push_back(static_cast<T>(unit(gen)));
     in.pl.push_back(static_cast<T>(unit(gen)));
     in.kp.push_back(logp());
     in.kr.push_back(static_cast<T>(in.kp.back() - 2.0 + noise(gen)));  // z0 > 0: not clamped
     in.nll.push_back(static_cast<T>(-in.cw.back() / in.nw.back() + 0.1 * noise(gen)));
-    in.desirable.push_back(static_cast<std::uint8_t>(gen() % 3 != 0));
+    in.desirable.push_back(static_cast<std::uint8_t>(gen.below(3) != 0));
   }
   return in;
 }
@@ -284,12 +285,11 @@ logits_outcome<typename B::scalar_type> run_from_logits(loss_case c,
 /// A random n x n preference matrix (P_ji = 1 − P_ij, diagonal ½).
 template <class T>
 prefmodel::preference_matrix<T> make_preferences(index_t n, std::uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> unit(0.0, 1.0);
+  prefopt_test::bits_rng gen(seed);
   std::vector<T> p(static_cast<std::size_t>(n * n), T(0.5));
   for (index_t i = 0; i < n; ++i)
     for (index_t j = i + 1; j < n; ++j) {
-      const T v = static_cast<T>(unit(gen));
+      const T v = static_cast<T>(gen.uniform());
       p[static_cast<std::size_t>(i * n + j)] = v;
       p[static_cast<std::size_t>(j * n + i)] = T(1) - v;
     }
@@ -299,10 +299,9 @@ prefmodel::preference_matrix<T> make_preferences(index_t n, std::uint32_t seed) 
 /// `count` payoffs of shape rows x cols with entries uniform in [−1, 1], back to back.
 template <class T>
 std::vector<T> make_payoffs(index_t count, index_t rows, index_t cols, std::uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::uniform_real_distribution<double> unit(-1.0, 1.0);
+  prefopt_test::bits_rng gen(seed);
   std::vector<T> a(static_cast<std::size_t>(count * rows * cols));
-  for (auto& x : a) x = static_cast<T>(unit(gen));
+  for (auto& x : a) x = static_cast<T>(gen.uniform(-1.0, 1.0));
   return a;
 }
 

@@ -25,6 +25,7 @@
 #include <prefopt/core/errors.hpp>
 #include <prefopt/core/numerics.hpp>
 #include <prefopt/logps/sequence_logps.hpp>
+#include <support/random.hpp>
 
 namespace prefopt::testing {
 
@@ -69,10 +70,9 @@ std::vector<typename B::scalar_type> download_matrix(const typename B::matrix_ty
 
 template <class T>
 std::vector<T> normal_values(std::size_t n, double scale, std::uint32_t seed) {
-  std::mt19937 gen(seed);
-  std::normal_distribution<double> dist(0.0, scale);
+  prefopt_test::bits_rng gen(seed);
   std::vector<T> v(n);
-  for (auto& x : v) x = static_cast<T>(dist(gen));
+  for (auto& x : v) x = static_cast<T>(scale * gen.normal());
   return v;
 }
 
@@ -246,9 +246,9 @@ struct token_batch {
       mask.resize(labels.size());
       for (auto& m : mask) m = static_cast<std::uint8_t>(gen() % 3 != 0);
     }
-    const index_t P = layout.predicted_positions(t);
+    const index_t P = shift ? t - 1 : t;
     for (index_t bb = 0; bb < b; ++bb) {
-      const auto col = static_cast<std::size_t>(bb * t + layout.label_column(P - 1));
+      const auto col = static_cast<std::size_t>(bb * t + label_col(P - 1));
       labels[col] = static_cast<L>(bb % v);  // keep one counted position per sequence
       if (!mask.empty()) mask[col] = 1;
       for (index_t tt = 0; tt < t; ++tt) {  // -inf somewhere that is never a label
@@ -261,8 +261,13 @@ struct token_batch {
       }
     }
   }
+  // The causal-LM shift written out (not token_layout::label_column / predicted_positions, the
+  // library's code under test): under shift, logit row p predicts label p + 1 and the last row
+  // predicts nothing.
+  index_t label_col(index_t p) const { return layout.shift_labels ? p + 1 : p; }
+  index_t predicted() const { return layout.shift_labels ? time - 1 : time; }
   bool counted(index_t b, index_t p) const {
-    const index_t col = layout.label_column(p);
+    const index_t col = label_col(p);
     const auto y = labels[static_cast<std::size_t>(b * time + col)];
     return y != static_cast<L>(layout.ignore_index) &&
            (mask.empty() || mask[static_cast<std::size_t>(b * time + col)] != 0);
@@ -296,7 +301,7 @@ struct reference_forward {
 
 template <class T, class L>
 reference_forward reference_logps(const token_batch<T, L>& h) {
-  const index_t P = h.layout.predicted_positions(h.time);
+  const index_t P = h.predicted();
   reference_forward r;
   r.logp.assign(static_cast<std::size_t>(h.batch * P), 0);
   r.lse = r.logp;
@@ -311,7 +316,7 @@ reference_forward reference_logps(const token_batch<T, L>& h) {
       for (index_t v = 0; v < h.vocab; ++v) s += std::exp(static_cast<long double>(x[v]) - m);
       const auto k = static_cast<std::size_t>(b * P + p);
       r.lse[k] = m + std::log(s);
-      r.logp[k] = x[h.labels[static_cast<std::size_t>(b * h.time + h.layout.label_column(p))]] - r.lse[k];
+      r.logp[k] = x[h.labels[static_cast<std::size_t>(b * h.time + h.label_col(p))]] - r.lse[k];
       r.sum[static_cast<std::size_t>(b)] += r.logp[k];
       r.count[static_cast<std::size_t>(b)] += 1;
     }
@@ -329,7 +334,7 @@ void check_sequence_logps_forward(bool with_mask, bool shift, index_t vocab) {
   const auto ref = reference_logps(h);
   const auto logp = download_matrix<B>(out.token_logps), lse = download_matrix<B>(out.token_lse);
   const auto sum = B::to_host(out.sum), count = B::to_host(out.count), mean = B::to_host(out.mean);
-  const index_t P = h.layout.predicted_positions(h.time);
+  const index_t P = h.predicted();
   REQUIRE(logp.size() == static_cast<std::size_t>(h.batch * P));
   for (std::size_t k = 0; k < logp.size(); ++k) {
     INFO("row " << k);
@@ -357,7 +362,7 @@ void check_sequence_logps_backward(bool with_mask, bool shift, index_t vocab) {
   const auto g = download_matrix<B>(
       sequence_logps_backward<B>(d.lv, d.lb, d.mk, fwd, grad_sum, &grad_mean, opt));
   const auto ref = reference_logps(h);
-  const index_t P = h.layout.predicted_positions(h.time);
+  const index_t P = h.predicted();
   REQUIRE(g.size() == static_cast<std::size_t>(h.batch * h.time * h.vocab));
   for (index_t b = 0; b < h.batch; ++b)
     for (index_t t = 0; t < h.time; ++t) {
@@ -367,7 +372,7 @@ void check_sequence_logps_backward(bool with_mask, bool shift, index_t vocab) {
       for (index_t v = 0; v < h.vocab; ++v) {
         long double want = 0;
         if (counted) {
-          const auto y = h.labels[static_cast<std::size_t>(b * h.time + h.layout.label_column(t))];
+          const auto y = h.labels[static_cast<std::size_t>(b * h.time + h.label_col(t))];
           want = c * ((v == y ? 1.0L : 0.0L) -
                       std::exp(static_cast<long double>(x[v]) - ref.lse[static_cast<std::size_t>(b * P + t)]));
         }

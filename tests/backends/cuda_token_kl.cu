@@ -18,7 +18,7 @@
 #include <string>
 #include <vector>
 
-#include "../kl/random.hpp"
+#include "../support/random.hpp"
 #include "support/device_skip.hpp"
 
 namespace {

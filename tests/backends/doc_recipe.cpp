@@ -16,6 +16,7 @@
 #include <prefopt/logps/sequence_logps.hpp>
 #include <prefopt/losses/dpo.hpp>
 #include <prefopt/losses/preference_loss.hpp>
+#include <support/random.hpp>
 
 #include "recipe_backend.hpp"
 
@@ -27,10 +28,9 @@ static_assert(!prefopt::fused_logps_backend<B>);  // the recipe takes the generi
 
 TEST_CASE("the docs/backends.md recipe runs sequence_logps (generic path)", "[backends][recipe]") {
   const index_t batch = 2, time = 5, vocab = 7;
-  std::mt19937 gen(3);
-  std::normal_distribution<double> normal(0.0, 2.0);
+  prefopt_test::bits_rng gen(3);
   std::vector<double> logits(static_cast<std::size_t>(batch * time * vocab));
-  for (auto& x : logits) x = normal(gen);
+  for (auto& x : logits) x = 2.0 * gen.normal();
   const std::vector<std::int64_t> labels{3, 0, 6, -100, 2, 1, 1, 5, 4, 0};
   const auto r = prefopt::sequence_logps<B>(
       prefopt::logits_view<const double>::contiguous(logits.data(), batch, time, vocab),

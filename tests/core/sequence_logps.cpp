@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <limits>
 #include <prefopt/logps/sequence_logps.hpp>
+#include <support/random.hpp>
 #include <random>
 #include <span>
 #include <vector>
@@ -24,9 +25,11 @@ struct token_batch {
 
 token_batch random_batch(index_t batch, index_t time, index_t vocab, unsigned seed,
                          double scale = 3.0) {
-  std::mt19937_64 rng(seed);
-  std::normal_distribution<double> normal(0.0, scale);
-  std::uniform_int_distribution<std::int64_t> token(0, vocab - 1);
+  prefopt_test::bits_rng rng(seed);
+  const auto normal = [scale](prefopt_test::bits_rng& g) { return scale * g.normal(); };
+  const auto token = [vocab](prefopt_test::bits_rng& g) {
+    return static_cast<std::int64_t>(g.below(static_cast<std::uint64_t>(vocab)));
+  };
   token_batch tb{batch, time, vocab, {}, {}, {}};
   tb.logits.resize(static_cast<std::size_t>(batch * time * vocab));
   for (auto& x : tb.logits) x = normal(rng);
@@ -57,6 +60,16 @@ std::vector<long double> naive_sums(const token_batch& tb, bool use_mask) {
       sums[static_cast<std::size_t>(b)] += row[tb.labels[li]] - m - std::log(s);
     }
   return sums;
+}
+// The counted positions of the same definition.
+std::vector<int> naive_counts(const token_batch& tb, bool use_mask) {
+  std::vector<int> counts(static_cast<std::size_t>(tb.batch), 0);
+  for (index_t b = 0; b < tb.batch; ++b)
+    for (index_t t = 0; t + 1 < tb.time; ++t) {
+      const auto li = static_cast<std::size_t>(b * tb.time + t + 1);
+      if (tb.labels[li] != -100 && !(use_mask && tb.mask[li] == 0)) ++counts[static_cast<std::size_t>(b)];
+    }
+  return counts;
 }
 
 template <class T>
@@ -97,16 +110,17 @@ TEMPLATE_TEST_CASE("sequence_logps matches a naive log-softmax with shift and ma
     auto r = use_mask ? prefopt::sequence_logps<B>(v.lv, v.labels, v.mask)
                       : prefopt::sequence_logps<B>(v.lv, v.labels);
     const auto want = naive_sums(tb, use_mask);
+    const auto want_count = naive_counts(tb, use_mask);
     const auto sum = host<B>(r.sum), count = host<B>(r.count), mean = host<B>(r.mean);
     for (index_t b = 0; b < tb.batch; ++b) {
       const auto i = static_cast<std::size_t>(b);
       CHECK(sum[i] == Approx(static_cast<double>(want[i])).epsilon(tol));
-      CHECK(mean[i] == Approx(static_cast<double>(want[i]) / count[i]).epsilon(tol));
+      CHECK(count[i] == T(want_count[i]));
+      CHECK(mean[i] == Approx(static_cast<double>(want[i]) / want_count[i]).epsilon(tol));
     }
-    // counts: positions 0..T-2 predict labels 1..T-1; mask starts at t = b + 1
-    const index_t expected_b0 = use_mask ? 8 : 8, expected_b1 = use_mask ? 6 : 7;
-    CHECK(count[0] == T(expected_b0));
-    CHECK(count[1] == T(expected_b1));
+    // Positions 0..T-2 predict labels 1..T-1. Sequence 1: label 7 is ignore_index (7 of 8
+    // counted without the mask); its mask is 0 up to t = 1, hiding label 1 too (6 of 8).
+    CHECK(want_count[1] == (use_mask ? 6 : 7));
     CHECK(B::rows(r.token_logps) == 3);
     CHECK(B::cols(r.token_logps) == 8);
   }

@@ -10,7 +10,7 @@
 #include <prefopt/kl/token_kl.hpp>
 #include <vector>
 
-#include "random.hpp"
+#include <support/random.hpp>
 
 namespace {
 using prefopt::index_t;

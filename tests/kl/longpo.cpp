@@ -10,7 +10,7 @@
 #include <prefopt/losses/longpo.hpp>
 #include <vector>
 
-#include "random.hpp"
+#include <support/random.hpp>
 
 using prefopt::index_t;
 

@@ -11,7 +11,7 @@
 #include <prefopt/losses/dpo.hpp>
 #include <vector>
 
-#include "random.hpp"
+#include <support/random.hpp>
 
 namespace pl = prefopt::losses;
 using prefopt::index_t;

@@ -11,7 +11,7 @@
 #include <string>
 #include <vector>
 
-#include "random.hpp"
+#include <support/random.hpp>
 
 namespace {
 

@@ -13,6 +13,7 @@
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/losses/from_logits.hpp>
 #include <prefopt/losses/registry.hpp>
+#include <support/random.hpp>
 
 #include "support.hpp"
 #include "support/backends.hpp"
@@ -31,13 +32,12 @@ struct chain_t {
   std::vector<T> kl_policy{-5, -6, -7}, kl_ref{-5.5, -6.2, -6.0};
 
   explicit chain_t(unsigned seed) {
-    std::mt19937_64 rng(seed);
-    std::normal_distribution<double> z(0.0, 1.5);
-    std::uniform_int_distribution<int> tok(0, V - 1);
-    for (prefopt::index_t i = 0; i < N * Tw * V; ++i) chosen_logits.push_back(T(z(rng)));
-    for (prefopt::index_t i = 0; i < N * Tl * V; ++i) rejected_logits.push_back(T(z(rng)));
-    for (prefopt::index_t i = 0; i < N * Tw; ++i) chosen_labels.push_back(tok(rng));
-    for (prefopt::index_t i = 0; i < N * Tl; ++i) rejected_labels.push_back(tok(rng));
+    prefopt_test::bits_rng rng(seed);
+    const auto tok = [&] { return static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(V))); };
+    for (prefopt::index_t i = 0; i < N * Tw * V; ++i) chosen_logits.push_back(T(1.5 * rng.normal()));
+    for (prefopt::index_t i = 0; i < N * Tl * V; ++i) rejected_logits.push_back(T(1.5 * rng.normal()));
+    for (prefopt::index_t i = 0; i < N * Tw; ++i) chosen_labels.push_back(tok());
+    for (prefopt::index_t i = 0; i < N * Tl; ++i) rejected_labels.push_back(tok());
     // Prompt position 1 is masked out of the completion; one label is ignore_index.
     for (prefopt::index_t i = 0; i < N * Tw; ++i) chosen_mask.push_back(i % Tw == 1 ? 0 : 1);
     for (prefopt::index_t i = 0; i < N * Tl; ++i) rejected_mask.push_back(1);

@@ -4,6 +4,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <cstdint>
 #include <fstream>
 #include <map>
 #include <optional>
@@ -13,6 +14,7 @@
 #include <vector>
 
 #include <prefopt/backends/eigen.hpp>
+#include <prefopt/losses/kto_unpaired.hpp>
 #include <prefopt/losses/registry.hpp>
 
 #include "csv_table.hpp"
@@ -27,6 +29,17 @@ loss_table::csv_table load(const std::string& file) {
   std::ifstream in(std::string(PREFOPT_LOSS_FIXTURE_DIR) + "/" + file);
   REQUIRE(in.good());
   return loss_table::read_csv(in);
+}
+bool fixture_exists(const std::string& file) {
+  return std::ifstream(std::string(PREFOPT_LOSS_FIXTURE_DIR) + "/" + file).good();
+}
+
+/// The gradient's sign wherever the reference is non-zero above the comparison's absolute floor
+/// (a relative tolerance alone lets a tiny entry of the wrong sign pass under the floor).
+void check_sign(double got, double want, double abs_floor) {
+  if (std::fabs(want) <= abs_floor) return;
+  INFO("reference " << want << ", got " << got);
+  CHECK((want > 0 ? got > 0 : got < 0));
 }
 
 columns numeric_columns(const loss_table::csv_table& t) {
@@ -102,6 +115,23 @@ void check_case(const fixture_case& c, double rel, double floor_factor, double a
     CHECK(losses_test::close(out.per_pair[k], el[i], rel, loss_floor));
     CHECK(losses_test::close(out.grad_chosen[k], egc[i], rel, grad_floor));
     CHECK(losses_test::close(out.grad_rejected[k], egr[i], rel, grad_floor));
+    check_sign(out.grad_chosen[k], egc[i], abs_floor);
+    check_sign(out.grad_rejected[k], egr[i], abs_floor);
+  }
+  // d/d chosen_nll, for the cases that pass chosen_nll to a loss that reads it.
+  const bool nll_given = tr.has_nll && typed.count("chosen_nll") != 0;
+  CHECK(fixture_exists(name + ".grad_nll.csv") == nll_given);
+  if (nll_given) {
+    const auto egn = numeric_columns(load(name + ".grad_nll.csv")).at("grad_nll");
+    REQUIRE(static_cast<std::size_t>(out.grad_nll.size()) == egn.size());
+    for (std::size_t i = 0; i < egn.size(); ++i) {
+      INFO("grad_nll row " << i);
+      const auto k = static_cast<Eigen::Index>(i);
+      CHECK(losses_test::close(out.grad_nll[k], egn[i], rel, floor_factor * std::fabs(egn[i]) + abs_floor));
+      check_sign(out.grad_nll[k], egn[i], abs_floor);
+    }
+  } else {
+    CHECK(out.grad_nll.size() == 0);
   }
   CHECK(losses_test::close(out.loss, c.number("loss_reduced"), rel));
   const auto values = out.metrics.values();
@@ -122,6 +152,54 @@ TEST_CASE("every loss matches the PyTorch autograd fixtures in double to 1e-9", 
 TEST_CASE("every loss matches the PyTorch fixtures in float to float precision", "[losses][fixtures][float]") {
   // Tails such as bco_pair's e^-276 underflow in float: an absolute floor at float resolution.
   for (const auto& c : cases()) check_case<float>(c, 2e-3, 2e-4, 1e-7);
+}
+
+template <class T>
+void check_kto_unpaired(double rel, double abs_floor) {
+  using B = prefopt::eigen::backend<T>;
+  const columns in = numeric_columns(load("kto_unpaired.csv"));
+  const columns kl = numeric_columns(load("kto_unpaired_kl.csv"));
+  const std::vector<T> policy(in.at("policy_logps").begin(), in.at("policy_logps").end()),
+      ref(in.at("ref_logps").begin(), in.at("ref_logps").end()),
+      kp(kl.at("kl_policy_logps").begin(), kl.at("kl_policy_logps").end()),
+      kr(kl.at("kl_ref_logps").begin(), kl.at("kl_ref_logps").end());
+  std::vector<std::uint8_t> desirable;
+  for (double d : in.at("desirable")) desirable.push_back(d != 0 ? 1 : 0);
+  const auto t = load("kto_unpaired_cases.csv");
+  REQUIRE(t.rows.size() == 2);
+  for (const auto& row : t.rows) {
+    std::map<std::string, std::string> f;
+    for (std::size_t k = 0; k < t.header.size(); ++k) f[t.header[k]] = row[k];
+    const std::string name = f.at("case");
+    INFO("case " << name);
+    const pl::kto<T> loss(T(std::stod(f.at("beta"))), T(std::stod(f.at("desirable_weight"))),
+                          T(std::stod(f.at("undesirable_weight"))));
+    pl::preference_loss_options<T> options;
+    options.reduce = f.at("reduction") == "sum" ? pl::reduction::sum : pl::reduction::mean;
+    const auto out = pl::kto_loss<B>(loss, {policy, ref, desirable, kp, kr}, options);
+    const columns expected = numeric_columns(load(name + ".expected.csv"));
+    const auto& el = expected.at("loss");
+    const auto& eg = expected.at("grad");
+    REQUIRE(static_cast<std::size_t>(out.per_example.size()) == el.size());
+    for (std::size_t i = 0; i < el.size(); ++i) {
+      INFO("row " << i);
+      const auto k = static_cast<Eigen::Index>(i);
+      CHECK(losses_test::close(out.per_example[k], el[i], rel, abs_floor));
+      CHECK(losses_test::close(out.grad[k], eg[i], rel, abs_floor));
+      check_sign(out.grad[k], eg[i], abs_floor);
+    }
+    CHECK(losses_test::close(out.loss, std::stod(f.at("loss_reduced")), rel));
+    CHECK(losses_test::close(out.kl_baseline, std::stod(f.at("kl_baseline")), rel));
+    CHECK(losses_test::close(out.rewards_chosen, std::stod(f.at("rewards_chosen")), rel));
+    CHECK(losses_test::close(out.rewards_rejected, std::stod(f.at("rewards_rejected")), rel));
+    CHECK(out.desirable_count == std::stoi(f.at("desirable_count")));
+  }
+}
+
+TEST_CASE("unpaired KTO matches the PyTorch fixtures: losses, gradients, z0 and group rewards",
+          "[losses][fixtures][kto]") {
+  check_kto_unpaired<double>(1e-9, 1e-300);
+  check_kto_unpaired<float>(2e-3, 1e-7);
 }
 
 TEST_CASE("the fixtures cover every registered loss", "[losses][fixtures]") {

@@ -31,7 +31,8 @@ pl::pair_result<T> eval(const pl::any_loss<T>& loss, const pl::pair_input<T>& p,
 
 /// A random pair away from kinks (hinge: z < 1 is ensured by the caller's beta).
 pl::pair_input<double> random_pair(std::mt19937_64& rng) {
-  std::uniform_real_distribution<double> u(0.0, 1.0);
+  // Uniform in [0, 1) from 53 raw bits: the same stream with every standard library.
+  const auto u = [](std::mt19937_64& g) { return static_cast<double>(g() >> 11) * 0x1.0p-53; };
   pl::pair_input<double> p;
   p.chosen_tokens = 1 + std::floor(40 * u(rng));
   p.rejected_tokens = 1 + std::floor(40 * u(rng));

@@ -2,6 +2,7 @@
 // ranks, agreement of the bootstrap spread with the observed-information standard errors; and
 // the Elo scale.
 #include <catch2/catch.hpp>
+#include <algorithm>
 #include <cmath>
 #include <random>
 #include <string>
@@ -12,6 +13,8 @@
 #include <prefopt/prefmodel/bootstrap.hpp>
 #include <prefopt/prefmodel/rating_scale.hpp>
 
+#include <support/random.hpp>
+
 #include "fixtures.hpp"
 
 namespace pm = prefopt::prefmodel;
@@ -19,7 +22,64 @@ using prefopt::index_t;
 
 namespace {
 pm::comparison_data<double> sample_data() { return fixtures::arena_sample(); }
+
+/// The q-quantile of a sample by numpy's default ("linear") rule, written out: sort, h = (n − 1) q,
+/// x[⌊h⌋] + (h − ⌊h⌋)(x[⌊h⌋ + 1] − x[⌊h⌋]).
+double numpy_quantile(std::vector<double> v, double q) {
+  std::sort(v.begin(), v.end());
+  const double h = (static_cast<double>(v.size()) - 1) * q;
+  const auto lo = static_cast<std::size_t>(std::floor(h));
+  if (lo + 1 >= v.size()) return v.back();
+  return v[lo] + (h - static_cast<double>(lo)) * (v[lo + 1] - v[lo]);
+}
+
+/// Item i's column of bootstrap samples.
+std::vector<double> column(const pm::bootstrap_result<double>& b, index_t i) {
+  std::vector<double> c;
+  for (index_t r = 0; r < b.rounds; ++r) c.push_back(b.sample(r, i));
+  return c;
+}
+
+/// Two-sided standard normal quantile z_{(1+c)/2}, by bisection on erfc (no library quantile).
+double normal_two_sided(double confidence) {
+  double lo = 0, hi = 10;
+  for (int k = 0; k < 200; ++k) {
+    const double mid = (lo + hi) / 2;
+    (std::erfc(mid / std::sqrt(2.0)) > 1 - confidence ? lo : hi) = mid;
+  }
+  return (lo + hi) / 2;
+}
 }  // namespace
+
+TEST_CASE("Bootstrap confidence level: 0.95 by default, intervals at the requested quantiles",
+          "[prefmodel][bootstrap]") {
+  CHECK(pm::bootstrap_options<double>{}.confidence == 0.95);
+  CHECK(normal_two_sided(0.95) == Approx(1.959963984540054).epsilon(1e-12));
+  const auto data = sample_data();
+  pm::bootstrap_options<double> opt;
+  opt.rounds = 101;
+  opt.seed = 11;
+  for (double c : {0.95, 0.8, 0.5}) {
+    INFO("confidence " << c);
+    opt.confidence = c;
+    const auto boot = pm::bootstrap_bradley_terry(data, opt);
+    for (index_t i = 0; i < data.num_items(); ++i) {
+      const auto col = column(boot, i);
+      CHECK(boot.lower[i] == Approx(numpy_quantile(col, (1 - c) / 2)).margin(1e-12));
+      CHECK(boot.upper[i] == Approx(numpy_quantile(col, (1 + c) / 2)).margin(1e-12));
+      CHECK(boot.median[i] == Approx(numpy_quantile(col, 0.5)).margin(1e-12));
+    }
+  }
+  // The default run is the 0.95 run.
+  opt.confidence = 0.95;
+  const auto a = pm::bootstrap_bradley_terry(data, opt);
+  pm::bootstrap_options<double> defaults;
+  defaults.rounds = 101;
+  defaults.seed = 11;
+  const auto b = pm::bootstrap_bradley_terry(data, defaults);
+  CHECK(a.lower == b.lower);  // same seed, same rounds, same level: identical by construction
+  CHECK(a.upper == b.upper);
+}
 
 TEST_CASE("Bootstrap is reproducible by seed and independent of the thread count",
           "[prefmodel][bootstrap]") {
@@ -70,7 +130,11 @@ TEST_CASE("Bootstrap intervals bracket the MLE and match the observed-informatio
     mean /= double(boot.rounds);
     for (index_t r = 0; r < boot.rounds; ++r) var += std::pow(boot.sample(r, i) - mean, 2);
     const double sd = std::sqrt(var / double(boot.rounds - 1));
-    CHECK(sd == Approx(fit.std_error[i]).epsilon(0.2));  // sampling error of an SD at 400 draws ~4%
+    // Ties make a battle's outcome less variable than the model's Bernoulli, so the bootstrap SD
+    // is below the information SE on this sample (measured 0.80 .. 0.93 SE, both schemes, 400
+    // and 1000 rounds); the tie-free test below checks SD = SE to 5%.
+    CHECK(sd / fit.std_error[i] >= 0.75);
+    CHECK(sd / fit.std_error[i] <= 0.98);
     CHECK(mean == Approx(fit.theta[i]).margin(3 * fit.std_error[i] / std::sqrt(400.0) + 0.02));
   }
   // Arena ranks: the data come from well separated strengths at the ends of the list.
@@ -147,9 +211,9 @@ TEST_CASE("Elo scale: 400 points per factor 10 in odds, anchor pins a rating", "
 TEST_CASE("Bootstrap intervals match a FastChat-style NumPy bootstrap within Monte Carlo error",
           "[prefmodel][bootstrap]") {
   // tests/reference/prefmodel/fastchat_reference.py: 1000 multinomial rounds + L-BFGS per round,
-  // 2.5% / 97.5% quantiles of mean-1000 ratings. A 2.5% quantile from 1000 rounds has a Monte
-  // Carlo standard deviation of about 1 Elo point here (interval width ~55 points), so two
-  // independent bootstraps should agree to a few points.
+  // 2.5% / 97.5% quantiles of mean-1000 ratings. Two independent bootstraps of 1000 rounds
+  // (interval widths 47 .. 63 Elo) differ here by up to 4.4 Elo (measured: dolly-v2-12b's lower
+  // end), so the margin is 6 Elo.
   const auto data = sample_data();
   pm::bootstrap_options<double> opt;
   opt.rounds = 1000;
@@ -167,6 +231,57 @@ TEST_CASE("Bootstrap intervals match a FastChat-style NumPy bootstrap within Mon
     ++rows;
   }
   CHECK(rows == 8);
+}
+
+TEST_CASE("Bootstrap interval width is 2 z SE on tie-free Bradley-Terry data",
+          "[prefmodel][bootstrap]") {
+  // 4000 battles simulated from known strengths (raw 64-bit draws, no ties: with ties the outcome
+  // varies less than the model's Bernoulli and the bootstrap is narrower than the information SE,
+  // ~0.87 SE on the arena sample). Asymptotically the percentile interval at level c is
+  // theta ± z SE, z = z_{(1+c)/2}. Measured over 3 data seeds and both resampling schemes at 1000
+  // rounds: mean over items of width / (2 z SE) in 0.989 .. 1.034, single items 0.91 .. 1.09.
+  // At c = 0.9 against z_0.975 the ratio is z_0.95 / z_0.975 = 0.839 (measured 0.83 .. 0.87), so
+  // the 5% check tells the two levels apart.
+  const index_t n = 6;
+  const std::vector<double> theta = {0.8, 0.4, 0.0, -0.2, -0.5, -1.0};
+  prefopt_test::bits_rng rng(1);
+  pm::comparison_data<double> data(n);
+  for (int k = 0; k < 4000; ++k) {
+    const auto i = static_cast<index_t>(rng.below(n));
+    auto j = static_cast<index_t>(rng.below(n - 1));
+    if (j >= i) ++j;
+    const double p = 1 / (1 + std::exp(theta[j] - theta[i]));
+    data.add(i, j, rng.uniform() < p ? pm::outcome::model_a_wins : pm::outcome::model_b_wins);
+  }
+  const auto fit = pm::fit_bradley_terry(data);
+  const double z95 = normal_two_sided(0.95);
+  for (auto resampling : {pm::bootstrap_resampling::multinomial, pm::bootstrap_resampling::poisson}) {
+    pm::bootstrap_options<double> opt;
+    opt.rounds = 1000;
+    opt.seed = 3;
+    opt.resampling = resampling;
+    for (double c : {0.95, 0.9}) {
+      opt.confidence = c;
+      const auto boot = pm::bootstrap_bradley_terry(data, opt);
+      const double want = normal_two_sided(c) / z95;
+      INFO("resampling " << static_cast<int>(resampling) << ", confidence " << c);
+      double ratio = 0, sd_ratio = 0;
+      for (index_t i = 0; i < n; ++i) {
+        const double r = (boot.upper[i] - boot.lower[i]) / (2 * z95 * fit.std_error[i]);
+        const auto col = column(boot, i);
+        double mean = 0, var = 0;
+        for (double v : col) mean += v / static_cast<double>(col.size());
+        for (double v : col) var += (v - mean) * (v - mean) / static_cast<double>(col.size() - 1);
+        INFO("item " << i << ": width / (2 z SE) = " << r);
+        CHECK(r == Approx(want).epsilon(0.12));
+        ratio += r / static_cast<double>(n);
+        sd_ratio += std::sqrt(var) / fit.std_error[i] / static_cast<double>(n);
+      }
+      CAPTURE(ratio, sd_ratio);
+      CHECK(ratio == Approx(want).epsilon(0.05));
+      CHECK(sd_ratio == Approx(1.0).epsilon(0.05));
+    }
+  }
 }
 
 TEST_CASE("Davidson bootstrap survives resamples without ties", "[prefmodel][bootstrap]") {
@@ -247,7 +362,9 @@ TEST_CASE("Poisson bootstrap: reproducible, thread independent, spread matches t
     for (index_t r = 0; r < a.rounds; ++r) mean += a.sample(r, i);
     mean /= double(a.rounds);
     for (index_t r = 0; r < a.rounds; ++r) var += std::pow(a.sample(r, i) - mean, 2);
-    CHECK(std::sqrt(var / double(a.rounds - 1)) == Approx(fit.std_error[i]).epsilon(0.2));
+    const double sd = std::sqrt(var / double(a.rounds - 1));
+    CHECK(sd / fit.std_error[i] >= 0.75);  // ties: see the multinomial test above
+    CHECK(sd / fit.std_error[i] <= 0.98);
   }
 }
 

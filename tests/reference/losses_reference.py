@@ -9,6 +9,13 @@ Writes the fixtures the C++ tests and the loss_table CLI tests compare against:
                                     the *reduced* loss w.r.t. chosen_logps / rejected_logps
   fixtures/cases.csv                one row per case: dataset, loss name, hyper-parameters,
                                     reduction, reference-free flag, reduced loss, TRL metrics
+  fixtures/<case>.grad_nll.csv      grad_nll per row: d(reduced loss)/d(chosen_nll), for the cases
+                                    whose dataset passes chosen_nll to a loss that reads it
+  fixtures/kto_unpaired*.csv        unpaired KTO (TRL KTOTrainer on M desirable / undesirable
+                                    examples): inputs (kto_unpaired.csv, kto_unpaired_kl.csv), one
+                                    row per case in kto_unpaired_cases.csv (reduced loss, z0 and
+                                    the per-group reward metrics) and <case>.expected.csv (weighted
+                                    per-example loss, d(reduced loss)/d(policy_logps))
 
 Regenerate (Debian's interpreter, which has python3-torch):
 
@@ -148,6 +155,7 @@ def reward_beta(name, hp):
 
 
 REFERENCE_FREE_BY_DESIGN = {"orpo", "simpo", "cpo", "sft"}
+NLL_LOSSES = {"orpo", "cpo", "longpo", "rpo", "sft"}  # the losses that read chosen_nll
 
 
 def evaluate(name, hp, data, reduction, reference_free):
@@ -157,6 +165,9 @@ def evaluate(name, hp, data, reduction, reference_free):
         d["ref_rejected_logps"] = torch.zeros_like(d["chosen_logps"])
     cw = d["chosen_logps"].clone().requires_grad_(True)
     cl = d["rejected_logps"].clone().requires_grad_(True)
+    has_nll = "chosen_nll" in d
+    if has_nll:
+        d["chosen_nll"] = d["chosen_nll"].clone().requires_grad_(True)
     per = losses_for(name, hp, d, cw, cl)
     n = cw.shape[0]
     if name == "kto":
@@ -164,16 +175,21 @@ def evaluate(name, hp, data, reduction, reference_free):
         per = (per[:n] + per[n:]) / 2  # prefopt's per-pair value
     else:
         reduced = per.mean() if reduction == "mean" else per.sum()
-    gc, gr = torch.autograd.grad(reduced, (cw, cl), allow_unused=True)
+    wrt = (cw, cl, d["chosen_nll"]) if has_nll else (cw, cl)
+    grads = torch.autograd.grad(reduced, wrt, allow_unused=True)
+    gc, gr = grads[0], grads[1]
     gc = torch.zeros(n) if gc is None else gc
     gr = torch.zeros(n) if gr is None else gr
+    gn = None
+    if has_nll:
+        gn = torch.zeros(n) if grads[2] is None else grads[2]
     beta = reward_beta(name, hp)
     with torch.no_grad():
         a = d["chosen_logps"] - d["ref_chosen_logps"]
         b = d["rejected_logps"] - d["ref_rejected_logps"]
         metrics = [(beta * a).mean(), (beta * b).mean(), (beta * (a - b)).mean(),
                    (a > b).double().mean(), d["chosen_logps"].mean(), d["rejected_logps"].mean()]
-    return per.detach(), gc, gr, reduced.detach(), [m.item() for m in metrics]
+    return per.detach(), gc, gr, reduced.detach(), [m.item() for m in metrics], gn
 
 
 def random_dataset(n, seed, with_nll=False, with_kl=True):
@@ -249,7 +265,19 @@ CASES = [
     ("longpo", "random", "longpo", {}, "mean", False),
     ("rpo", "random", "rpo", {"beta": 0.1, "alpha": 0.7}, "mean", False),
     ("sft", "random", "sft", {}, "mean", False),
+    # d/d chosen_nll of every loss that reads a given NLL.
+    ("rpo_given_nll", "random_nll", "rpo", {"beta": 0.1, "alpha": 0.7}, "mean", False),
+    ("orpo_given_nll", "random_nll", "orpo", {"lambda": 0.5}, "mean", False),
+    ("longpo_given_nll", "random_nll", "longpo", {}, "mean", False),
+    ("sft_given_nll", "random_nll", "sft", {}, "sum", False),
 ]
+# Sum reductions (gradients N times the mean's) of losses of every shape: margin-only, per-side,
+# length-normalised, batch-coupled (bco_pair's running mean, aot's sorting) and NLL-carrying.
+SUM_CASES = ["robust", "hinge", "ipo", "exo_pair", "nca_pair", "bco_pair", "sppo_hard", "sppo",
+             "sppo_single", "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "orpo",
+             "simpo", "cpo", "longpo", "rpo", "sft"]
+CASES += [(f"{n}_sum", "random", n, {"label_smoothing": 0.1} if n == "robust" else {}, "sum", False)
+          for n in SUM_CASES]
 EXTREME = ["sigmoid", "robust", "hinge", "ipo", "exo_pair", "nca_pair", "bco_pair", "sppo_hard",
            "sppo", "sppo_single", "aot", "aot_unpaired", "apo_zero", "apo_down", "discopop", "kto", "orpo",
            "simpo", "cpo", "longpo", "rpo", "sft"]
@@ -260,6 +288,52 @@ HP_COLUMNS = ["beta", "label_smoothing", "gamma", "alpha", "lambda", "tau", "des
               "undesirable_weight"]
 METRICS = ["rewards/chosen", "rewards/rejected", "rewards/margins", "rewards/accuracies",
            "logps/chosen", "logps/rejected"]
+
+
+def kto_unpaired_dataset(m, k, seed):
+    g = torch.Generator().manual_seed(seed)
+    u = lambda n, lo, hi: (lo + (hi - lo) * torch.rand(n, generator=g)).tolist()
+    policy = u(m, -120, -5)
+    data = {"policy_logps": policy,
+            "ref_logps": [x + e for x, e in zip(policy, u(m, -4, 4))],
+            "desirable": [int(x < 0.4) for x in torch.rand(m, generator=g).tolist()]}
+    kl = {"kl_policy_logps": u(k, -80, -5)}
+    kl["kl_ref_logps"] = [x + e for x, e in zip(kl["kl_policy_logps"], u(k, -3, 1))]  # z0 > 0
+    return data, kl
+
+
+KTO_UNPAIRED_CASES = [
+    # (case, beta, desirable_weight, undesirable_weight, reduction)
+    ("kto_unpaired", 0.2, 1.0, 1.0, "mean"),
+    ("kto_unpaired_weighted_sum", 0.1, 1.5, 0.75, "sum"),
+]
+
+
+def kto_unpaired(data, kl, beta, wd, wu, reduction):
+    """TRL KTOTrainer.kto_loss on M examples: z0 = clamp(mean(kl_pol - kl_ref), 0), detached;
+    desirable: wd (1 - sigmoid(beta (r - z0))), undesirable: wu (1 - sigmoid(beta (z0 - r)));
+    loss = mean (or sum) over the concatenation; rewards = beta r, averaged per group."""
+    pol = torch.tensor(data["policy_logps"]).requires_grad_(True)
+    ref = torch.tensor(data["ref_logps"])
+    des = torch.tensor(data["desirable"]).bool()
+    z0 = (torch.tensor(kl["kl_policy_logps"]) - torch.tensor(kl["kl_ref_logps"])).mean().clamp(min=0)
+    r = pol - ref
+    per = torch.where(des, wd * sig(-beta * (r - z0)), wu * sig(-beta * (z0 - r)))
+    reduced = per.mean() if reduction == "mean" else per.sum()
+    (grad,) = torch.autograd.grad(reduced, (pol,))
+    with torch.no_grad():
+        rc = (beta * r[des]).mean().item() if des.any() else 0.0
+        rr = (beta * r[~des]).mean().item() if (~des).any() else 0.0
+    return per.detach(), grad, reduced.item(), z0.item(), rc, rr, int(des.sum().item())
+
+
+def write_columns(path, data):
+    cols = list(data.keys())
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f, lineterminator="\n")
+        w.writerow(cols)
+        for i in range(len(data[cols[0]])):
+            w.writerow([fmt(data[c][i]) if isinstance(data[c][i], float) else data[c][i] for c in cols])
 
 
 def fmt(x):
@@ -287,9 +361,15 @@ def main():
         iw.writerow(["case", "dataset", "loss"] + HP_COLUMNS +
                     ["reduction", "reference_free", "loss_reduced"] + METRICS)
         for case, dataset, loss, hp, reduction, ref_free in CASES:
-            per, gc, gr, reduced, metrics = evaluate(loss, hp, datasets[dataset], reduction, ref_free)
+            per, gc, gr, reduced, metrics, gn = evaluate(loss, hp, datasets[dataset], reduction, ref_free)
             for t in (per, gc, gr):
                 assert torch.isfinite(t).all(), (case, t)
+            if gn is not None and loss in NLL_LOSSES:
+                with open(os.path.join(OUT, f"{case}.grad_nll.csv"), "w", newline="") as f:
+                    w = csv.writer(f, lineterminator="\n")
+                    w.writerow(["grad_nll"])
+                    for i in range(gn.shape[0]):
+                        w.writerow([g17(gn[i].item())])
             with open(os.path.join(OUT, f"{case}.expected.csv"), "w", newline="") as f:
                 w = csv.writer(f, lineterminator="\n")
                 w.writerow(["loss", "grad_chosen", "grad_rejected"])
@@ -297,7 +377,24 @@ def main():
                     w.writerow([g17(per[i].item()), g17(gc[i].item()), g17(gr[i].item())])
             iw.writerow([case, dataset, loss] + [g17(hp[c]) if c in hp else "" for c in HP_COLUMNS] +
                         [reduction, int(ref_free), g17(reduced.item())] + [g17(m) for m in metrics])
-    print(f"wrote {len(CASES)} cases to {OUT}")
+    data, kl = kto_unpaired_dataset(20, 7, 99)
+    write_columns(os.path.join(OUT, "kto_unpaired.csv"), data)
+    write_columns(os.path.join(OUT, "kto_unpaired_kl.csv"), kl)
+    with open(os.path.join(OUT, "kto_unpaired_cases.csv"), "w", newline="") as index:
+        iw = csv.writer(index, lineterminator="\n")
+        iw.writerow(["case", "beta", "desirable_weight", "undesirable_weight", "reduction",
+                     "loss_reduced", "kl_baseline", "rewards_chosen", "rewards_rejected",
+                     "desirable_count"])
+        for case, beta, wd, wu, reduction in KTO_UNPAIRED_CASES:
+            per, grad, reduced, z0, rc, rr, nd = kto_unpaired(data, kl, beta, wd, wu, reduction)
+            with open(os.path.join(OUT, f"{case}.expected.csv"), "w", newline="") as f:
+                w = csv.writer(f, lineterminator="\n")
+                w.writerow(["loss", "grad"])
+                for i in range(per.shape[0]):
+                    w.writerow([g17(per[i].item()), g17(grad[i].item())])
+            iw.writerow([case, g17(beta), g17(wd), g17(wu), reduction, g17(reduced), g17(z0),
+                         g17(rc), g17(rr), nd])
+    print(f"wrote {len(CASES)} cases and {len(KTO_UNPAIRED_CASES)} unpaired KTO cases to {OUT}")
 
 
 if __name__ == "__main__":
