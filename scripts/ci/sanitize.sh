@@ -8,7 +8,8 @@
 # the heavy template TUs 2.4x faster (loss_table: 20 s against 48 s of CPU), but un-inlined Eigen
 # and xtensor made the suite run for 733 s instead of minutes, more than the build saved.
 # Tests labelled build_check (consumer projects, nvcc compile checks: they build and run programs
-# with their own flags) are left to the g++ stage. The configuration is the `sanitize` preset of
+# with their own flags) and same_path (a demo's other seeds and determinism reruns, ~50 s each
+# under ASan) are left to the g++ stage. The configuration is the `sanitize` preset of
 # CMakePresets.json (build-sanitize/), so a developer reproduces a CI finding with
 #   cmake --preset sanitize && cmake --build --preset sanitize && ctest --preset sanitize
 # Environment: JOBS (default 2), PREFOPT_SKIP_APT=1 to skip installing clang-14.

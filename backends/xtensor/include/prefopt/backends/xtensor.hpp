@@ -78,17 +78,18 @@ T row_max(const T* x, index_t n) {
   return m;
 }
 
-/// xsimd::exp's argument, clamped below at -1000: exp underflows to exactly 0 far above that in
-/// float and double (xsimd returns 0 below its own threshold), so results are unchanged, but a -inf
-/// (a masked logit) never reaches xsimd's range reduction, which converts round(x log2 e) to an
-/// integer: undefined behaviour for -inf on the SSE2 path (clang's UBSan: float-cast-overflow).
-/// A select on `z < -1000`, not max(): the comparison is false for NaN, so a NaN logit still
-/// reaches the sum and the row is reported non-finite.
+/// exp(x - shift) for one batch, with a finite argument for xsimd::exp. Its range reduction
+/// converts round(z log2 e) to an integer, which is undefined behaviour for -inf (a masked logit)
+/// and NaN on the SSE2 path (clang's UBSan: float-cast-overflow). So z is clamped to
+/// [-1000, 1000] (exp underflows to exactly 0, or overflows to inf, well inside that range in float
+/// and double: results are unchanged) and a NaN lane is computed from -1000 and then put back, so
+/// a NaN logit still reaches the sum and the row is reported non-finite.
 template <class T>
 simd<T> exp_of_shifted(const T* x, const simd<T>& shift) {
   const simd<T> z = simd<T>::load_unaligned(x) - shift;
-  const simd<T> floor(T(-1000));
-  return xsimd::exp(xsimd::select(z < floor, floor, z));
+  const simd<T> floor(T(-1000)), ceiling(T(1000));
+  const simd<T> finite_z = xsimd::min(xsimd::select(z >= floor, z, floor), ceiling);  // no NaN
+  return xsimd::select(xsimd::isnan(z), z, xsimd::exp(finite_z));
 }
 
 /// sum of exp(x - m) over x[0, n), accumulated per lane in T (n <= logsumexp_chunk).
