@@ -307,6 +307,12 @@ void throw_flagged_row(const device_buffer<unsigned long long>& first_bad,
   kl::detail::throw_row_error(s, b, p, xw, yw);
 }
 
+/// A label or mask view as the const view the checks and kernels read.
+template <class E>
+device_matrix_view<const std::remove_const_t<E>> as_const_view(device_matrix_view<E> v) {
+  return {v.data, v.rows, v.cols, v.row_stride};
+}
+
 inline void require_grid_rows(const char* name, index_t rows) {
   require(rows <= std::numeric_limits<int>::max(), name, rows,
           "must fit one CUDA grid dimension (2^31 - 1 token rows)");
@@ -330,10 +336,8 @@ token_kl_result<std::remove_const_t<T>> token_kl(device_logits_view<T> policy_in
   using Mc = std::remove_const_t<M>;
   const device_logits_view<const S> policy = policy_in;
   const device_logits_view<const S> ref = ref_in;
-  const device_matrix_view<const Lc> labels{labels_in.data, labels_in.rows, labels_in.cols,
-                                            labels_in.row_stride};
-  const device_matrix_view<const Mc> mask{mask_in.data, mask_in.rows, mask_in.cols,
-                                          mask_in.row_stride};
+  const auto labels = detail::as_const_view(labels_in);
+  const auto mask = detail::as_const_view(mask_in);
   kl::detail::validate_kl_shapes(policy, ref, labels, mask, options);
   const index_t B = policy.batch, P = options.layout.predicted_positions(policy.time);
   detail::require_grid_rows("policy_logits.batch * positions", B * P);
@@ -406,10 +410,8 @@ void token_kl_backward(device_logits_view<T> policy_in, device_logits_view<U> re
   using Mc = std::remove_const_t<M>;
   const device_logits_view<const S> policy = policy_in;
   const device_logits_view<const S> ref = ref_in;
-  const device_matrix_view<const Lc> labels{labels_in.data, labels_in.rows, labels_in.cols,
-                                            labels_in.row_stride};
-  const device_matrix_view<const Mc> mask{mask_in.data, mask_in.rows, mask_in.cols,
-                                          mask_in.row_stride};
+  const auto labels = detail::as_const_view(labels_in);
+  const auto mask = detail::as_const_view(mask_in);
   // Everything that needs no device access first, so it is checked without a device too.
   kl::detail::validate_kl_shapes(policy, ref, labels, mask, options);
   const index_t B = policy.batch, Tt = policy.time, V = policy.vocab;
