@@ -37,6 +37,8 @@
 #include "prefopt/config.hpp"
 #include "prefopt/core/concepts.hpp"
 #include "prefopt/core/errors.hpp"
+#include "prefopt/detail/parallel.hpp"
+#include "prefopt/detail/simd.hpp"
 #include "prefopt/losses/combination.hpp"
 #include "prefopt/losses/dpo.hpp"
 #include "prefopt/losses/pair.hpp"
@@ -78,6 +80,10 @@ struct preference_loss_options {
   bool reference_free = false;               // treat the reference log-probs as 0
   bco_running_mean* bco_state = nullptr;     // BCO: updated in place; nullptr = a fresh state
   std::optional<T> kl_baseline;              // KTO: this z0 instead of the mismatched pairs
+  // Host backends, DPO (sigmoid) in float: threads for the fused batch kernel (0 = hardware
+  // concurrency). Results do not depend on it: pairs are cut into fixed blocks whose sums are
+  // combined in block order.
+  int threads = 0;
 };
 
 /// Metrics as TRL logs them (means over the batch).
@@ -215,11 +221,9 @@ struct host_batch {
   host_array<T> cw, cl, rw, rl, nw, nl;
 };
 
-template <class B, class L>
-host_batch<typename B::scalar_type> validate_batch(const L& loss,
-                                                   const preference_batch<typename B::scalar_type>& in,
-                                                   bool use_reference) {
-  using T = typename B::scalar_type;
+/// The size checks of validate_batch (no element is read).
+template <class L, class T>
+void validate_batch_sizes(const preference_batch<T>& in, bool use_reference) {
   constexpr loss_traits tr = L::traits;
   const std::size_t n = in.chosen_logps.size();
   require(n >= 1, "chosen_logps.size()", n, "a batch needs at least one pair");
@@ -250,6 +254,16 @@ host_batch<typename B::scalar_type> validate_batch(const L& loss,
     require_batch_span("rejected_win_rates", in.rejected_win_rates, n, "sppo needs win rates");
   }
   require_optional_span("chosen_nll", in.chosen_nll, n);
+}
+
+template <class B, class L>
+host_batch<typename B::scalar_type> validate_batch(const L& loss,
+                                                   const preference_batch<typename B::scalar_type>& in,
+                                                   bool use_reference) {
+  using T = typename B::scalar_type;
+  constexpr loss_traits tr = L::traits;
+  validate_batch_sizes<L>(in, use_reference);
+  const std::size_t n = in.chosen_logps.size();
 
   const auto finite = [](T v) { return std::isfinite(v); };
   const auto positive = [](T v) { return std::isfinite(v) && v > T(0); };
@@ -420,6 +434,121 @@ void sorted_pass(const L& loss, const host_batch<typename B::scalar_type>& h,
   out.grad_rejected = to_backend<B>(gr);
 }
 
+// ---- DPO (sigmoid) in float on host memory: one fused, threaded, vectorised pass -------------
+
+/// Pairs per block of the fused kernel: the unit of threading and of the double sums.
+inline constexpr index_t fused_block_pairs = 8192;
+
+/// The portable block kernel: the policy's own per-pair code, sums in double in pair order.
+template <class L>
+void portable_sigmoid_block(const L& policy, const prefopt::detail::simd::sigmoid_block_args& a,
+                            index_t begin, index_t end,
+                            prefopt::detail::simd::sigmoid_block_sums& s) {
+  s = {};
+  for (index_t i = begin; i < end; ++i) {
+    pair_input<float> p{};
+    p.chosen_logps = a.cw[i];
+    p.rejected_logps = a.cl[i];
+    if (a.rw != nullptr) p.ref_chosen_logps = a.rw[i];
+    if (a.rl != nullptr) p.ref_rejected_logps = a.rl[i];
+    s.finite = s.finite && std::isfinite(p.chosen_logps) && std::isfinite(p.rejected_logps) &&
+               std::isfinite(p.ref_chosen_logps) && std::isfinite(p.ref_rejected_logps);
+    if (a.nw != nullptr) s.finite = s.finite && std::isfinite(a.nw[i]) && a.nw[i] > 0.0f;
+    if (a.nl != nullptr) s.finite = s.finite && std::isfinite(a.nl[i]) && a.nl[i] > 0.0f;
+    const pair_result<float> r = policy(p, batch_context<float>{});
+    a.per[i] = r.loss;
+    a.gc[i] = a.scale * r.d_chosen;
+    a.gr[i] = a.scale * r.d_rejected;
+    const double aw = static_cast<double>(p.chosen_logps) - p.ref_chosen_logps;
+    const double al = static_cast<double>(p.rejected_logps) - p.ref_rejected_logps;
+    s.loss += r.loss;
+    s.chosen += aw;
+    s.rejected += al;
+    s.accurate += aw > al ? 1.0 : 0.0;
+    s.logps_w += p.chosen_logps;
+    s.logps_l += p.rejected_logps;
+  }
+}
+
+/// A B vector of n elements whose values are all about to be written: uninitialised where
+/// B::vector_type(n) makes one of size n (Eigen), B::zeros(n) otherwise.
+template <class B>
+typename B::vector_type output_vector(index_t n) {
+  if constexpr (std::is_constructible_v<typename B::vector_type, index_t>) {
+    typename B::vector_type v(n);
+    if (B::size(v) == n) return v;
+  }
+  return B::zeros(n);
+}
+
+/// DPO (sigmoid) in float on a host backend: validation, per-pair values, gradients, the loss
+/// and the metrics in one pass, over blocks of fused_block_pairs pairs split across
+/// options.threads threads, with the AVX2 / AVX-512 kernel when the CPU has one
+/// (prefopt/detail/simd.hpp). Block sums are combined in block order, so results do not depend
+/// on the thread count. Returns false (nothing done) when the batch has an input this path does
+/// not read (chosen_nll); a bad value is reported by the generic validation, same message.
+template <class B, class L>
+bool fused_sigmoid_batch(const L& loss, const preference_batch<float>& in,
+                         const preference_loss_options<float>& options, bool use_reference,
+                         preference_loss_result<B>& out) {
+  namespace simd = prefopt::detail::simd;
+  if (!in.chosen_nll.empty()) return false;
+  validate_batch_sizes<L>(in, use_reference);
+  const index_t n = static_cast<index_t>(in.chosen_logps.size());
+  const float scale = options.reduce == reduction::mean ? 1.0f / static_cast<float>(n) : 1.0f;
+  out.per_pair = output_vector<B>(n);
+  out.grad_chosen = output_vector<B>(n);
+  out.grad_rejected = output_vector<B>(n);
+  out.grad_nll = B::zeros(0);
+  const simd::sigmoid_block_args args{
+      in.chosen_logps.data(),
+      in.rejected_logps.data(),
+      use_reference ? in.ref_chosen_logps.data() : nullptr,
+      use_reference ? in.ref_rejected_logps.data() : nullptr,
+      in.chosen_tokens.empty() ? nullptr : in.chosen_tokens.data(),
+      in.rejected_tokens.empty() ? nullptr : in.rejected_tokens.data(),
+      loss.beta(),
+      loss.label_smoothing(),
+      scale,
+      B::data(out.per_pair),
+      B::data(out.grad_chosen),
+      B::data(out.grad_rejected)};
+  const index_t blocks = (n + fused_block_pairs - 1) / fused_block_pairs;
+  std::vector<simd::sigmoid_block_sums> sums(static_cast<std::size_t>(blocks));
+  const auto kernel = simd::active_kernels().sigmoid_block;
+  prefopt::detail::parallel_blocks(blocks, options.threads, 1, [&](index_t b0, index_t b1) {
+    for (index_t b = b0; b < b1; ++b) {
+      const index_t begin = b * fused_block_pairs, end = std::min(n, begin + fused_block_pairs);
+      auto& s = sums[static_cast<std::size_t>(b)];
+      if (kernel != nullptr) kernel(args, begin, end, s);
+      else portable_sigmoid_block(loss, args, begin, end, s);
+    }
+  });
+  simd::sigmoid_block_sums total;
+  for (const auto& s : sums) {
+    total.loss += s.loss;
+    total.chosen += s.chosen;
+    total.rejected += s.rejected;
+    total.accurate += s.accurate;
+    total.logps_w += s.logps_w;
+    total.logps_l += s.logps_l;
+    total.finite = total.finite && s.finite;
+  }
+  if (!total.finite) {
+    validate_batch<B>(loss, in, use_reference);  // throws with the index and the value
+    return false;
+  }
+  out.loss = static_cast<float>(total.loss) * scale;
+  const double b = static_cast<double>(loss.reward_scale()), inv = 1.0 / static_cast<double>(n);
+  out.metrics = {static_cast<float>(b * total.chosen * inv),
+                 static_cast<float>(b * total.rejected * inv),
+                 static_cast<float>(b * (total.chosen - total.rejected) * inv),
+                 static_cast<float>(total.accurate * inv),
+                 static_cast<float>(total.logps_w * inv),
+                 static_cast<float>(total.logps_l * inv)};
+  return true;
+}
+
 }  // namespace detail
 
 /// Reduced loss, per-pair losses, gradients and metrics of `loss` over `batch`.
@@ -433,6 +562,10 @@ preference_loss_result<B> preference_loss(const L& loss,
                 "preference_loss: the loss and the backend must use the same scalar type");
   constexpr loss_traits tr = L::traits;
   const bool use_reference = tr.uses_reference && !options.reference_free;
+  if constexpr (host_accessible<B> && std::is_same_v<L, sigmoid<float>>) {
+    preference_loss_result<B> fused;
+    if (detail::fused_sigmoid_batch<B>(loss, batch, options, use_reference, fused)) return fused;
+  }
   const auto host = detail::validate_batch<B>(loss, batch, use_reference);
   const index_t n = static_cast<index_t>(host.cw.size());
   const T scale = options.reduce == reduction::mean ? T(1) / static_cast<T>(n) : T(1);

@@ -29,6 +29,7 @@
 #include "prefopt/core/host_primitives.hpp"
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/core/primitive_checks.hpp"
+#include "prefopt/logps/detail/dispatched_rows.hpp"
 #include "prefopt/logps/detail/online_logsumexp.hpp"
 #include "prefopt/logps/host_fused_logps.hpp"
 #include "prefopt/logps/types.hpp"
@@ -120,9 +121,11 @@ void scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
 
 /// Log-sum-exp of one contiguous row: vectorised max and sum of exp(x - max) per L1-sized chunk,
 /// chunks folded into a double online log-sum-exp (prefopt/logps/detail/online_logsumexp.hpp).
+/// Float rows use the runtime-dispatched AVX2 / AVX-512 kernels when the CPU has them
+/// (prefopt/detail/simd.hpp), Eigen's packet math otherwise.
 template <class T>
 T row_logsumexp(const T* x, index_t n) {
-  return prefopt::detail::chunked_row_logsumexp(x, n, row_max<T>, sum_exp_shifted<T>);
+  return prefopt::detail::dispatched_row_logsumexp(x, n, row_max<T>, sum_exp_shifted<T>);
 }
 
 }  // namespace detail
@@ -214,7 +217,7 @@ struct backend : prefopt::host_primitives<backend<T>>, prefopt::host_fused_logps
   // supplies the two vectorised row kernels.
   static T fused_row_logsumexp(const T* x, index_t n) { return detail::row_logsumexp(x, n); }
   static void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
-    detail::scaled_exp(x, n, shift, scale, out);
+    prefopt::detail::dispatched_scaled_exp(x, n, shift, scale, out, detail::scaled_exp<T>);
   }
 };
 

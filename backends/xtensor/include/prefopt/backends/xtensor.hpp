@@ -41,6 +41,7 @@
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/core/primitive_checks.hpp"
 #include "prefopt/core/views.hpp"
+#include "prefopt/logps/detail/dispatched_rows.hpp"
 #include "prefopt/logps/detail/online_logsumexp.hpp"
 #include "prefopt/logps/host_fused_logps.hpp"
 #include "prefopt/logps/types.hpp"
@@ -118,7 +119,9 @@ void scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
 
 template <class T>
 T row_logsumexp(const T* x, index_t n) {
-  return prefopt::detail::chunked_row_logsumexp(x, n, row_max<T>, sum_exp_shifted<T>);
+  // Float rows: the runtime-dispatched AVX2 / AVX-512 kernels when the CPU has them
+  // (prefopt/detail/simd.hpp), the xsimd kernels above otherwise.
+  return prefopt::detail::dispatched_row_logsumexp(x, n, row_max<T>, sum_exp_shifted<T>);
 }
 
 /// Element type, dimension and strides of the xtensor containers / adaptors view() accepts.
@@ -243,7 +246,7 @@ struct backend : prefopt::host_primitives<backend<T>>, prefopt::host_fused_logps
   // shared with the Eigen backend); xtensor supplies the two xsimd row kernels.
   static T fused_row_logsumexp(const T* x, index_t n) { return detail::row_logsumexp(x, n); }
   static void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
-    detail::scaled_exp(x, n, shift, scale, out);
+    prefopt::detail::dispatched_scaled_exp(x, n, shift, scale, out, detail::scaled_exp<T>);
   }
 
  private:
