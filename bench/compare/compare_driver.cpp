@@ -1,0 +1,166 @@
+// Timing driver for the bench/compare/*_vs_torch.py scripts: runs one prefopt kernel on inputs
+// the script wrote (raw little-endian binaries), prints its best time, and writes its outputs
+// for the script to compare with PyTorch's.
+//
+//   prefopt_compare_driver probe      BYTES THREADS REPEATS
+//       streaming read of a BYTES buffer on THREADS threads; prints "read_gbs=<GB/s>"
+//   prefopt_compare_driver logps_fwd  DIR B T V THREADS REPEATS
+//       DIR/logits.f32 [B, T, V], DIR/labels.i64 [B, T] -> DIR/out_token_logps.f32 [B, T-1]
+//   prefopt_compare_driver logps_bwd  DIR B T V THREADS REPEATS
+//       forward + backward with dL/dsum = 1 -> DIR/out_grad_rows.f32 (rows 0, 64, 128, ... of
+//       the [B*T, V] gradient)
+//   prefopt_compare_driver dpo        DIR N THREADS REPEATS
+//       DIR/{cw,cl,rw,rl}.f32 [N], DPO (sigmoid, beta 0.1), mean -> DIR/out_loss.f32 [1],
+//       DIR/out_grad_chosen.f32 [N]
+//
+// Each prints "prefopt_s=<best of REPEATS, after one warm-up> isa=<dispatched level>" on stdout.
+// The level follows PREFOPT_ISA (portable, avx2, avx512; default: the best the CPU runs).
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <iostream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <prefopt/backends/eigen.hpp>
+#include <prefopt/detail/simd.hpp>
+#include <prefopt/losses/dpo.hpp>
+#include <prefopt/losses/preference_loss.hpp>
+#include <prefopt/logps/sequence_logps.hpp>
+
+namespace {
+
+using prefopt::index_t;
+using B = prefopt::eigen::backend<float>;
+using clock_type = std::chrono::steady_clock;
+
+template <class T>
+std::vector<T> read_file(const std::string& path, std::size_t n) {
+  std::vector<T> v(n);
+  std::ifstream in(path, std::ios::binary);
+  if (!in.read(reinterpret_cast<char*>(v.data()), static_cast<std::streamsize>(n * sizeof(T)))) {
+    std::cerr << "cannot read " << n << " values from " << path << "\n";
+    std::exit(2);
+  }
+  return v;
+}
+
+template <class T>
+void write_file(const std::string& path, const T* p, std::size_t n) {
+  std::ofstream out(path, std::ios::binary);
+  out.write(reinterpret_cast<const char*>(p), static_cast<std::streamsize>(n * sizeof(T)));
+}
+
+template <class F>
+double best_of(int repeats, F&& f) {
+  f();  // warm-up (page faults, thread start)
+  double best = 1e300;
+  for (int r = 0; r < repeats; ++r) {
+    const auto s = clock_type::now();
+    f();
+    best = std::min(best, std::chrono::duration<double>(clock_type::now() - s).count());
+  }
+  return best;
+}
+
+void report(double seconds) {
+  std::printf("prefopt_s=%.6g isa=%s\n", seconds,
+              prefopt::detail::simd::isa_name(prefopt::detail::simd::active_isa()));
+}
+
+int probe(std::size_t bytes, int threads, int repeats) {
+  const std::size_t n = bytes / sizeof(std::uint64_t);
+  std::vector<std::uint64_t> buf(n);
+  prefopt::detail::parallel_blocks(static_cast<index_t>(n), threads, 1 << 16, [&](index_t b, index_t e) {
+    for (index_t i = b; i < e; ++i) buf[static_cast<std::size_t>(i)] = static_cast<std::uint64_t>(i) * 2654435761u;
+  });
+  std::atomic<std::uint64_t> sink{0};
+  const double s = best_of(repeats, [&] {
+    prefopt::detail::parallel_blocks(static_cast<index_t>(n), threads, 1 << 16, [&](index_t b, index_t e) {
+      std::uint64_t a0 = 0, a1 = 0, a2 = 0, a3 = 0;  // integer sums vectorise with SSE2 alone
+      index_t i = b;
+      for (; i + 4 <= e; i += 4) {
+        a0 += buf[static_cast<std::size_t>(i)];
+        a1 += buf[static_cast<std::size_t>(i + 1)];
+        a2 += buf[static_cast<std::size_t>(i + 2)];
+        a3 += buf[static_cast<std::size_t>(i + 3)];
+      }
+      for (; i < e; ++i) a0 += buf[static_cast<std::size_t>(i)];
+      sink += a0 ^ a1 ^ a2 ^ a3;
+    });
+  });
+  std::printf("read_gbs=%.4g seconds=%.6g sink=%llu\n", double(bytes) / s / 1e9, s,
+              static_cast<unsigned long long>(sink.load() & 1u));
+  return 0;
+}
+
+int logps(const std::string& dir, index_t b, index_t t, index_t v, int threads, int repeats,
+          bool backward) {
+  const auto logits = read_file<float>(dir + "/logits.f32", static_cast<std::size_t>(b * t * v));
+  const auto labels = read_file<std::int64_t>(dir + "/labels.i64", static_cast<std::size_t>(b * t));
+  const auto lv = prefopt::logits_view<const float>::contiguous(logits.data(), b, t, v);
+  const auto yv = prefopt::matrix_view<const std::int64_t>::contiguous(labels.data(), b, t);
+  const prefopt::matrix_view<const std::uint8_t> no_mask{};
+  prefopt::sequence_logps_options options;
+  options.threads = threads;
+  prefopt::sequence_logps_result<B> fwd;
+  if (!backward) {
+    report(best_of(repeats, [&] { fwd = prefopt::sequence_logps<B>(lv, yv, no_mask, options); }));
+    write_file(dir + "/out_token_logps.f32", fwd.token_logps.data(),
+               static_cast<std::size_t>(fwd.token_logps.size()));
+    return 0;
+  }
+  std::vector<float> grad(logits.size());
+  const auto gv = prefopt::logits_view<float>::contiguous(grad.data(), b, t, v);
+  const B::vector_type grad_sum = B::vector_type::Ones(b);
+  report(best_of(repeats, [&] {
+    fwd = prefopt::sequence_logps<B>(lv, yv, no_mask, options);
+    prefopt::sequence_logps_backward<B>(lv, yv, no_mask, fwd, grad_sum, nullptr, gv, options);
+  }));
+  std::vector<float> rows;
+  for (index_t r = 0; r < b * t; r += 64)
+    rows.insert(rows.end(), grad.begin() + r * v, grad.begin() + (r + 1) * v);
+  write_file(dir + "/out_grad_rows.f32", rows.data(), rows.size());
+  return 0;
+}
+
+int dpo(const std::string& dir, std::size_t n, int threads, int repeats) {
+  namespace pl = prefopt::losses;
+  const auto cw = read_file<float>(dir + "/cw.f32", n), cl = read_file<float>(dir + "/cl.f32", n),
+             rw = read_file<float>(dir + "/rw.f32", n), rl = read_file<float>(dir + "/rl.f32", n);
+  const pl::sigmoid<float> loss(0.1f);
+  const pl::preference_batch<float> batch{cw, cl, rw, rl};
+  pl::preference_loss_options<float> options;
+  options.threads = threads;
+  pl::preference_loss_result<B> out;
+  report(best_of(repeats, [&] { out = pl::preference_loss<B>(loss, batch, options); }));
+  write_file(dir + "/out_loss.f32", &out.loss, 1);
+  write_file(dir + "/out_grad_chosen.f32", out.grad_chosen.data(), n);
+  return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const std::vector<std::string> a(argv + 1, argv + argc);
+  auto num = [&](std::size_t i) { return std::stoll(a.at(i)); };
+  try {
+    if (!a.empty() && a[0] == "probe" && a.size() == 4)
+      return probe(static_cast<std::size_t>(num(1)), int(num(2)), int(num(3)));
+    if (!a.empty() && (a[0] == "logps_fwd" || a[0] == "logps_bwd") && a.size() == 7)
+      return logps(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), a[0] == "logps_bwd");
+    if (!a.empty() && a[0] == "dpo" && a.size() == 5)
+      return dpo(a[1], static_cast<std::size_t>(num(2)), int(num(3)), int(num(4)));
+  } catch (const std::exception& e) {
+    std::cerr << "prefopt_compare_driver: " << e.what() << "\n";
+    return 2;
+  }
+  std::cerr << "usage: prefopt_compare_driver probe BYTES THREADS REPEATS | logps_fwd|logps_bwd DIR B T V "
+               "THREADS REPEATS | dpo DIR N THREADS REPEATS\n";
+  return 2;
+}
