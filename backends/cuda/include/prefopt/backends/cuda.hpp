@@ -301,30 +301,22 @@ struct backend {
   static vector_type matvec(const matrix_type& m, const vector_type& x,
                             cudaStream_t stream = current_stream()) {
     primitive_checks::matvec(m.cols, x.size());
-    operation op("prefopt::cuda::backend::matvec", stream);
-    vector_type out(m.rows, stream);  // every row is written by the kernel
-    if (m.rows > 0) {
+    return written_by("prefopt::cuda::backend::matvec", m.rows, stream, [&](T* out) {
       kernels::matvec_kernel<<<grid_rows(m.rows), kernels::row_block, 0, stream>>>(
-          view(m), x.data(), out.data());
+          view(m), x.data(), out);
       check_launch("prefopt::cuda::kernels::matvec_kernel");
-    }
-    op.end();
-    return out;
+    });
   }
   static vector_type matvec_transposed(const matrix_type& m, const vector_type& x,
                                        cudaStream_t stream = current_stream()) {
     primitive_checks::matvec_transposed(m.rows, x.size());
-    operation op("prefopt::cuda::backend::matvec_transposed", stream);
-    vector_type out(m.cols, stream);  // every column is written by the kernel
-    if (m.cols > 0) {
-      const auto blocks =
-          static_cast<unsigned>((m.cols + kernels::flat_block - 1) / kernels::flat_block);
+    const auto blocks =
+        static_cast<unsigned>((m.cols + kernels::flat_block - 1) / kernels::flat_block);
+    return written_by("prefopt::cuda::backend::matvec_transposed", m.cols, stream, [&](T* out) {
       kernels::matvec_transposed_kernel<<<blocks, kernels::flat_block, 0, stream>>>(
-          view(m), x.data(), out.data());
+          view(m), x.data(), out);
       check_launch("prefopt::cuda::kernels::matvec_transposed_kernel");
-    }
-    op.end();
-    return out;
+    });
   }
 
   // ---- fused sequence log-probs -------------------------------------------------------------
@@ -447,19 +439,25 @@ struct backend {
             "must fit one CUDA grid dimension (2^31 - 1)");
     return static_cast<unsigned>(rows);
   }
+  /// A new vector of n elements on `stream`, every one written by launch(data) (not run when
+  /// n = 0), as the operation `name`.
+  template <class Launch>
+  static vector_type written_by(const char* name, index_t n, cudaStream_t stream, Launch launch) {
+    operation op(name, stream);
+    vector_type out(n, stream);
+    if (n > 0) launch(out.data());
+    op.end();
+    return out;
+  }
   /// One block per row of m: kernel(m, out) on `stream`.
   static vector_type per_row(const char* name, device_matrix_view<const T> m,
                              cudaStream_t stream, void (*kernel)(device_matrix_view<const T>, T*),
                              const char* kernel_name) {
     if (m.rows > 0) require_device_pointer("m.data", m.data);
-    operation op(name, stream);
-    vector_type out(m.rows, stream);
-    if (m.rows > 0) {
-      kernel<<<grid_rows(m.rows), kernels::row_block, 0, stream>>>(m, out.data());
+    return written_by(name, m.rows, stream, [&](T* out) {
+      kernel<<<grid_rows(m.rows), kernels::row_block, 0, stream>>>(m, out);
       check_launch(kernel_name);
-    }
-    op.end();
-    return out;
+    });
   }
 };
 
