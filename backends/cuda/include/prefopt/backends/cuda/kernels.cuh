@@ -159,9 +159,22 @@ __device__ lse_pair<A> merge_pairs(lse_pair<A> a, lse_pair<A> b) {
   return {o.max, o.sum};
 }
 
+/// exp(d) for d = x - max <= 0 (or NaN): float as exp2f(d * log2(e)), one multiply and the
+/// hardware exp2 (d is formed first, so its rounding error is relative to |x - max|, not to
+/// |max|); double as exp.
+template <class A>
+__device__ inline A exp_shifted(A d) {
+  if constexpr (std::is_same_v<A, float>)
+    return exp2f(d * 1.44269504088896340736f);
+  else
+    return prefopt::detail::exp_(d);
+}
+
 /// Block-wide online log-sum-exp of row x[0, n); every thread gets the merged pair.
 /// Per thread: raise the running max to the max of each vector first, then add its exps, so one
-/// exp per element (plus a rescale when the max grows). -inf elements add nothing; NaN poisons.
+/// exp per element (plus a rescale when the max grows). The -inf test is made once per vector,
+/// on the max: while it is -inf every element seen is -inf (adds nothing) or NaN (poisons);
+/// otherwise exp(-inf - max) = 0 needs no test. NaN poisons the sum either way.
 template <int BLOCK, class T>
 __device__ lse_pair<acc_t<T>> block_row_lse(const T* x, index_t n, lse_pair<acc_t<T>>* smem) {
   using A = acc_t<T>;
@@ -169,23 +182,29 @@ __device__ lse_pair<acc_t<T>> block_row_lse(const T* x, index_t n, lse_pair<acc_
   A m = neg_inf, s = A(0);
   auto raise = [&](A cand) {
     if (cand > m) {
-      s *= prefopt::detail::exp_(m - cand);
+      s *= exp_shifted(m - cand);
       m = cand;
     }
   };
-  auto add = [&](T v) {
-    const A a = static_cast<A>(v);
-    s += a == neg_inf ? A(0) : prefopt::detail::exp_(a - m);
+  auto add = [&](T v) { s += exp_shifted(static_cast<A>(v) - m); };
+  auto add_nan = [&](T v) {  // while m is -inf: only a NaN adds (and poisons)
+    if (v != v) s += static_cast<A>(v);
   };
   stream_row<BLOCK>(
       x, n,
       [&](T v) {
         raise(static_cast<A>(v));
-        add(v);
+        if (m == neg_inf)
+          add_nan(v);
+        else
+          add(v);
       },
       [&](const typename vec16<T>::type& v) {
         raise(static_cast<A>(lane_max(v)));
-        for_lanes(v, add);
+        if (m == neg_inf)
+          for_lanes(v, add_nan);
+        else
+          for_lanes(v, add);
       });
   return block_reduce<BLOCK>(lse_pair<A>{m, s}, smem, merge_pairs<A>);
 }
@@ -349,7 +368,7 @@ __global__ void __launch_bounds__(row_block)
   const T* x = logits.row(b, t);
   T* g = grad.row(b, t);
   auto value = [&](index_t v, T xv) {
-    return counted ? c * ((v == y ? T(1) : T(0)) - prefopt::detail::exp_(xv - lse)) : T(0);
+    return counted ? c * ((v == y ? T(1) : T(0)) - exp_shifted(xv - lse)) : T(0);
   };
   const auto mx = static_cast<index_t>(reinterpret_cast<std::uintptr_t>(x) % 16);
   const auto mg = static_cast<index_t>(reinterpret_cast<std::uintptr_t>(g) % 16);
