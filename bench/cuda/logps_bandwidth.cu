@@ -6,8 +6,9 @@
 //
 // Peak bandwidth = 2 (double data rate) x memory clock x bus width, read with
 // cudaDeviceGetAttribute (CUDA 13 removed cudaDeviceProp::memoryClockRate). Times are per call,
-// cudaEvent-timed over R calls after one warm-up; the API figure includes the host-side label
-// validation and result allocations, the kernel figure only the fused kernel. Exit code 4 (with
+// cudaEvent-timed over R calls after one warm-up; the API figure includes the per-call checks
+// (pointer attributes, the one read of the error flags) and the pool allocations of the results,
+// the kernel figure only the fused kernel. Exit code 4 (with
 // the reason) when no CUDA device is usable.
 #include <prefopt/backends/cuda.hpp>
 #include <prefopt/logps/sequence_logps.hpp>
@@ -124,12 +125,12 @@ int main(int argc, char** argv) {
                 static_cast<long long>(vocab));
   report(title, api_ms, bytes_fwd, peak);
 
-  prefopt::cuda::device_buffer<unsigned long long> flag(1);
+  auto flags = prefopt::cuda::make_error_flags(0);
   const double kernel_ms = timer.ms_per_call(reps, [&] {
     prefopt::cuda::kernels::token_logps_forward_kernel<<<static_cast<unsigned>(tokens),
                                                          prefopt::cuda::kernels::row_block>>>(
         lv, lb, no_mask, opt.layout, tokens, B::data(fwd.token_logps), B::data(fwd.token_lse),
-        flag.data());
+        flags.data());
   });
   prefopt::cuda::check_launch("token_logps_forward_kernel");
   report("forward  fused kernel only", kernel_ms, bytes_fwd, peak);

@@ -14,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -34,30 +35,41 @@ void require_device() {
     prefopt::testing::skip_for_missing_device("no usable CUDA device (" + reason + ")");
 }
 
+/// The shape of a padded token batch and the views of its buffers in memory space S (the host
+/// batch and its device copy build their views here).
+struct batch_shape {
+  index_t B, T_, V, stride;
+  template <class S, class T>
+  prefopt::logits_view<const T, S> logits(const T* p) const {
+    return {p, B, T_, V, T_ * stride, stride};
+  }
+  template <class S, class E>
+  prefopt::matrix_view<const E, S> tokens(const E* p) const {
+    return prefopt::matrix_view<const E, S>::contiguous(p, B, T_);
+  }
+};
+
 /// A padded token batch on the host (padding NaN: never read) and its device copy.
 template <class T>
-struct batch {
-  index_t B, T_, V, stride;
+struct batch : batch_shape {
   std::vector<T> policy, ref;
   std::vector<std::int64_t> labels;
   std::vector<std::uint8_t> mask;
 
-  prefopt::logits_view<const T> hp() const {
-    return {policy.data(), B, T_, V, T_ * stride, stride};
-  }
-  prefopt::logits_view<const T> hr() const { return {ref.data(), B, T_, V, T_ * stride, stride}; }
+  prefopt::logits_view<const T> hp() const { return logits<prefopt::host_space>(policy.data()); }
+  prefopt::logits_view<const T> hr() const { return logits<prefopt::host_space>(ref.data()); }
   prefopt::matrix_view<const std::int64_t> hl() const {
-    return prefopt::matrix_view<const std::int64_t>::contiguous(labels.data(), B, T_);
+    return tokens<prefopt::host_space>(labels.data());
   }
   prefopt::matrix_view<const std::uint8_t> hm() const {
-    return prefopt::matrix_view<const std::uint8_t>::contiguous(mask.data(), B, T_);
+    return tokens<prefopt::host_space>(mask.data());
   }
 };
 
 template <class T>
 batch<T> random_batch(index_t B, index_t Tt, index_t V, std::uint64_t seed, double scale) {
   prefopt_test::bits_rng rng(seed);
-  batch<T> tb{B, Tt, V, V + 3, {}, {}, {}, {}};
+  batch<T> tb{{B, Tt, V, V + 3}, {}, {}, {}, {}};
   const auto n = static_cast<std::size_t>(B * Tt * tb.stride);
   tb.policy.assign(n, std::numeric_limits<T>::quiet_NaN());
   tb.ref.assign(n, std::numeric_limits<T>::quiet_NaN());
@@ -86,19 +98,21 @@ struct device_batch {
   cu::device_buffer<T> policy, ref;
   cu::device_buffer<std::int64_t> labels;
   cu::device_buffer<std::uint8_t> mask;
-  index_t B, T_, V, stride;
+  batch_shape shape;
   explicit device_batch(const batch<T>& h)
       : policy(cu::upload(h.policy)), ref(cu::upload(h.ref)), labels(cu::upload(h.labels)),
-        mask(cu::upload(h.mask)), B(h.B), T_(h.T_), V(h.V), stride(h.stride) {}
+        mask(cu::upload(h.mask)), shape(h) {}
   cu::device_logits_view<const T> p() const {
-    return {policy.data(), B, T_, V, T_ * stride, stride};
+    return shape.logits<prefopt::device_space>(policy.data());
   }
-  cu::device_logits_view<const T> r() const { return {ref.data(), B, T_, V, T_ * stride, stride}; }
+  cu::device_logits_view<const T> r() const {
+    return shape.logits<prefopt::device_space>(ref.data());
+  }
   cu::device_matrix_view<const std::int64_t> l() const {
-    return cu::device_matrix_view<const std::int64_t>::contiguous(labels.data(), B, T_);
+    return shape.tokens<prefopt::device_space>(labels.data());
   }
   cu::device_matrix_view<const std::uint8_t> m() const {
-    return cu::device_matrix_view<const std::uint8_t>::contiguous(mask.data(), B, T_);
+    return shape.tokens<prefopt::device_space>(mask.data());
   }
 };
 
@@ -353,4 +367,38 @@ TEST_CASE("cuda token_kl: label and sequence errors, with the host's messages", 
   REQUIRE_THROWS_WITH(cu::token_kl_backward(db.p(), db.r(), db.l(), db.m(),
                                             std::span<const double>(dn.data(), 2), {}, gv, {}),
                       Catch::StartsWith("grad_sum[1] = nan: must be finite"));
+}
+
+TEST_CASE("cuda token_kl: a bool mask counts the same positions as the uint8 mask",
+          "[cuda][kl]") {
+  require_device();
+  // Instantiates token_kl / token_kl_backward for bool masks (their host copies of the mask
+  // once failed to compile for bool: std::vector<bool> has no data()).
+  const batch<double> tb = random_batch<double>(2, 5, 9, 4, 1.0);
+  const device_batch<double> db(tb);
+  std::unique_ptr<bool[]> mask_b(new bool[tb.mask.size()]);
+  for (std::size_t i = 0; i < tb.mask.size(); ++i) mask_b[i] = tb.mask[i] != 0;
+  cu::device_buffer<bool> mask_d(static_cast<index_t>(tb.mask.size()));
+  mask_d.copy_from_host(mask_b.get(), mask_d.size());
+  const auto mv = db.shape.tokens<prefopt::device_space>(mask_d.data());
+  const auto want = cu::token_kl(db.p(), db.r(), db.l(), db.m());
+  const auto got = cu::token_kl(db.p(), db.r(), db.l(), mv);
+  REQUIRE(cu::download(got.token.data(), got.token.size()) ==
+          cu::download(want.token.data(), want.token.size()));
+  REQUIRE(cu::download(got.count.data(), got.count.size()) ==
+          cu::download(want.count.data(), want.count.size()));
+  const std::vector<double> one(2, 1.0);
+  const auto gs = cu::upload(one);
+  cu::device_buffer<double> g1(static_cast<index_t>(tb.policy.size())), g2(g1.size());
+  const auto gview = [&](cu::device_buffer<double>& g) {
+    return cu::device_logits_view<double>{g.data(), tb.B, tb.T_, tb.V, tb.T_ * tb.stride,
+                                          tb.stride};
+  };
+  g1.fill_zero();
+  g2.fill_zero();
+  cu::token_kl_backward(db.p(), db.r(), db.l(), db.m(), std::span<const double>(gs.data(), 2), {},
+                        gview(g1), {});
+  cu::token_kl_backward(db.p(), db.r(), db.l(), mv, std::span<const double>(gs.data(), 2), {},
+                        gview(g2), {});
+  REQUIRE(cu::download(g1.data(), g1.size()) == cu::download(g2.data(), g2.size()));
 }

@@ -163,6 +163,17 @@ consteval bool assert_logps_arguments() {
   return true;
 }
 
+/// Whether B's fused forward itself rejects an empty sequence when options.compute_mean is set
+/// (B::fused_forward_checks_empty_sequences, optional): then the driver does not read the counts
+/// back to check them (the CUDA backend flags them on the device, saving a host read per call).
+template <class B>
+inline constexpr bool fused_forward_checks_empty_sequences = [] {
+  if constexpr (requires { B::fused_forward_checks_empty_sequences; })
+    return static_cast<bool>(B::fused_forward_checks_empty_sequences);
+  else
+    return false;
+}();
+
 }  // namespace detail
 
 /// Forward pass. `logits`, `labels` and `mask` are non-owning views in B's memory space; pass an
@@ -190,9 +201,12 @@ sequence_logps_result<B> sequence_logps(logits_view<T, SL> logits_in, matrix_vie
     out = detail::sequence_logps_generic<B>(logits, labels, mask, options);
   }
   if (options.compute_mean) {
-    const auto counts = B::to_host(out.count);
-    for (std::size_t b = 0; b < counts.size(); ++b)
-      if (counts[b] == S(0)) detail::throw_empty_sequence(static_cast<index_t>(b));
+    if constexpr (!(fused_logps_backend<B, LC, MC> &&
+                    detail::fused_forward_checks_empty_sequences<B>)) {
+      const auto counts = B::to_host(out.count);
+      for (std::size_t b = 0; b < counts.size(); ++b)
+        if (counts[b] == S(0)) detail::throw_empty_sequence(static_cast<index_t>(b));
+    }
     out.mean = B::zeros(B::size(out.sum));
     S* mean = B::data(out.mean);
     const S* sum = B::data(out.sum);
@@ -282,7 +296,15 @@ typename B::matrix_type sequence_logps_backward(logits_view<T, SL> logits,
                                                 const typename B::vector_type& grad_sum,
                                                 const typename B::vector_type* grad_mean,
                                                 const sequence_logps_options& options = {}) {
-  auto grad = B::zeros(logits.batch * logits.time, logits.vocab);
+  // The backward writes every element, so a backend that can allocate without filling (the
+  // optional B::uninitialized(rows, cols), e.g. CUDA) skips the zero-fill: the gradient is
+  // written once, not twice.
+  auto grad = [&] {
+    if constexpr (requires { B::uninitialized(index_t{}, index_t{}); })
+      return B::uninitialized(logits.batch * logits.time, logits.vocab);
+    else
+      return B::zeros(logits.batch * logits.time, logits.vocab);
+  }();
   auto view = logits_view<typename B::scalar_type, typename B::memory_space>::contiguous(
       B::data(grad), logits.batch, logits.time, logits.vocab);
   sequence_logps_backward<B>(logits, labels, mask, forward, grad_sum, grad_mean, view, options);

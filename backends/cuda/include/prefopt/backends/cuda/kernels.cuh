@@ -55,6 +55,9 @@ inline unsigned flat_grid(index_t n) {
 /// V must be trivially constructible (it lives in __shared__ memory).
 template <int BLOCK, class V, class Op>
 __device__ V block_reduce(V v, V* smem, Op op) {
+  static_assert(BLOCK > 0 && (BLOCK & (BLOCK - 1)) == 0,
+                "block_reduce: BLOCK must be a power of two (the tree halves it) and equal to "
+                "blockDim.x of the launch");
   smem[threadIdx.x] = v;
   __syncthreads();
   for (int s = BLOCK / 2; s > 0; s >>= 1) {
@@ -156,9 +159,22 @@ __device__ lse_pair<A> merge_pairs(lse_pair<A> a, lse_pair<A> b) {
   return {o.max, o.sum};
 }
 
+/// exp(d) for d = x - max <= 0 (or NaN): float as exp2f(d * log2(e)), one multiply and the
+/// hardware exp2 (d is formed first, so its rounding error is relative to |x - max|, not to
+/// |max|); double as exp.
+template <class A>
+__device__ inline A exp_shifted(A d) {
+  if constexpr (std::is_same_v<A, float>)
+    return exp2f(d * 1.44269504088896340736f);
+  else
+    return prefopt::detail::exp_(d);
+}
+
 /// Block-wide online log-sum-exp of row x[0, n); every thread gets the merged pair.
 /// Per thread: raise the running max to the max of each vector first, then add its exps, so one
-/// exp per element (plus a rescale when the max grows). -inf elements add nothing; NaN poisons.
+/// exp per element (plus a rescale when the max grows). The -inf test is made once per vector,
+/// on the max: while it is -inf every element seen is -inf (adds nothing) or NaN (poisons);
+/// otherwise exp(-inf - max) = 0 needs no test. NaN poisons the sum either way.
 template <int BLOCK, class T>
 __device__ lse_pair<acc_t<T>> block_row_lse(const T* x, index_t n, lse_pair<acc_t<T>>* smem) {
   using A = acc_t<T>;
@@ -166,23 +182,29 @@ __device__ lse_pair<acc_t<T>> block_row_lse(const T* x, index_t n, lse_pair<acc_
   A m = neg_inf, s = A(0);
   auto raise = [&](A cand) {
     if (cand > m) {
-      s *= prefopt::detail::exp_(m - cand);
+      s *= exp_shifted(m - cand);
       m = cand;
     }
   };
-  auto add = [&](T v) {
-    const A a = static_cast<A>(v);
-    s += a == neg_inf ? A(0) : prefopt::detail::exp_(a - m);
+  auto add = [&](T v) { s += exp_shifted(static_cast<A>(v) - m); };
+  auto add_nan = [&](T v) {  // while m is -inf: only a NaN adds (and poisons)
+    if (v != v) s += static_cast<A>(v);
   };
   stream_row<BLOCK>(
       x, n,
       [&](T v) {
         raise(static_cast<A>(v));
-        add(v);
+        if (m == neg_inf)
+          add_nan(v);
+        else
+          add(v);
       },
       [&](const typename vec16<T>::type& v) {
         raise(static_cast<A>(lane_max(v)));
-        for_lanes(v, add);
+        if (m == neg_inf)
+          for_lanes(v, add_nan);
+        else
+          for_lanes(v, add);
       });
   return block_reduce<BLOCK>(lse_pair<A>{m, s}, smem, merge_pairs<A>);
 }
@@ -244,14 +266,22 @@ __global__ void matvec_transposed_kernel(device_matrix_view<const T> m, const T*
 
 // ---- fused sequence log-probs ------------------------------------------------------------------
 
+/// A counted label as an index into a row of `vocab` logits, or -1 when it is out of range.
+template <class L>
+__device__ index_t checked_label(L label, index_t vocab) {
+  const auto y = static_cast<long long>(label);
+  return y >= 0 && y < vocab ? static_cast<index_t>(y) : index_t{-1};
+}
+
 /// One block per predicted token row r = b * P + p. Rows that are not counted write zeros and
-/// never read their logits. A non-finite log-sum-exp or label log-prob records the lowest such
-/// row in *first_bad (the host turns it into prefopt::invalid_argument).
+/// never read their logits. A counted row whose label is out of range writes zeros and records
+/// the lowest such row in flags->label; a non-finite log-sum-exp or label log-prob records the
+/// lowest such row in flags->row (the host turns them into prefopt::invalid_argument).
 template <class T, class L, class M>
 __global__ void __launch_bounds__(row_block)
     token_logps_forward_kernel(device_logits_view<const T> logits, device_matrix_view<const L> labels,
                                device_matrix_view<const M> mask, token_layout layout, index_t P,
-                               T* token_logps, T* token_lse, unsigned long long* first_bad) {
+                               T* token_logps, T* token_lse, error_flags* flags) {
   __shared__ lse_pair<acc_t<T>> smem[row_block];
   const auto r = static_cast<index_t>(blockIdx.x);
   const index_t b = r / P, p = r % P, col = layout.label_column(p);
@@ -260,24 +290,35 @@ __global__ void __launch_bounds__(row_block)
     if (threadIdx.x == 0) token_logps[r] = token_lse[r] = T(0);
     return;
   }
+  const index_t y = checked_label(labels(b, col), logits.vocab);
+  if (y < 0) {  // out of range: flagged, never used as an index
+    if (threadIdx.x == 0) {
+      token_logps[r] = token_lse[r] = T(0);
+      atomicMin(&flags->label, static_cast<unsigned long long>(r));
+    }
+    return;
+  }
   const T* x = logits.row(b, p);
   const lse_pair<acc_t<T>> pair = block_row_lse<row_block>(x, logits.vocab, smem);
   if (threadIdx.x == 0) {
     const T lse = static_cast<T>(pair.max + prefopt::detail::log_(pair.sum));
-    const T lp = x[static_cast<index_t>(labels(b, col))] - lse;
+    const T lp = x[y] - lse;
     token_logps[r] = lp;
     token_lse[r] = lse;
     if (!(prefopt::detail::isfinite_(lse) && prefopt::detail::isfinite_(lp)))
-      atomicMin(first_bad, static_cast<unsigned long long>(r));
+      atomicMin(&flags->row, static_cast<unsigned long long>(r));
   }
 }
 
-/// Per-sequence sum (double) and count of the counted token log-probs; one block per sequence.
-template <class T, class L, class M>
+/// Per-sequence sum (in double), count and, if `mean` is not null, mean of the counted per-token
+/// values [batch, P] (token log-probs; token KL's double values); one block per sequence, fixed
+/// reduction tree. A sequence without counted positions gets mean 0, and if `empty` is not null
+/// the lowest such sequence is recorded there (atomicMin).
+template <class V, class T, class L, class M>
 __global__ void __launch_bounds__(row_block)
-    sequence_sums_kernel(const T* token_logps, device_matrix_view<const L> labels,
+    sequence_sums_kernel(const V* values, device_matrix_view<const L> labels,
                          device_matrix_view<const M> mask, token_layout layout, index_t P, T* sum,
-                         T* count) {
+                         T* count, T* mean, unsigned long long* empty) {
   __shared__ double smem[row_block];
   const auto b = static_cast<index_t>(blockIdx.x);
   double s = 0, n = 0;
@@ -285,7 +326,7 @@ __global__ void __launch_bounds__(row_block)
     if (!prefopt::detail::position_counted(labels.row(b), mask.data ? mask.row(b) : nullptr,
                                            layout.label_column(p), layout.ignore_index))
       continue;
-    s += static_cast<double>(token_logps[b * P + p]);
+    s += static_cast<double>(values[b * P + p]);
     n += 1;
   }
   auto add = [](double x, double y) { return x + y; };
@@ -294,32 +335,40 @@ __global__ void __launch_bounds__(row_block)
   if (threadIdx.x == 0) {
     sum[b] = static_cast<T>(s);
     count[b] = static_cast<T>(n);
+    if (mean) mean[b] = n > 0 ? static_cast<T>(s / n) : T(0);
+    if (empty && n == 0) atomicMin(empty, static_cast<unsigned long long>(b));
   }
 }
 
 /// One block per input position (b, t): grad = c_b * (1[v == y] - exp(x - lse)) for counted
-/// rows, zero otherwise (including the last position under label shift). Reads the logits once
+/// rows, zero otherwise (including the last position under label shift, and a row whose label is
+/// out of range, flagged in flags->label as the forward does). Reads the logits once
 /// and writes the gradient once; 16-byte loads and stores when both rows share an alignment.
 template <class T, class L, class M>
 __global__ void __launch_bounds__(row_block)
     token_logps_backward_kernel(device_logits_view<const T> logits, device_matrix_view<const L> labels,
                                 device_matrix_view<const M> mask, token_layout layout, index_t P,
-                                const T* token_lse, const T* coeff, device_logits_view<T> grad) {
+                                const T* token_lse, const T* coeff, device_logits_view<T> grad,
+                                error_flags* flags) {
   using V = typename vec16<T>::type;
   constexpr int W = vec16<T>::lanes;
   const auto r = static_cast<index_t>(blockIdx.x);
   const index_t Tt = logits.time, n = logits.vocab;
-  const index_t b = r / Tt, t = r % Tt, col = layout.label_column(t);
-  const bool counted = t < P && prefopt::detail::position_counted(
-                                    labels.row(b), mask.data ? mask.row(b) : nullptr, col,
-                                    layout.ignore_index);
+  const index_t b = r / Tt, t = r % Tt, col = t < P ? layout.label_column(t) : 0;
+  bool counted = t < P && prefopt::detail::position_counted(
+                              labels.row(b), mask.data ? mask.row(b) : nullptr, col,
+                              layout.ignore_index);
+  const index_t y = counted ? checked_label(labels(b, col), n) : -1;
+  if (counted && y < 0) {  // out of range: flagged, the row is written as zeros
+    if (threadIdx.x == 0) atomicMin(&flags->label, static_cast<unsigned long long>(r));
+    counted = false;
+  }
   const T c = counted ? coeff[b] : T(0);
   const T lse = counted ? token_lse[b * P + t] : T(0);
-  const index_t y = counted ? static_cast<index_t>(labels(b, col)) : -1;
   const T* x = logits.row(b, t);
   T* g = grad.row(b, t);
   auto value = [&](index_t v, T xv) {
-    return counted ? c * ((v == y ? T(1) : T(0)) - prefopt::detail::exp_(xv - lse)) : T(0);
+    return counted ? c * ((v == y ? T(1) : T(0)) - exp_shifted(xv - lse)) : T(0);
   };
   const auto mx = static_cast<index_t>(reinterpret_cast<std::uintptr_t>(x) % 16);
   const auto mg = static_cast<index_t>(reinterpret_cast<std::uintptr_t>(g) % 16);

@@ -19,11 +19,15 @@
 // (kl/divergence.hpp); only the order in which partial sums are merged differs, so results agree
 // with the host to rounding (~1e-15 relative in double), not bit for bit.
 //
+// Streams: both functions take a cudaStream_t (default current_stream(), the legacy default stream
+// unless a stream_scope is active) and queue every kernel, copy and allocation on it.
+//
 // Validation: shapes, strides and beta are checked on the host before anything touches the
-// device; labels and mask are copied to the host (a [batch, time] integer copy, ~1/V of the
+// device, then every base pointer (cudaPointerGetAttributes: device memory of the current
+// device); labels and mask are copied to the host (a [batch, time] integer copy, ~1/V of the
 // logits traffic) for the label-range check before any kernel reads them. NaN / +Inf logits, rows
 // of only -Inf and +Inf divergences are found by the kernels: each bad row stores its status and
-// token, the lowest bad row index goes to a device error flag (atomicMin), and the host turns it
+// token, the lowest bad row index goes to the row of the device error flags (atomicMin), and the host turns it
 // into the host code's prefopt::invalid_argument (kl::detail::throw_row_error), lowest row first.
 //
 // Include from a .cu translation unit compiled by nvcc (the prefopt::cuda target's flags).
@@ -176,33 +180,6 @@ __global__ void __launch_bounds__(row_block)
   if (s.status != kl::row_status::ok) record_bad_row(s, r, status, where, first_bad);
 }
 
-/// Per-sequence sum (of the double values, not the rounded tokens, as on the host), count and
-/// mean; one block per sequence, fixed reduction tree.
-template <class T, class L, class M>
-__global__ void __launch_bounds__(row_block)
-    token_kl_sums_kernel(const double* values, device_matrix_view<const L> labels,
-                         device_matrix_view<const M> mask, token_layout layout, index_t P, T* sum,
-                         T* count, T* mean) {
-  __shared__ double smem[row_block];
-  const auto b = static_cast<index_t>(blockIdx.x);
-  double s = 0, n = 0;
-  for (index_t p = threadIdx.x; p < P; p += row_block) {
-    if (!prefopt::detail::position_counted(labels.row(b), mask.data ? mask.row(b) : nullptr,
-                                           layout.label_column(p), layout.ignore_index))
-      continue;
-    s += values[b * P + p];
-    n += 1;
-  }
-  auto add = [](double x, double y) { return x + y; };
-  s = block_reduce<row_block>(s, smem, add);
-  n = block_reduce<row_block>(n, smem, add);
-  if (threadIdx.x == 0) {
-    sum[b] = static_cast<T>(s);
-    count[b] = static_cast<T>(n);
-    if (mean) mean[b] = n > 0 ? static_cast<T>(s / n) : T(0);  // n = 0 rejected by the host
-  }
-}
-
 /// One block per input position (b, t): the gradient of coeff[b] * D(b, t) with respect to the
 /// requested logits (a view with null data is not written). Every element of a requested row is
 /// written: zero where the position does not count (including the last one under label shift)
@@ -266,8 +243,8 @@ inline kernels::kl_params kl_launch_params(const kl::token_kl_options& o) {
 /// Host copies of device labels and mask, label-range checked (before any kernel reads them).
 template <class L, class M>
 struct host_token_batch {
-  std::vector<L> labels_h;
-  std::vector<M> mask_h;
+  host_copy<L> labels_h;
+  host_copy<M> mask_h;
   matrix_view<const L> labels;
   matrix_view<const M> mask;
 };
@@ -275,9 +252,9 @@ struct host_token_batch {
 template <class L, class M>
 void download_checked_labels(device_matrix_view<const L> labels, device_matrix_view<const M> mask,
                              index_t vocab, const token_layout& layout,
-                             host_token_batch<L, M>& out) {
-  out.labels_h = download_view(labels);
-  out.mask_h = download_view(mask);
+                             host_token_batch<L, M>& out, cudaStream_t stream) {
+  out.labels_h = download_view(labels, stream);
+  out.mask_h = download_view(mask, stream);
   out.labels = rebase(labels, out.labels_h);
   out.mask = rebase(mask, out.mask_h);
   prefopt::detail::validate_labels(out.labels, out.mask, vocab, layout);
@@ -286,23 +263,21 @@ void download_checked_labels(device_matrix_view<const L> labels, device_matrix_v
 /// If a kernel flagged a row, throws the host code's error for the lowest one. Rows are
 /// r = b * row_len + position.
 template <class T>
-void throw_flagged_row(const device_buffer<unsigned long long>& first_bad,
-                       const device_buffer<int>& status, const device_buffer<long long>& where,
-                       device_logits_view<const T> policy, device_logits_view<const T> ref,
-                       index_t row_len) {
-  constexpr auto none = std::numeric_limits<unsigned long long>::max();
-  unsigned long long bad = none;
-  first_bad.copy_to_host(&bad, 1);
-  if (bad == none) return;
-  const auto r = static_cast<index_t>(bad);
+void throw_flagged_row(const device_buffer<error_flags>& flags, const device_buffer<int>& status,
+                       const device_buffer<long long>& where, device_logits_view<const T> policy,
+                       device_logits_view<const T> ref, index_t row_len, cudaStream_t stream) {
+  error_flags f{};
+  flags.copy_to_host(&f, 1, stream);
+  if (f.row == no_flag) return;
+  const auto r = static_cast<index_t>(f.row);
   const index_t b = r / row_len, p = r % row_len;
   kl::row_stats s;
-  s.status = static_cast<kl::row_status>(download(status.data() + r, 1)[0]);
-  s.where = static_cast<index_t>(download(where.data() + r, 1)[0]);
+  s.status = static_cast<kl::row_status>(download(status.data() + r, 1, stream)[0]);
+  s.where = static_cast<index_t>(download(where.data() + r, 1, stream)[0]);
   double xw = 0, yw = 0;
   if (s.where >= 0) {
-    xw = static_cast<double>(download(policy.row(b, p) + s.where, 1)[0]);
-    yw = static_cast<double>(download(ref.row(b, p) + s.where, 1)[0]);
+    xw = static_cast<double>(download(policy.row(b, p) + s.where, 1, stream)[0]);
+    yw = static_cast<double>(download(ref.row(b, p) + s.where, 1, stream)[0]);
   }
   kl::detail::throw_row_error(s, b, p, xw, yw);
 }
@@ -313,6 +288,31 @@ device_matrix_view<const std::remove_const_t<E>> as_const_view(device_matrix_vie
   return {v.data, v.rows, v.cols, v.row_stride};
 }
 
+/// The inputs of token_kl and token_kl_backward as the const views the kernels read, with their
+/// shapes and options checked (host only) and, after that, their base pointers.
+template <class T, class U, class L, class M>
+struct kl_inputs {
+  using S = std::remove_const_t<T>;
+  static_assert(std::is_same_v<S, std::remove_const_t<U>>,
+                "token_kl / token_kl_backward: policy and reference logits must have the same "
+                "element type");
+  device_logits_view<const S> policy, ref;
+  device_matrix_view<const std::remove_const_t<L>> labels;
+  device_matrix_view<const std::remove_const_t<M>> mask;
+  kl_inputs(device_logits_view<T> p, device_logits_view<U> r, device_matrix_view<L> l,
+            device_matrix_view<M> m, const kl::token_kl_options& options)
+      : policy(p), ref(r), labels(as_const_view(l)), mask(as_const_view(m)) {
+    kl::detail::validate_kl_shapes(policy, ref, labels, mask, options);
+  }
+  void require_device_pointers() const {
+    if (policy.batch * policy.time == 0) return;
+    require_device_pointer("policy_logits.data", policy.data);
+    require_device_pointer("ref_logits.data", ref.data);
+    require_device_pointer("labels.data", labels.data);
+    require_device_pointer("mask.data", mask.data);
+  }
+};
+
 inline void require_grid_rows(const char* name, index_t rows) {
   require(rows <= std::numeric_limits<int>::max(), name, rows,
           "must fit one CUDA grid dimension (2^31 - 1 token rows)");
@@ -321,48 +321,47 @@ inline void require_grid_rows(const char* name, index_t rows) {
 }  // namespace detail
 
 /// Forward pass on the device: the divergence of every counted position and its per-sequence
-/// sum and mean (prefopt::kl::token_kl for device views). Pass an empty mask ({}) to count every
-/// label that is not ignore_index. options.threads is ignored.
+/// sum and mean (prefopt::kl::token_kl for device views), queued on `stream`. Pass an empty mask
+/// ({}) to count every label that is not ignore_index. options.threads is ignored. Labels and
+/// mask are copied to the host for the label-range and empty-sequence checks (a [batch, time]
+/// integer copy), so this call synchronises the stream.
 template <class T, class U, class L, class M>
 token_kl_result<std::remove_const_t<T>> token_kl(device_logits_view<T> policy_in,
                                                  device_logits_view<U> ref_in,
                                                  device_matrix_view<L> labels_in,
                                                  device_matrix_view<M> mask_in,
-                                                 const kl::token_kl_options& options = {}) {
-  using S = std::remove_const_t<T>;
-  static_assert(std::is_same_v<S, std::remove_const_t<U>>,
-                "token_kl: policy and reference logits must have the same element type");
-  using Lc = std::remove_const_t<L>;
-  using Mc = std::remove_const_t<M>;
-  const device_logits_view<const S> policy = policy_in;
-  const device_logits_view<const S> ref = ref_in;
-  const auto labels = detail::as_const_view(labels_in);
-  const auto mask = detail::as_const_view(mask_in);
-  kl::detail::validate_kl_shapes(policy, ref, labels, mask, options);
-  const index_t B = policy.batch, P = options.layout.predicted_positions(policy.time);
+                                                 const kl::token_kl_options& options = {},
+                                                 cudaStream_t stream = current_stream()) {
+  const detail::kl_inputs<T, U, L, M> in(policy_in, ref_in, labels_in, mask_in, options);
+  using S = typename detail::kl_inputs<T, U, L, M>::S;
+  const index_t B = in.policy.batch, P = options.layout.predicted_positions(in.policy.time);
   detail::require_grid_rows("policy_logits.batch * positions", B * P);
-  detail::host_token_batch<Lc, Mc> host;
-  detail::download_checked_labels(labels, mask, policy.vocab, options.layout, host);
+  in.require_device_pointers();
+  static constexpr const char* name = "prefopt::cuda::token_kl";
+  operation op(name, stream);
+  detail::host_token_batch<std::remove_const_t<L>, std::remove_const_t<M>> host;
+  detail::download_checked_labels(in.labels, in.mask, in.policy.vocab, options.layout, host,
+                                  stream);
 
   token_kl_result<S> out;
   out.batch = B;
   out.positions = P;
-  out.token = device_buffer<S>(B * P);
-  out.sum = device_buffer<S>(B);
-  out.count = device_buffer<S>(B);
-  out.mean = device_buffer<S>(options.compute_mean ? B : 0);
-  device_buffer<double> values(B * P);
+  out.token = device_buffer<S>(B * P, stream);
+  out.sum = device_buffer<S>(B, stream);
+  out.count = device_buffer<S>(B, stream);
+  out.mean = device_buffer<S>(options.compute_mean ? B : 0, stream);
+  device_buffer<double> values(B * P, stream);
   if (B * P > 0) {
-    constexpr auto none = std::numeric_limits<unsigned long long>::max();
-    device_buffer<unsigned long long> first_bad(1);
-    first_bad.copy_from_host(&none, 1);
-    device_buffer<int> status(B * P);
-    device_buffer<long long> where(B * P);
-    kernels::token_kl_forward_kernel<<<static_cast<unsigned>(B * P), kernels::row_block>>>(
-        policy, ref, labels, mask, options.layout, P, detail::kl_launch_params(options),
-        values.data(), out.token.data(), status.data(), where.data(), first_bad.data());
+    auto flags = make_error_flags(stream);
+    device_buffer<int> status(B * P, stream);
+    device_buffer<long long> where(B * P, stream);
+    kernels::token_kl_forward_kernel<<<static_cast<unsigned>(B * P), kernels::row_block, 0,
+                                       stream>>>(
+        in.policy, in.ref, in.labels, in.mask, options.layout, P,
+        detail::kl_launch_params(options), values.data(), out.token.data(), status.data(),
+        where.data(), &flags.data()->row);
     check_launch("prefopt::cuda::kernels::token_kl_forward_kernel");
-    detail::throw_flagged_row(first_bad, status, where, policy, ref, P);
+    detail::throw_flagged_row(flags, status, where, in.policy, in.ref, P, stream);
   }
   // After the row errors, as on the host.
   if (options.compute_mean)
@@ -373,11 +372,12 @@ token_kl_result<std::remove_const_t<T>> token_kl(device_logits_view<T> policy_in
       if (!any) prefopt::detail::throw_empty_sequence(b);
     }
   if (B > 0) {
-    kernels::token_kl_sums_kernel<<<static_cast<unsigned>(B), kernels::row_block>>>(
-        values.data(), labels, mask, options.layout, P, out.sum.data(), out.count.data(),
-        options.compute_mean ? out.mean.data() : nullptr);
-    check_launch("prefopt::cuda::kernels::token_kl_sums_kernel");
+    kernels::sequence_sums_kernel<<<static_cast<unsigned>(B), kernels::row_block, 0, stream>>>(
+        values.data(), in.labels, in.mask, options.layout, P, out.sum.data(), out.count.data(),
+        options.compute_mean ? out.mean.data() : nullptr, nullptr);
+    check_launch("prefopt::cuda::kernels::sequence_sums_kernel");
   }
+  op.end();
   return out;
 }
 
@@ -386,15 +386,17 @@ template <class T, class U, class L>
 token_kl_result<std::remove_const_t<T>> token_kl(device_logits_view<T> policy,
                                                  device_logits_view<U> ref,
                                                  device_matrix_view<L> labels,
-                                                 const kl::token_kl_options& options = {}) {
-  return token_kl(policy, ref, labels, device_matrix_view<const std::uint8_t>{}, options);
+                                                 const kl::token_kl_options& options = {},
+                                                 cudaStream_t stream = current_stream()) {
+  return token_kl(policy, ref, labels, device_matrix_view<const std::uint8_t>{}, options, stream);
 }
 
-/// Backward pass on the device (prefopt::kl::token_kl_backward for device views). grad_sum and
-/// grad_mean are spans over DEVICE memory (batch elements; grad_mean empty: none), e.g. the
-/// gradient buffers of the next operation; they are copied to the host for the finiteness check
-/// and the per-sequence coefficient c_b = grad_sum[b] + grad_mean[b] / count[b]. A gradient view
-/// with null data is not requested; every element of a requested one is written.
+/// Backward pass on the device (prefopt::kl::token_kl_backward for device views), queued on
+/// `stream`. grad_sum and grad_mean are spans over DEVICE memory (batch elements; grad_mean
+/// empty: none), e.g. the gradient buffers of the next operation; they are copied to the host
+/// (with the labels and mask) for the finiteness check and the per-sequence coefficient
+/// c_b = grad_sum[b] + grad_mean[b] / count[b], so this call synchronises the stream. A gradient
+/// view with null data is not requested; every element of a requested one is written.
 template <class T, class U, class L, class M>
 void token_kl_backward(device_logits_view<T> policy_in, device_logits_view<U> ref_in,
                        device_matrix_view<L> labels_in, device_matrix_view<M> mask_in,
@@ -402,44 +404,49 @@ void token_kl_backward(device_logits_view<T> policy_in, device_logits_view<U> re
                        std::span<const std::remove_const_t<T>> grad_mean,
                        device_logits_view<std::remove_const_t<T>> grad_policy,
                        device_logits_view<std::remove_const_t<T>> grad_ref,
-                       const kl::token_kl_options& options = {}) {
-  using S = std::remove_const_t<T>;
-  static_assert(std::is_same_v<S, std::remove_const_t<U>>,
-                "token_kl_backward: policy and reference logits must have the same element type");
-  using Lc = std::remove_const_t<L>;
-  using Mc = std::remove_const_t<M>;
-  const device_logits_view<const S> policy = policy_in;
-  const device_logits_view<const S> ref = ref_in;
-  const auto labels = detail::as_const_view(labels_in);
-  const auto mask = detail::as_const_view(mask_in);
+                       const kl::token_kl_options& options = {},
+                       cudaStream_t stream = current_stream()) {
   // Everything that needs no device access first, so it is checked without a device too.
-  kl::detail::validate_kl_shapes(policy, ref, labels, mask, options);
-  const index_t B = policy.batch, Tt = policy.time, V = policy.vocab;
+  const detail::kl_inputs<T, U, L, M> in(policy_in, ref_in, labels_in, mask_in, options);
+  using S = typename detail::kl_inputs<T, U, L, M>::S;
+  const index_t B = in.policy.batch, Tt = in.policy.time, V = in.policy.vocab;
   const index_t P = options.layout.predicted_positions(Tt);
   kl::detail::validate_kl_gradient_output("grad_policy", grad_policy, B, Tt, V);
   kl::detail::validate_kl_gradient_output("grad_ref", grad_ref, B, Tt, V);
   kl::detail::validate_kl_grad_sizes(grad_sum.size(), grad_mean.size(), B);
   detail::require_grid_rows("policy_logits.batch * policy_logits.time", B * Tt);
-  detail::host_token_batch<Lc, Mc> host;
-  detail::download_checked_labels(labels, mask, V, options.layout, host);
-  const auto gs = download(grad_sum.data(), static_cast<index_t>(grad_sum.size()));
-  const auto gm = download(grad_mean.data(), static_cast<index_t>(grad_mean.size()));
+  in.require_device_pointers();
+  if (!grad_sum.empty()) require_device_pointer("grad_sum", grad_sum.data());
+  if (!grad_mean.empty()) require_device_pointer("grad_mean", grad_mean.data());
+  if (B * Tt > 0) {
+    require_device_pointer("grad_policy.data", grad_policy.data);
+    require_device_pointer("grad_ref.data", grad_ref.data);
+  }
+  static constexpr const char* name = "prefopt::cuda::token_kl_backward";
+  operation op(name, stream);
+  detail::host_token_batch<std::remove_const_t<L>, std::remove_const_t<M>> host;
+  detail::download_checked_labels(in.labels, in.mask, V, options.layout, host, stream);
+  const auto gs = download(grad_sum.data(), static_cast<index_t>(grad_sum.size()), stream);
+  const auto gm = download(grad_mean.data(), static_cast<index_t>(grad_mean.size()), stream);
   const std::vector<double> coeff = kl::detail::kl_coefficients(
       host.labels, host.mask, std::span<const S>(gs), std::span<const S>(gm), B, P,
       options.layout);
   // Rows are checked even when no gradient is requested, as on the host.
-  if (B * Tt == 0) return;
-  const device_buffer<double> coeff_d = upload(coeff);
-  constexpr auto none = std::numeric_limits<unsigned long long>::max();
-  device_buffer<unsigned long long> first_bad(1);
-  first_bad.copy_from_host(&none, 1);
-  device_buffer<int> status(B * Tt);
-  device_buffer<long long> where(B * Tt);
-  kernels::token_kl_backward_kernel<<<static_cast<unsigned>(B * Tt), kernels::row_block>>>(
-      policy, ref, labels, mask, options.layout, P, detail::kl_launch_params(options),
-      coeff_d.data(), grad_policy, grad_ref, status.data(), where.data(), first_bad.data());
+  if (B * Tt == 0) {
+    op.end();
+    return;
+  }
+  const device_buffer<double> coeff_d = upload(coeff, stream);
+  auto flags = make_error_flags(stream);
+  device_buffer<int> status(B * Tt, stream);
+  device_buffer<long long> where(B * Tt, stream);
+  kernels::token_kl_backward_kernel<<<static_cast<unsigned>(B * Tt), kernels::row_block, 0,
+                                      stream>>>(
+      in.policy, in.ref, in.labels, in.mask, options.layout, P, detail::kl_launch_params(options),
+      coeff_d.data(), grad_policy, grad_ref, status.data(), where.data(), &flags.data()->row);
   check_launch("prefopt::cuda::kernels::token_kl_backward_kernel");
-  detail::throw_flagged_row(first_bad, status, where, policy, ref, Tt);
+  detail::throw_flagged_row(flags, status, where, in.policy, in.ref, Tt, stream);
+  op.end();
 }
 
 }  // namespace prefopt::cuda
