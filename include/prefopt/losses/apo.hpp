@@ -21,13 +21,13 @@ enum class apo_anchor { zero, down };
 /// apo_zero and apo_down are one policy: the same hyper-parameter, traits and chosen-response
 /// anchor sigma(beta r_w); the anchor A picks the second term and the signs.
 template <class T, apo_anchor A>
-class apo_policy : public beta_policy<T> {
+class apo_policy : public beta_loss<T, apo_policy<T, A>> {
  public:
   static constexpr std::string_view name = A == apo_anchor::zero ? "apo_zero" : "apo_down";
   static constexpr loss_traits traits{};
   static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit apo_policy(T beta = T(parameters.default_of("beta"))) : beta_policy<T>(beta) {}
+  using beta_loss<T, apo_policy<T, A>>::beta_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {

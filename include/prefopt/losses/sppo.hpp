@@ -36,7 +36,7 @@ enum class sppo_target {
 /// sppo, sppo_single and sppo_hard are one policy: the per-pair arithmetic is the same, only the
 /// targets (S) differ, and with them the registry name, the traits and the default beta.
 template <class T, sppo_target S>
-class sppo_policy : public beta_policy<T> {
+class sppo_policy : public beta_loss<T, sppo_policy<T, S>> {
   static constexpr bool hard = S == sppo_target::hard;
 
  public:
@@ -46,7 +46,7 @@ class sppo_policy : public beta_policy<T> {
   // sppo, sppo_single: the paper's and the reference pipeline's beta (eta = 1000); sppo_hard: TRL's.
   static constexpr parameter_list parameters{{"beta", hard ? 0.1 : 0.001}};
 
-  explicit sppo_policy(T beta = T(parameters.default_of("beta"))) : beta_policy<T>(beta) {}
+  using beta_loss<T, sppo_policy<T, S>>::beta_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
