@@ -114,6 +114,23 @@ long long parse_count(const std::string& text, const std::string& what, long lon
   return v;
 }
 
+/// The plain integer options: each sets one field to an integer in [min, max].
+struct count_option {
+  std::string_view flag;
+  long long options::*field;
+  long long min, max;
+};
+constexpr count_option count_options[] = {
+    {"--iterations", &options::iterations, 1, 1000000}, {"--samples", &options::samples, 2, 10000},
+    {"--groups", &options::groups, 1, 1000000},         {"--steps", &options::steps, 1, 1000000},
+    {"--print-every", &options::print_every, 1, 1000000}, {"--features", &options::features, 1, 10000},
+};
+const count_option* find_count_option(std::string_view flag) {
+  for (const count_option& c : count_options)
+    if (c.flag == flag) return &c;
+  return nullptr;
+}
+
 options parse_args(int argc, char** argv) {
   options o;
   for (prefopt::examples::arguments args(sppo_selfplay_tool, argc, argv); args.next();) {
@@ -151,18 +168,8 @@ options parse_args(int argc, char** argv) {
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
-    } else if (a == "--iterations") {
-      o.iterations = parse_count(value(), "--iterations", 1, 1000000);
-    } else if (a == "--samples") {
-      o.samples = parse_count(value(), "--samples", 2, 10000);
-    } else if (a == "--groups") {
-      o.groups = parse_count(value(), "--groups", 1, 1000000);
-    } else if (a == "--steps") {
-      o.steps = parse_count(value(), "--steps", 1, 1000000);
-    } else if (a == "--print-every") {
-      o.print_every = parse_count(value(), "--print-every", 1, 1000000);
-    } else if (a == "--features") {
-      o.features = parse_count(value(), "--features", 1, 10000);
+    } else if (const count_option* c = find_count_option(a)) {
+      o.*(c->field) = parse_count(value(), a, c->min, c->max);
     } else if (a == "--beta") {
       o.beta = parse_double(value(), "--beta");
       if (!(o.beta > 0)) throw usage_error{"--beta must be > 0, got " + std::to_string(o.beta)};
