@@ -2,7 +2,9 @@
 // What the tools' --json outputs are assembled with, on top of io/json_writer.hpp:
 //   json_members       the members of a JSON object from a map, each "key": value;
 //   write_output_file  the finished text to the file an option names, or one-line error
-//                      naming the option and the path (prefopt::invalid_argument: exit 2).
+//                      naming the option and the path (prefopt::invalid_argument: exit 2);
+//   overall_and_groups the report shape of the evaluation tools: an "overall" object and one
+//                      object per group, one group per line.
 
 #include <fstream>
 #include <string>
@@ -24,6 +26,16 @@ std::string json_members(const Map& map, std::string_view lead, std::string_view
     first = false;
   }
   return out;
+}
+
+/// {"overall": {OVERALL},\n "GROUPS": {\n  "key": {members(v)},\n  ...}}\n for each (key, v) of
+/// `groups` (winrate's per_category, scorer_metrics' per_criterion); `overall` and `members(v)`
+/// are the members of an object, without the braces.
+template <class Map, class Members>
+std::string overall_and_groups(const std::string& overall, std::string_view groups_name, const Map& groups,
+                               Members&& members) {
+  return "{\"overall\": {" + overall + "},\n " + io::json_string(groups_name) + ": {" +
+         json_members(groups, "\n  ", ",\n  ", [&](const auto& v) { return "{" + members(v) + "}"; }) + "}}\n";
 }
 
 /// Writes `text` to `path`, given with option `flag` (e.g. "--json").

@@ -28,11 +28,11 @@
 #include <prefopt/io/text_input.hpp>
 #include <prefopt/kl/token_kl.hpp>
 
+#include "../common/cli.hpp"
+
 namespace {
 
-struct usage_error {
-  std::string message;
-};
+using prefopt::examples::usage_error;
 
 constexpr const char* usage =
     "usage: kl_table FILE.csv [--beta B]\n"
@@ -44,6 +44,8 @@ constexpr const char* usage =
     "  --scale X  scale of the generated policy logits (default 2)\n"
     "  --beta B   jsd weight of the reference in [0, 1] (default 0.5; 0 = reverse, 1 = forward)\n"
     "Prints row,forward,reverse,jsd and the mean over rows.\n";
+// "kl_table: error: MSG (see kl_table --help)" for bad usage (run_tool, examples/common/cli.hpp).
+const prefopt::examples::tool kl_table_tool{"kl_table", usage, {.usage_says_error = true, .usage_points_to_help = true, .input_error = "error: invalid input: "}};
 
 struct options {
   std::string file;
@@ -72,16 +74,10 @@ long long parse_count(std::string_view text, const std::string& what, long long 
 
 options parse_args(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw usage_error{a + " needs a value"};
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      std::exit(0);
-    } else if (a == "--seed") {
+  for (prefopt::examples::arguments args(kl_table_tool, argc, argv); args.next();) {
+    const std::string a = args.current();
+    const auto value = [&] { return args.value(); };
+    if (a == "--seed") {
       o.seeded = true;
       o.seed = static_cast<std::uint64_t>(parse_count(value(), "--seed", 0, 1LL << 62));
     } else if (a == "--rows") {
@@ -171,7 +167,7 @@ table generate(const options& o) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return prefopt::examples::run_tool(kl_table_tool, [&] {
     const options o = parse_args(argc, argv);
     table t;
     if (o.seeded) {
@@ -199,14 +195,5 @@ int main(int argc, char** argv) {
       std::printf("%lld,%.17g,%.17g,%.17g\n", r, res[0].token[r], res[1].token[r], res[2].token[r]);
     std::printf("mean,%.17g,%.17g,%.17g\n", res[0].mean[0], res[1].mean[0], res[2].mean[0]);
     return 0;
-  } catch (const usage_error& e) {
-    std::cerr << "kl_table: error: " << e.message << " (see kl_table --help)\n";
-    return 2;
-  } catch (const prefopt::invalid_argument& e) {
-    std::cerr << "kl_table: error: invalid input: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "kl_table: error: " << e.what() << '\n';
-    return 1;
-  }
+  });
 }

@@ -154,16 +154,14 @@ int run(const cli_options& o) {
   std::printf("acceptable_accuracy %.4f, degree_of_variation %.4f bands\n", rep.bins.acceptable_accuracy,
               rep.overall.degree_of_variation);
   if (!o.json_out.empty()) {
-    std::ostringstream out;
-    out << "{\"overall\": {" << metrics_json(rep.overall) << ", \"transcripts\": " << rep.bins.transcripts
-        << ", \"accurate\": " << num(rep.bins.accurate) << ", \"partly_accurate\": " << num(rep.bins.partly_accurate)
-        << ", \"acceptable\": " << num(rep.bins.acceptable) << ", \"inaccurate\": " << num(rep.bins.inaccurate)
-        << ", \"acceptable_accuracy\": " << num(rep.bins.acceptable_accuracy) << ", \"tolerance\": " << num(o.tolerance)
-        << "},\n \"per_criterion\": {"
-        << ex::json_members(rep.per_criterion, "\n  ", ",\n  ",
-                            [](const ev::agreement_metrics& m) { return "{" + metrics_json(m) + "}"; })
-        << "}}\n";
-    ex::write_output_file("--json", o.json_out, out.str());
+    std::ostringstream overall;
+    overall << metrics_json(rep.overall) << ", \"transcripts\": " << rep.bins.transcripts
+            << ", \"accurate\": " << num(rep.bins.accurate) << ", \"partly_accurate\": " << num(rep.bins.partly_accurate)
+            << ", \"acceptable\": " << num(rep.bins.acceptable) << ", \"inaccurate\": " << num(rep.bins.inaccurate)
+            << ", \"acceptable_accuracy\": " << num(rep.bins.acceptable_accuracy) << ", \"tolerance\": " << num(o.tolerance);
+    ex::write_output_file("--json", o.json_out,
+                          ex::overall_and_groups(overall.str(), "per_criterion", rep.per_criterion,
+                                                 [](const ev::agreement_metrics& m) { return metrics_json(m); }));
   }
   return 0;
 }

@@ -36,6 +36,7 @@
 #include <prefopt/selfplay/trainer.hpp>
 
 #include "matrix_csv.hpp"  // examples/nash: the same CSV reader as the nash tool
+#include "../common/cli.hpp"
 #include "../common/svg_plot.hpp"
 
 namespace {
@@ -43,9 +44,7 @@ namespace {
 namespace sp = prefopt::selfplay;
 using backend = prefopt::eigen::backend<double>;
 
-struct usage_error {
-  std::string message;
-};
+using prefopt::examples::usage_error;
 
 constexpr const char* usage =
     "usage: sppo_selfplay [--env rps|transitive|random|matrix] [--matrix P.csv] [--n N] [--seed S]\n"
@@ -84,6 +83,8 @@ constexpr const char* usage =
     "                   history.csv, policy_<method>.csv, policy_<method>_average.csv,\n"
     "                   exploitability.svg\n"
     "A progress bar is drawn on stderr when stderr is a terminal.\n";
+// "sppo_selfplay: error: MSG (see sppo_selfplay --help)" for bad usage (run_tool, examples/common/cli.hpp).
+const prefopt::examples::tool sppo_selfplay_tool{"sppo_selfplay", usage, {.usage_says_error = true, .usage_points_to_help = true}};
 
 struct options {
   std::string env = "random", oracle = "matrix", matrix, out = "sppo_selfplay_out", policy = "tabular", optimizer = "sgd";
@@ -113,18 +114,29 @@ long long parse_count(const std::string& text, const std::string& what, long lon
   return v;
 }
 
+/// The plain integer options: each sets one field to an integer in [min, max].
+struct count_option {
+  std::string_view flag;
+  long long options::*field;
+  long long min, max;
+};
+constexpr count_option count_options[] = {
+    {"--iterations", &options::iterations, 1, 1000000}, {"--samples", &options::samples, 2, 10000},
+    {"--groups", &options::groups, 1, 1000000},         {"--steps", &options::steps, 1, 1000000},
+    {"--print-every", &options::print_every, 1, 1000000}, {"--features", &options::features, 1, 10000},
+};
+const count_option* find_count_option(std::string_view flag) {
+  for (const count_option& c : count_options)
+    if (c.flag == flag) return &c;
+  return nullptr;
+}
+
 options parse_args(int argc, char** argv) {
   options o;
-  for (int i = 1; i < argc; ++i) {
-    const std::string a = argv[i];
-    auto value = [&]() -> std::string {
-      if (i + 1 >= argc) throw usage_error{a + " needs a value"};
-      return argv[++i];
-    };
-    if (a == "--help" || a == "-h") {
-      std::cout << usage;
-      std::exit(0);
-    } else if (a == "--env") {
+  for (prefopt::examples::arguments args(sppo_selfplay_tool, argc, argv); args.next();) {
+    const std::string a = args.current();
+    const auto value = [&] { return args.value(); };
+    if (a == "--env") {
       o.env = value();
       if (o.env != "rps" && o.env != "transitive" && o.env != "random" && o.env != "matrix")
         throw usage_error{"--env must be rps, transitive, random or matrix, got " + prefopt::quote_text(o.env)};
@@ -156,18 +168,8 @@ options parse_args(int argc, char** argv) {
         if (comma == std::string::npos) break;
         start = comma + 1;
       }
-    } else if (a == "--iterations") {
-      o.iterations = parse_count(value(), "--iterations", 1, 1000000);
-    } else if (a == "--samples") {
-      o.samples = parse_count(value(), "--samples", 2, 10000);
-    } else if (a == "--groups") {
-      o.groups = parse_count(value(), "--groups", 1, 1000000);
-    } else if (a == "--steps") {
-      o.steps = parse_count(value(), "--steps", 1, 1000000);
-    } else if (a == "--print-every") {
-      o.print_every = parse_count(value(), "--print-every", 1, 1000000);
-    } else if (a == "--features") {
-      o.features = parse_count(value(), "--features", 1, 10000);
+    } else if (const count_option* c = find_count_option(a)) {
+      o.*(c->field) = parse_count(value(), a, c->min, c->max);
     } else if (a == "--beta") {
       o.beta = parse_double(value(), "--beta");
       if (!(o.beta > 0)) throw usage_error{"--beta must be > 0, got " + std::to_string(o.beta)};
@@ -263,7 +265,7 @@ void write_policy(const std::filesystem::path& path, const std::vector<double>& 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return prefopt::examples::run_tool(sppo_selfplay_tool, [&] {
     const options o = parse_args(argc, argv);
     const auto game = make_game(o);
     const prefopt::index_t n = game.size();
@@ -397,14 +399,5 @@ int main(int argc, char** argv) {
     std::cout << "wrote " << (dir / "history.csv").string() << ", " << (dir / "exploitability.svg").string()
               << " and policy_<method>[_average].csv\n";
     return 0;
-  } catch (const usage_error& e) {
-    std::cerr << "sppo_selfplay: error: " << e.message << " (see sppo_selfplay --help)\n";
-    return 2;
-  } catch (const prefopt::invalid_argument& e) {
-    std::cerr << "sppo_selfplay: error: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "sppo_selfplay: error: " << e.what() << '\n';
-    return 1;
-  }
+  });
 }

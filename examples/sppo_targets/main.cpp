@@ -24,13 +24,12 @@
 
 #include <prefopt/io/text_input.hpp>
 
+#include "../common/cli.hpp"
 #include "targets_jsonl.hpp"
 
 namespace {
 
-struct usage_error {
-  std::string message;
-};
+using prefopt::examples::usage_error;
 
 constexpr const char* usage =
     "usage: sppo_targets FILE.jsonl [--out OUT.jsonl]\n"
@@ -40,20 +39,18 @@ constexpr const char* usage =
     "Adds chosen, rejected (argmax / argmin score, first index on ties), chosen_probs = P[w][l],\n"
     "chosen_probs_win / chosen_probs_lose (row means of P, self included) and probability, with\n"
     "P[i][j] = 1 / (1 + exp(s_j - s_i)) as uclaml/SPPO scripts/compute_prob.py.\n";
+// "sppo_targets: error: MSG (see sppo_targets --help)" for bad usage (run_tool, examples/common/cli.hpp).
+const prefopt::examples::tool sppo_targets_cli{"sppo_targets", usage, {.usage_says_error = true, .usage_points_to_help = true}};
 
 }  // namespace
 
 int main(int argc, char** argv) {
-  try {
+  return prefopt::examples::run_tool(sppo_targets_cli, [&] {
     std::string file, out;
-    for (int i = 1; i < argc; ++i) {
-      const std::string a = argv[i];
-      if (a == "--help" || a == "-h") {
-        std::cout << usage;
-        return 0;
-      } else if (a == "--out") {
-        if (i + 1 >= argc) throw usage_error{"--out needs a value"};
-        out = argv[++i];
+    for (prefopt::examples::arguments args(sppo_targets_cli, argc, argv); args.next();) {
+      const std::string a = args.current();
+      if (args.take("--out", out)) {
+        continue;
       } else if (!a.empty() && a[0] == '-') {
         throw usage_error{"unknown option " + prefopt::quote_text(a)};
       } else if (file.empty()) {
@@ -78,14 +75,5 @@ int main(int argc, char** argv) {
     prefopt::require(static_cast<bool>(os), "output", out.empty() ? std::string("stdout") : out,
                      "write failed");
     return 0;
-  } catch (const usage_error& e) {
-    std::cerr << "sppo_targets: error: " << e.message << " (see sppo_targets --help)\n";
-    return 2;
-  } catch (const prefopt::invalid_argument& e) {
-    std::cerr << "sppo_targets: error: " << e.what() << '\n';
-    return 2;
-  } catch (const std::exception& e) {
-    std::cerr << "sppo_targets: error: " << e.what() << '\n';
-    return 1;
-  }
+  });
 }

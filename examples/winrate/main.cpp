@@ -189,16 +189,14 @@ int run_verdicts(const cli_options& o) {
   else
     std::printf("position-swap consistency: n/a (no id judged in both positions)\n");
   if (!o.json_out.empty()) {
-    std::ostringstream out;
-    out << "{\"overall\": {" << counts_json(s.overall) << ", \"win_rate_ci\": [" << opt_number(s.win_rate_lower)
-        << ", " << opt_number(s.win_rate_upper) << "], \"tie_win_rate_ci\": [" << opt_number(s.tie_win_rate_lower)
-        << ", " << opt_number(s.tie_win_rate_upper) << "], \"swapped_pairs\": " << s.swapped_pairs
-        << ", \"consistent_pairs\": " << s.consistent_pairs << ", \"consistency\": " << opt_number(s.consistency)
-        << "},\n \"per_category\": {"
-        << ex::json_members(s.per_category, "\n  ", ",\n  ",
-                            [](const ev::pairwise_counts& c) { return "{" + counts_json(c) + "}"; })
-        << "}}\n";
-    ex::write_output_file("--json", o.json_out, out.str());
+    std::ostringstream overall;
+    overall << counts_json(s.overall) << ", \"win_rate_ci\": [" << opt_number(s.win_rate_lower)
+            << ", " << opt_number(s.win_rate_upper) << "], \"tie_win_rate_ci\": [" << opt_number(s.tie_win_rate_lower)
+            << ", " << opt_number(s.tie_win_rate_upper) << "], \"swapped_pairs\": " << s.swapped_pairs
+            << ", \"consistent_pairs\": " << s.consistent_pairs << ", \"consistency\": " << opt_number(s.consistency);
+    ex::write_output_file("--json", o.json_out,
+                          ex::overall_and_groups(overall.str(), "per_category", s.per_category,
+                                                 [](const ev::pairwise_counts& c) { return counts_json(c); }));
   }
   return 0;
 }

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include "support/parse_error.hpp"
+
 namespace data = prefopt::data;
 
 namespace {
@@ -32,13 +34,7 @@ std::vector<std::string> triples(const data::janus_pair_set& s) {
 }
 
 std::string error_of(const std::string& text) {
-  try {
-    (void)data::parse_system_rows(text, "f.jsonl");
-  } catch (const prefopt::io::parse_error& e) {
-    return e.what();
-  }
-  FAIL("no error for " << text);
-  return {};
+  return prefopt_test::parse_error_of([](const std::string& t) { return data::parse_system_rows(t, "f.jsonl"); }, text);
 }
 
 }  // namespace

@@ -5,6 +5,8 @@
 #include <prefopt/data/longpo_pairs.hpp>
 #include <string>
 
+#include "support/parse_error.hpp"
+
 namespace data = prefopt::data;
 
 namespace {
@@ -14,13 +16,7 @@ const std::string record =
     " \"chosens\": [\"w1\", \"w2\"], \"rejecteds\": [\"l1\", \"l2\"], \"prompt_id\": 7}\n";
 
 std::string error_of(const std::string& text) {
-  try {
-    (void)data::parse_longpo_samples(text, "s.jsonl");
-  } catch (const prefopt::io::parse_error& e) {
-    return e.what();
-  }
-  FAIL("no error for " << text);
-  return {};
+  return prefopt_test::parse_error_of([](const std::string& t) { return data::parse_longpo_samples(t, "s.jsonl"); }, text);
 }
 
 }  // namespace

@@ -63,7 +63,7 @@ class adaptive_kl_controller {
     require(n_steps >= 0, "n_steps", n_steps, "must be >= 0");
     const double mult = 1.0 + error(current_kl) * static_cast<double>(n_steps) / horizon_;
     require(mult > 0.0, "n_steps", n_steps,
-            "the multiplier 1 + error * n_steps / horizon = " + detail::format_value(mult) +
+            "the multiplier 1 + error * n_steps / horizon = " + prefopt::detail::format_value(mult) +
                 " must be > 0 (n_steps <= 5 * horizon)");
     value_ *= mult;
   }

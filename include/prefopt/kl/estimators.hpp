@@ -19,6 +19,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -28,6 +29,7 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/core/views.hpp"
+#include "prefopt/kl/detail/sequences.hpp"
 
 namespace prefopt::kl {
 
@@ -86,55 +88,37 @@ estimate_result<std::remove_const_t<T>> estimate_tokens(matrix_view<T> logps, ma
   static_assert(std::is_same_v<S, std::remove_const_t<U>>, "estimate_tokens: one scalar type");
   static_assert(std::is_floating_point_v<S>, "estimate_tokens: float or double");
   validate_matrix_view("logps", logps);
-  validate_matrix_view("ref_logps", ref_logps);
-  require_same_size("ref_logps.rows", ref_logps.rows, "logps.rows", logps.rows);
-  require_same_size("ref_logps.cols", ref_logps.cols, "logps.cols", logps.cols);
-  if (!mask.empty()) {
-    validate_matrix_view("mask", mask);
-    require_same_size("mask.rows", mask.rows, "logps.rows", logps.rows);
-    require_same_size("mask.cols", mask.cols, "logps.cols", logps.cols);
-  }
+  detail::validate_matrix_view_like("ref_logps", ref_logps, "logps", logps);
+  if (!mask.empty()) detail::validate_matrix_view_like("mask", mask, "logps", logps);
   const index_t B = logps.rows, P = logps.cols;
   estimate_result<S> out;
   out.batch = B;
   out.positions = P;
   out.token.assign(static_cast<std::size_t>(B * P), S(0));
   out.d_token.assign(out.token.size(), S(0));
-  out.sum.assign(static_cast<std::size_t>(B), S(0));
-  out.count.assign(static_cast<std::size_t>(B), S(0));
-  for (index_t b = 0; b < B; ++b) {
-    double s = 0;
-    index_t n = 0;
-    for (index_t p = 0; p < P; ++p) {
-      if (!mask.empty() && mask(b, p) == 0) continue;
-      const auto at = [&](const char* name) {
-        return std::string(name) + "[" + std::to_string(b) + ", " + std::to_string(p) + "]";
-      };
-      const S lp = logps(b, p), rl = ref_logps(b, p);
-      require(std::isfinite(lp) && lp <= S(0), at("logps"), lp, "must be a finite log-prob (<= 0)");
-      require(std::isfinite(rl) && rl <= S(0), at("ref_logps"), rl,
-              "must be a finite log-prob (<= 0); a sampled token the reference forbids has "
-              "infinite KL");
-      const auto e = estimate_kl<double>(k, static_cast<double>(lp), static_cast<double>(rl));
-      const S value = static_cast<S>(e.value), slope = static_cast<S>(e.d_logp);
-      require(std::isfinite(value) && std::isfinite(slope), at("ref_logps"), rl,
-              std::string(to_string(k)) + " overflows: log r = ref_logps - logps is too large for "
-                                          "the scalar type");
-      const auto i = static_cast<std::size_t>(b * P + p);
-      out.token[i] = value;
-      out.d_token[i] = slope;
-      s += e.value;
-      ++n;
-    }
-    out.sum[static_cast<std::size_t>(b)] = static_cast<S>(s);
-    out.count[static_cast<std::size_t>(b)] = static_cast<S>(n);
-    if (compute_mean) {
-      if (n == 0)
-        throw_invalid_argument("counted positions of sequence " + std::to_string(b), 0,
-                               "a mean estimate needs at least one counted token");
-      out.mean.push_back(static_cast<S>(s / static_cast<double>(n)));
-    }
-  }
+  detail::reduce_sequences(out, B, P, compute_mean, [&](index_t b, index_t p) -> std::optional<double> {
+    if (!mask.empty() && mask(b, p) == 0) return std::nullopt;
+    const auto at = [&](const char* name) {
+      return std::string(name) + "[" + std::to_string(b) + ", " + std::to_string(p) + "]";
+    };
+    const S lp = logps(b, p), rl = ref_logps(b, p);
+    require(std::isfinite(lp) && lp <= S(0), at("logps"), lp, "must be a finite log-prob (<= 0)");
+    require(std::isfinite(rl) && rl <= S(0), at("ref_logps"), rl,
+            "must be a finite log-prob (<= 0); a sampled token the reference forbids has "
+            "infinite KL");
+    const auto e = estimate_kl<double>(k, static_cast<double>(lp), static_cast<double>(rl));
+    const S value = static_cast<S>(e.value), slope = static_cast<S>(e.d_logp);
+    require(std::isfinite(value) && std::isfinite(slope), at("ref_logps"), rl,
+            std::string(to_string(k)) + " overflows: log r = ref_logps - logps is too large for "
+                                        "the scalar type");
+    const auto i = static_cast<std::size_t>(b * P + p);
+    out.token[i] = value;
+    out.d_token[i] = slope;
+    return e.value;
+  }, [](index_t empty) {
+    throw_invalid_argument("counted positions of sequence " + std::to_string(empty), 0,
+                           "a mean estimate needs at least one counted token");
+  });
   return out;
 }
 

@@ -35,6 +35,7 @@
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/views.hpp"
+#include "prefopt/kl/detail/sequences.hpp"
 #include "prefopt/kl/divergence.hpp"
 #include "prefopt/kl/token_kl.hpp"
 
@@ -71,14 +72,9 @@ std::vector<std::int64_t> longpo_nll_labels(matrix_view<const L> input_ids, matr
                                             nll_span span, matrix_view<const M> attention_mask = {},
                                             std::int64_t ignore_index = ignore_index_default) {
   validate_matrix_view("input_ids", input_ids);
-  validate_matrix_view("labels", labels);
-  require_same_size("labels.rows", labels.rows, "input_ids.rows", input_ids.rows);
-  require_same_size("labels.cols", labels.cols, "input_ids.cols", input_ids.cols);
-  if (!attention_mask.empty()) {
-    validate_matrix_view("attention_mask", attention_mask);
-    require_same_size("attention_mask.rows", attention_mask.rows, "input_ids.rows", input_ids.rows);
-    require_same_size("attention_mask.cols", attention_mask.cols, "input_ids.cols", input_ids.cols);
-  }
+  detail::validate_matrix_view_like("labels", labels, "input_ids", input_ids);
+  if (!attention_mask.empty())
+    detail::validate_matrix_view_like("attention_mask", attention_mask, "input_ids", input_ids);
   std::vector<std::int64_t> out(static_cast<std::size_t>(input_ids.rows * input_ids.cols));
   for (index_t b = 0; b < input_ids.rows; ++b)
     for (index_t t = 0; t < input_ids.cols; ++t) {

@@ -31,6 +31,7 @@
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -40,6 +41,7 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/views.hpp"
 #include "prefopt/detail/parallel.hpp"
+#include "prefopt/kl/detail/sequences.hpp"
 #include "prefopt/kl/divergence.hpp"
 #include "prefopt/logps/sequence_logps.hpp"
 
@@ -98,6 +100,25 @@ void validate_kl_inputs(logits_view<const T> policy, logits_view<const T> ref,
   prefopt::detail::validate_labels(labels, mask, policy.vocab, options.layout);
 }
 
+/// The inputs of token_kl and token_kl_backward, read-only and validated (checked_kl_inputs).
+template <class S, class L, class M>
+struct kl_inputs {
+  logits_view<const S> policy, ref;
+  matrix_view<const L> labels;
+  matrix_view<const M> mask;
+};
+template <class T, class U, class L, class M>
+kl_inputs<std::remove_const_t<T>, std::remove_const_t<L>, std::remove_const_t<M>> checked_kl_inputs(
+    logits_view<T> policy, logits_view<U> ref, matrix_view<L> labels, matrix_view<M> mask,
+    const token_kl_options& options) {
+  static_assert(std::is_same_v<std::remove_const_t<T>, std::remove_const_t<U>>,
+                "token_kl: policy and reference logits must have the same element type");
+  const kl_inputs<std::remove_const_t<T>, std::remove_const_t<L>, std::remove_const_t<M>> in{
+      policy, ref, prefopt::detail::as_const(labels), prefopt::detail::as_const(mask)};
+  validate_kl_inputs(in.policy, in.ref, in.labels, in.mask, options);
+  return in;
+}
+
 /// Checks a requested gradient buffer (data == nullptr: not requested) against the logits'
 /// extents; any memory space.
 template <class S, class Sp>
@@ -153,22 +174,23 @@ std::vector<double> kl_coefficients(matrix_view<const L> labels, matrix_view<con
   return coeff;
 }
 
+/// A row of `which` logits ("policy_logits" or "ref_logits") with a NaN or +Inf logit `value` at
+/// index `where`, or (where < 0) no finite logit at all; `pos` is "[b, p, ".
+[[noreturn]] inline void throw_not_finite(const char* which, const std::string& pos, index_t where,
+                                          double value) {
+  if (where >= 0)
+    throw_invalid_argument(which + pos + std::to_string(where) + "]", value,
+                           "logits must not be NaN or +Inf");
+  throw_invalid_argument(which + pos + ":]", "-inf",
+                         "every logit of the row is -Inf (no token has probability > 0)");
+}
+
 [[noreturn]] inline void throw_row_error(const row_stats& r, index_t b, index_t p,
                                          double x_where, double y_where) {
   const std::string pos = "[" + std::to_string(b) + ", " + std::to_string(p) + ", ";
   switch (r.status) {
-    case row_status::policy_not_finite:
-      if (r.where >= 0)
-        throw_invalid_argument("policy_logits" + pos + std::to_string(r.where) + "]", x_where,
-                               "logits must not be NaN or +Inf");
-      throw_invalid_argument("policy_logits" + pos + ":]", "-inf",
-                             "every logit of the row is -Inf (no token has probability > 0)");
-    case row_status::ref_not_finite:
-      if (r.where >= 0)
-        throw_invalid_argument("ref_logits" + pos + std::to_string(r.where) + "]", y_where,
-                               "logits must not be NaN or +Inf");
-      throw_invalid_argument("ref_logits" + pos + ":]", "-inf",
-                             "every logit of the row is -Inf (no token has probability > 0)");
+    case row_status::policy_not_finite: throw_not_finite("policy_logits", pos, r.where, x_where);
+    case row_status::ref_not_finite: throw_not_finite("ref_logits", pos, r.where, y_where);
     case row_status::support:
       // Either the policy or the reference forbids the token (-Inf) while the other does not.
       if (x_where == -std::numeric_limits<double>::infinity())
@@ -197,15 +219,9 @@ token_kl_result<std::remove_const_t<T>> token_kl(logits_view<T> policy_in, logit
                                                  matrix_view<L> labels_in, matrix_view<M> mask_in,
                                                  const token_kl_options& options = {}) {
   using S = std::remove_const_t<T>;
-  static_assert(std::is_same_v<S, std::remove_const_t<U>>,
-                "token_kl: policy and reference logits must have the same element type");
-  const logits_view<const S> policy = policy_in;
-  const logits_view<const S> ref = ref_in;
-  const auto labels = prefopt::detail::as_const(labels_in);
-  const auto mask = prefopt::detail::as_const(mask_in);
-  detail::validate_kl_inputs(policy, ref, labels, mask, options);
+  const auto in = detail::checked_kl_inputs(policy_in, ref_in, labels_in, mask_in, options);
 
-  const index_t B = policy.batch, P = options.layout.predicted_positions(policy.time);
+  const index_t B = in.policy.batch, P = options.layout.predicted_positions(in.policy.time);
   token_kl_result<S> out;
   out.batch = B;
   out.positions = P;
@@ -215,15 +231,15 @@ token_kl_result<std::remove_const_t<T>> token_kl(logits_view<T> policy_in, logit
   for (index_t b = 0; b < B; ++b)
     for (index_t p = 0; p < P; ++p)
       counted[static_cast<std::size_t>(b * P + p)] =
-          detail::kl_position_counted(labels, mask, b, p, options.layout);
+          detail::kl_position_counted(in.labels, in.mask, b, p, options.layout);
 
   prefopt::detail::parallel_blocks(B * P, options.threads, 8, [&](index_t begin, index_t end) {
     for (index_t r = begin; r < end; ++r) {
       if (!counted[static_cast<std::size_t>(r)]) continue;
       const index_t b = r / P, p = r % P;
       stats[static_cast<std::size_t>(r)] =
-          row_divergence(policy.row(b, p), ref.row(b, p), policy.vocab, options.direction,
-                         options.beta);
+          row_divergence(in.policy.row(b, p), in.ref.row(b, p), in.policy.vocab,
+                         options.direction, options.beta);
     }
   });
   // Errors are reported after the join, lowest row first: the same error for any thread count.
@@ -231,29 +247,16 @@ token_kl_result<std::remove_const_t<T>> token_kl(logits_view<T> policy_in, logit
     const row_stats& s = stats[static_cast<std::size_t>(r)];
     if (!counted[static_cast<std::size_t>(r)] || s.status == row_status::ok) continue;
     const index_t b = r / P, p = r % P;
-    const double xw = s.where >= 0 ? static_cast<double>(policy.row(b, p)[s.where]) : 0.0;
-    const double yw = s.where >= 0 ? static_cast<double>(ref.row(b, p)[s.where]) : 0.0;
+    const double xw = s.where >= 0 ? static_cast<double>(in.policy.row(b, p)[s.where]) : 0.0;
+    const double yw = s.where >= 0 ? static_cast<double>(in.ref.row(b, p)[s.where]) : 0.0;
     detail::throw_row_error(s, b, p, xw, yw);
   }
-  out.sum.assign(static_cast<std::size_t>(B), S(0));
-  out.count.assign(static_cast<std::size_t>(B), S(0));
-  for (index_t b = 0; b < B; ++b) {
-    double s = 0;
-    index_t n = 0;
-    for (index_t p = 0; p < P; ++p) {
-      const auto r = static_cast<std::size_t>(b * P + p);
-      if (!counted[r]) continue;
-      s += stats[r].value;  // the double value, not the rounded token
-      out.token[r] = static_cast<S>(stats[r].value);
-      ++n;
-    }
-    out.sum[static_cast<std::size_t>(b)] = static_cast<S>(s);
-    out.count[static_cast<std::size_t>(b)] = static_cast<S>(n);
-    if (options.compute_mean) {
-      if (n == 0) prefopt::detail::throw_empty_sequence(b);
-      out.mean.push_back(static_cast<S>(s / static_cast<double>(n)));
-    }
-  }
+  detail::reduce_sequences(out, B, P, options.compute_mean, [&](index_t b, index_t p) -> std::optional<double> {
+    const auto r = static_cast<std::size_t>(b * P + p);
+    if (!counted[r]) return std::nullopt;
+    out.token[r] = static_cast<S>(stats[r].value);
+    return stats[r].value;  // the double value, not the rounded token
+  }, [](index_t empty) { prefopt::detail::throw_empty_sequence(empty); });
   return out;
 }
 
@@ -279,33 +282,27 @@ void token_kl_backward(logits_view<T> policy_in, logits_view<U> ref_in, matrix_v
                        logits_view<std::remove_const_t<T>> grad_ref,
                        const token_kl_options& options = {}) {
   using S = std::remove_const_t<T>;
-  static_assert(std::is_same_v<S, std::remove_const_t<U>>,
-                "token_kl_backward: policy and reference logits must have the same element type");
-  const logits_view<const S> policy = policy_in;
-  const logits_view<const S> ref = ref_in;
-  const auto labels = prefopt::detail::as_const(labels_in);
-  const auto mask = prefopt::detail::as_const(mask_in);
-  detail::validate_kl_inputs(policy, ref, labels, mask, options);
-  const index_t B = policy.batch, Tt = policy.time, V = policy.vocab;
+  const auto in = detail::checked_kl_inputs(policy_in, ref_in, labels_in, mask_in, options);
+  const index_t B = in.policy.batch, Tt = in.policy.time, V = in.policy.vocab;
   const index_t P = options.layout.predicted_positions(Tt);
   detail::validate_kl_gradient_output("grad_policy", grad_policy, B, Tt, V);
   detail::validate_kl_gradient_output("grad_ref", grad_ref, B, Tt, V);
   // Per-sequence coefficient c_b (counts recomputed from labels and mask).
   const std::vector<double> coeff =
-      detail::kl_coefficients(labels, mask, grad_sum, grad_mean, B, P, options.layout);
+      detail::kl_coefficients(in.labels, in.mask, grad_sum, grad_mean, B, P, options.layout);
   std::vector<row_stats> stats(static_cast<std::size_t>(B * Tt));
   prefopt::detail::parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
     for (index_t r = begin; r < end; ++r) {
       const index_t b = r / Tt, t = r % Tt;
       S* gp = grad_policy.data ? grad_policy.row(b, t) : nullptr;
       S* gr = grad_ref.data ? grad_ref.row(b, t) : nullptr;
-      if (t >= P || !detail::kl_position_counted(labels, mask, b, t, options.layout)) {
+      if (t >= P || !detail::kl_position_counted(in.labels, in.mask, b, t, options.layout)) {
         if (gp) std::fill_n(gp, V, S(0));
         if (gr) std::fill_n(gr, V, S(0));
         continue;
       }
-      const S* x = policy.row(b, t);
-      const S* y = ref.row(b, t);
+      const S* x = in.policy.row(b, t);
+      const S* y = in.ref.row(b, t);
       row_stats& s = stats[static_cast<std::size_t>(r)];
       s = row_divergence(x, y, V, options.direction, options.beta);
       if (s.status != row_status::ok) {
@@ -322,8 +319,8 @@ void token_kl_backward(logits_view<T> policy_in, logits_view<U> ref_in, matrix_v
     const row_stats& s = stats[static_cast<std::size_t>(r)];
     if (s.status == row_status::ok) continue;
     const index_t b = r / Tt, t = r % Tt;
-    const double xw = s.where >= 0 ? static_cast<double>(policy.row(b, t)[s.where]) : 0.0;
-    const double yw = s.where >= 0 ? static_cast<double>(ref.row(b, t)[s.where]) : 0.0;
+    const double xw = s.where >= 0 ? static_cast<double>(in.policy.row(b, t)[s.where]) : 0.0;
+    const double yw = s.where >= 0 ? static_cast<double>(in.ref.row(b, t)[s.where]) : 0.0;
     detail::throw_row_error(s, b, t, xw, yw);
   }
 }

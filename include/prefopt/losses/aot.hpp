@@ -29,7 +29,7 @@ constexpr auto aot_aliases() {
 /// aot and aot_unpaired are one policy: the per-pair arithmetic is the same, only the batch
 /// quantities the batch API sorts (C) differ, and with them the registry names.
 template <class T, coupling C>
-class aot_policy : public smoothed_policy<T> {
+class aot_policy : public smoothed_loss<T, aot_policy<T, C>> {
   static_assert(C == coupling::sorted_logratios || C == coupling::sorted_rewards);
   static constexpr bool paired = C == coupling::sorted_logratios;
 
@@ -39,9 +39,7 @@ class aot_policy : public smoothed_policy<T> {
   static constexpr loss_traits traits{.batch = C};
   static constexpr parameter_list parameters{{"beta", 0.1}, {"label_smoothing", 0.0}};
 
-  explicit aot_policy(T beta = T(parameters.default_of("beta")),
-                      T label_smoothing = T(parameters.default_of("label_smoothing")))
-      : smoothed_policy<T>(beta, label_smoothing) {}
+  using smoothed_loss<T, aot_policy<T, C>>::smoothed_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {

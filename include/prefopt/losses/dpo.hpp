@@ -16,15 +16,14 @@ namespace prefopt::losses {
 /// DPO (Rafailov et al. 2023) with conservative label smoothing eps (cDPO, Mitchell 2023):
 ///   L = -(1 - eps) log sigma(z) - eps log sigma(-z),  eps in [0, 0.5).
 template <std::floating_point T>
-class sigmoid : public detail::smoothed_policy<T> {
+class sigmoid : public detail::smoothed_loss<T, sigmoid<T>> {
  public:
   static constexpr std::string_view name = "sigmoid";
   static constexpr std::array<std::string_view, 1> aliases{"dpo"};  // the name users type first
   static constexpr loss_traits traits{};
   static constexpr parameter_list parameters{{"beta", 0.1}, {"label_smoothing", 0.0}};
 
-  explicit sigmoid(T beta = T(parameters.default_of("beta")), T label_smoothing = T(parameters.default_of("label_smoothing")))
-      : detail::smoothed_policy<T>(beta, label_smoothing) {}
+  using detail::smoothed_loss<T, sigmoid<T>>::smoothed_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -37,14 +36,13 @@ class sigmoid : public detail::smoothed_policy<T> {
 /// TRL's DPOTrainer has the same form in every revision (later ones spell it
 /// (clean_loss_term - flipped_loss_term) / (1 - 2 eps) with flipped_loss_term = -eps log sigma(-z)).
 template <std::floating_point T>
-class robust : public detail::smoothed_policy<T> {
+class robust : public detail::smoothed_loss<T, robust<T>> {
  public:
   static constexpr std::string_view name = "robust";
   static constexpr loss_traits traits{};
   static constexpr parameter_list parameters{{"beta", 0.1}, {"label_smoothing", 0.0}};
 
-  explicit robust(T beta = T(parameters.default_of("beta")), T label_smoothing = T(parameters.default_of("label_smoothing")))
-      : detail::smoothed_policy<T>(beta, label_smoothing) {}
+  using detail::smoothed_loss<T, robust<T>>::smoothed_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -58,13 +56,13 @@ class robust : public detail::smoothed_policy<T> {
 
 /// SLiC hinge (Zhao et al. 2023): L = max(0, 1 - z). The subgradient at z = 1 is 0 (as torch.relu).
 template <std::floating_point T>
-class hinge : public detail::beta_policy<T> {
+class hinge : public detail::beta_loss<T, hinge<T>> {
  public:
   static constexpr std::string_view name = "hinge";
   static constexpr loss_traits traits{};
   static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit hinge(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
+  using detail::beta_loss<T, hinge<T>>::beta_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -77,13 +75,13 @@ class hinge : public detail::beta_policy<T> {
 /// length normalisation was confirmed with the IPO authors):
 ///   Dbar = r_w / n_w - r_l / n_l,  L = (Dbar - 1/(2 beta))^2.
 template <std::floating_point T>
-class ipo : public detail::beta_policy<T> {
+class ipo : public detail::beta_loss<T, ipo<T>> {
  public:
   static constexpr std::string_view name = "ipo";
   static constexpr loss_traits traits{.needs_tokens = true};
   static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit ipo(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
+  using detail::beta_loss<T, ipo<T>>::beta_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -130,13 +128,13 @@ class exo_pair : public detail::smoothed_policy<T> {
 /// NCA, pairwise (Chen et al. 2024, "Noise Contrastive Alignment"): with a = beta r_w, b = beta r_l,
 ///   L = -log sigma(a) - 1/2 log sigma(-a) - 1/2 log sigma(-b).
 template <std::floating_point T>
-class nca_pair : public detail::beta_policy<T> {
+class nca_pair : public detail::beta_loss<T, nca_pair<T>> {
  public:
   static constexpr std::string_view name = "nca_pair";
   static constexpr loss_traits traits{};
   static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit nca_pair(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
+  using detail::beta_loss<T, nca_pair<T>>::beta_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& = {}) const {
@@ -153,13 +151,13 @@ class nca_pair : public detail::beta_policy<T> {
 /// delta = running mean of the batch-mean rewards mean(beta r_w, beta r_l) over training steps,
 /// detached (TRL: RunningMoments). The batch API computes delta (see preference_loss.hpp).
 template <std::floating_point T>
-class bco_pair : public detail::beta_policy<T> {
+class bco_pair : public detail::beta_loss<T, bco_pair<T>> {
  public:
   static constexpr std::string_view name = "bco_pair";
   static constexpr loss_traits traits{.batch = coupling::running_mean};
   static constexpr parameter_list parameters{{"beta", 0.1}};
 
-  explicit bco_pair(T beta = T(parameters.default_of("beta"))) : detail::beta_policy<T>(beta) {}
+  using detail::beta_loss<T, bco_pair<T>>::beta_loss;
 
   PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
                                        const batch_context<T>& c = {}) const {

@@ -197,6 +197,25 @@ class smoothed_policy : public beta_policy<T> {
   T label_smoothing_;
 };
 
+/// Bases for a loss L whose hyper-parameters are exactly beta (beta_loss), or beta and a label
+/// smoothing (smoothed_loss), in that order: L inherits the constructor
+///   using detail::beta_loss<T, L>::beta_loss;
+/// whose default arguments come from L::parameters. A default argument is read where the
+/// constructor is called, when L is complete, and an inherited constructor keeps its base's
+/// default arguments, so such a loss declares only its names, traits, parameters and operator().
+template <class T, class L>
+class beta_loss : public beta_policy<T> {
+ public:
+  explicit beta_loss(T beta = T(L::parameters.default_of("beta"))) : beta_policy<T>(beta) {}
+};
+template <class T, class L>
+class smoothed_loss : public smoothed_policy<T> {
+ public:
+  explicit smoothed_loss(T beta = T(L::parameters.default_of("beta")),
+                         T label_smoothing = T(L::parameters.default_of("label_smoothing")))
+      : smoothed_policy<T>(beta, label_smoothing) {}
+};
+
 }  // namespace detail
 
 }  // namespace prefopt::losses

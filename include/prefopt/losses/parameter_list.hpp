@@ -3,9 +3,11 @@
 // CLI / TRL names and defaults. The constructor takes its defaults from this declaration and the
 // registry (registry.hpp) builds the loss from it, so a default is written in exactly one place:
 //
-//   static constexpr parameter_list parameters{{"beta", 0.1}, {"label_smoothing", 0.0}};
-//   explicit sigmoid(T beta = T(parameters.default_of("beta")),
-//                    T label_smoothing = T(parameters.default_of("label_smoothing")));
+//   static constexpr parameter_list parameters{{"beta", 0.1}, {"tau", 0.05}};
+//   explicit discopop(T beta = T(parameters.default_of("beta")), T tau = T(parameters.default_of("tau")));
+//
+// (a loss whose hyper-parameters are exactly beta, or beta and label_smoothing, inherits such a
+// constructor from detail::beta_loss / detail::smoothed_loss in pair.hpp.)
 //
 // A policy may also declare other names it answers to in the registry:
 //   static constexpr std::array<std::string_view, 1> aliases{"dpo"};

@@ -1,5 +1,5 @@
 #pragma once
-// Reference-free losses with an NLL term or length normalisation: ORPO, SimPO, CPO. They never
+// Reference-free losses with an NLL term or length normalisation: ORPO, SimPO, CPO (rpo.hpp). They never
 // read reference log-probs (traits.uses_reference = false).
 //
 // NLL term: chosen_nll is the per-token mean negative log-likelihood of the chosen completion.
@@ -13,6 +13,7 @@
 #include <string_view>
 
 #include "prefopt/losses/pair.hpp"
+#include "prefopt/losses/rpo.hpp"
 
 namespace prefopt::losses {
 
@@ -82,33 +83,7 @@ class simpo : public detail::smoothed_policy<T> {
   T gamma_;
 };
 
-/// CPO (Xu et al. 2024, "Contrastive Preference Optimization"), TRL CPOTrainer loss_type="sigmoid"
-/// with cpo_alpha: reference-free DPO on summed log-probs plus alpha times the chosen NLL,
-///   L = -(1 - eps) log sigma(beta (l_w - l_l)) - eps log sigma(-beta (l_w - l_l)) + alpha NLL_w.
-template <std::floating_point T>
-class cpo : public detail::smoothed_policy<T> {
- public:
-  static constexpr std::string_view name = "cpo";
-  static constexpr loss_traits traits{.uses_reference = false, .has_nll = true};
-  static constexpr parameter_list parameters{{"beta", 0.1}, {"alpha", 1.0}, {"label_smoothing", 0.0}};
-
-  explicit cpo(T beta = T(parameters.default_of("beta")), T alpha = T(parameters.default_of("alpha")),
-               T label_smoothing = T(parameters.default_of("label_smoothing")))
-      : detail::smoothed_policy<T>(beta, label_smoothing), alpha_(alpha) {
-    detail::require_non_negative_finite("alpha", alpha);
-  }
-  PREFOPT_HD T alpha() const { return alpha_; }
-
-  PREFOPT_HD pair_result<T> operator()(const pair_input<T>& p,
-                                       const batch_context<T>& = {}) const {
-    auto r = this->logistic_of_margin(p.chosen_logps - p.rejected_logps);
-    r.loss += alpha_ * p.chosen_nll;
-    r.d_nll = alpha_;
-    return r;
-  }
-
- private:
-  T alpha_;
-};
+// CPO (Xu et al. 2024), reference-free DPO plus alpha times the chosen NLL, is rpo's arithmetic on
+// the margin l_w - l_l: rpo.hpp defines both.
 
 }  // namespace prefopt::losses

@@ -4,7 +4,8 @@
 // where φ(x, y) ∈ R^d are given features of response y in the context of prompt x (one n_x × d
 // row-major matrix per prompt). It generalises across prompts through w, and with d < n it cannot
 // represent every distribution (a restricted policy class, unlike tabular_policy). It learns only
-// through step(): d log π(y | x) / dw = φ(x, y) − Σ_k π(k | x) φ(x, k), then SGD or Adam.
+// through step(): d log π(y | x) / dw = φ(x, y) − Σ_k π(k | x) φ(x, k), then SGD or Adam
+// (selfplay/softmax_policy.hpp).
 
 #include <cmath>
 #include <cstdint>
@@ -15,18 +16,15 @@
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/errors.hpp"
-#include "prefopt/core/numerics.hpp"
 #include "prefopt/selfplay/concepts.hpp"
 #include "prefopt/selfplay/optimizer.hpp"
 #include "prefopt/selfplay/sampling.hpp"
+#include "prefopt/selfplay/softmax_policy.hpp"
 
 namespace prefopt::selfplay {
 
-class loglinear_policy {
+class loglinear_policy : public detail::softmax_policy<loglinear_policy> {
  public:
-  using prompt_type = index_t;
-  using response_type = index_t;
-
   /// features[x] is the n_x × d row-major matrix of prompt x; w starts at 0 (uniform policy).
   loglinear_policy(std::vector<std::vector<double>> features, index_t d, optimizer_options opt = {})
       : phi_(std::move(features)), d_(d) {
@@ -81,63 +79,17 @@ class loglinear_policy {
       for (index_t i = 0; i < d_; ++i) z[y] += f[y * d_ + i] * w_[i];
     return z;
   }
-  [[nodiscard]] std::vector<double> distribution(index_t x) const {
-    auto z = logits(x);
-    const double lse = logsumexp(z.data(), static_cast<index_t>(z.size()));
-    for (double& v : z) v = std::exp(v - lse);
-    return z;
-  }
-  [[nodiscard]] std::vector<index_t> sample(index_t x, index_t k, std::mt19937_64& rng) const {
-    require(k >= 1, "k", k, "must be >= 1");
-    const auto p = distribution(x);
-    std::vector<index_t> ys(static_cast<std::size_t>(k));
-    for (auto& y : ys) y = sample_index(p, rng);
-    return ys;
-  }
-  [[nodiscard]] std::vector<double> log_probs(index_t x, std::span<const index_t> ys) const {
-    const auto z = logits(x);
-    const double lse = logsumexp(z.data(), static_cast<index_t>(z.size()));
-    std::vector<double> out;
-    out.reserve(ys.size());
-    for (index_t y : ys) {
-      check_response(x, y);
-      out.push_back(z[static_cast<std::size_t>(y)] - lse);
-    }
-    return out;
-  }
-  void step(std::span<const logp_gradient<index_t, index_t>> grads) {
-    std::vector<double> g(w_.size(), 0.0);
-    std::vector<double> coefficient_sum(phi_.size(), 0.0);
-    for (const auto& e : grads) {
-      check_response(e.prompt, e.response);
-      require(std::isfinite(e.d_logp), "d_logp", e.d_logp, "must be finite");
-      const double* f = phi_[static_cast<std::size_t>(e.prompt)].data() + e.response * d_;
-      for (index_t i = 0; i < d_; ++i) g[i] += e.d_logp * f[i];
-      coefficient_sum[static_cast<std::size_t>(e.prompt)] += e.d_logp;
-    }
-    for (std::size_t x = 0; x < phi_.size(); ++x) {
-      if (coefficient_sum[x] == 0.0) continue;
-      const auto p = distribution(static_cast<index_t>(x));  // − E_π[φ] Σ dL/dlogp
-      for (std::size_t y = 0; y < p.size(); ++y)
-        for (index_t i = 0; i < d_; ++i) g[i] -= coefficient_sum[x] * p[y] * phi_[x][y * d_ + i];
-    }
-    opt_.step(w_, g);
-  }
-  void reset_optimizer() { opt_.reset(); }
-
  private:
-  void check_prompt(index_t x) const {
-    require(x >= 0 && static_cast<std::size_t>(x) < phi_.size(), "prompt", x,
-            "must index one of the policy's " + std::to_string(phi_.size()) + " prompts");
+  friend class detail::softmax_policy<loglinear_policy>;
+  // d (wᵀ φ(x, y)) / dw = φ(x, y).
+  void add_logit_gradient(std::vector<double>& g, index_t x, index_t y, double c) const {
+    const double* f = phi_[static_cast<std::size_t>(x)].data() + y * d_;
+    for (index_t i = 0; i < d_; ++i) g[i] += c * f[i];
   }
-  void check_response(index_t x, index_t y) const {
-    const index_t n = num_responses(x);
-    require(y >= 0 && y < n, "response", y, "must be in [0, " + std::to_string(n) + ")");
-  }
+  std::vector<double>& parameters() { return w_; }
   std::vector<std::vector<double>> phi_;
   index_t d_;
   std::vector<double> w_;
-  optimizer opt_;
 };
 
 static_assert(EnumerablePolicy<loglinear_policy>);

@@ -55,10 +55,28 @@ class indexed_oracle_base {
 
  protected:
   std::vector<index_t> sizes_;
+  /// Records the number of responses of each per-prompt model (at least one prompt).
+  template <class PerPrompt>
+  void set_sizes(const std::vector<PerPrompt>& per_prompt) {
+    require(!per_prompt.empty(), "per_prompt.size()", 0, "need at least one prompt");
+    for (const auto& m : per_prompt) sizes_.push_back(m.size());
+  }
   void check_pair(index_t x, const response_pair<index_t>& p) const {
     const index_t n = num_responses(x);
     detail::require_response(p.first, n, "pair.first");
     detail::require_response(p.second, n, "pair.second");
+  }
+  /// probability(p) of each pair of prompt x, each pair validated (x included) before it is read.
+  template <class Probability>
+  std::vector<double> each_pair(index_t x, std::span<const response_pair<index_t>> pairs,
+                                Probability probability) const {
+    std::vector<double> out;
+    out.reserve(pairs.size());
+    for (const auto& p : pairs) {
+      check_pair(x, p);
+      out.push_back(probability(p));
+    }
+    return out;
   }
 };
 
@@ -68,21 +86,16 @@ class matrix_oracle : public indexed_oracle_base {
  public:
   explicit matrix_oracle(std::vector<prefmodel::preference_matrix<double>> per_prompt)
       : p_(std::move(per_prompt)) {
-    require(!p_.empty(), "per_prompt.size()", 0, "need at least one prompt");
-    for (const auto& m : p_) sizes_.push_back(m.size());
+    set_sizes(p_);
   }
   explicit matrix_oracle(prefmodel::preference_matrix<double> single)
       : matrix_oracle(std::vector<prefmodel::preference_matrix<double>>{std::move(single)}) {}
 
   [[nodiscard]] std::vector<double> probabilities(index_t x,
                                                   std::span<const response_pair<index_t>> pairs) const {
-    std::vector<double> out;
-    out.reserve(pairs.size());
-    for (const auto& p : pairs) {
-      check_pair(x, p);
-      out.push_back(p_[static_cast<std::size_t>(x)](p.first, p.second));
-    }
-    return out;
+    return each_pair(x, pairs, [&](const response_pair<index_t>& p) {
+      return p_[static_cast<std::size_t>(x)](p.first, p.second);
+    });
   }
   [[nodiscard]] const prefmodel::preference_matrix<double>& matrix(index_t x) const {
     detail::require_prompt(x, p_.size());
@@ -110,14 +123,10 @@ class bradley_terry_oracle : public indexed_oracle_base {
   }
   [[nodiscard]] std::vector<double> probabilities(index_t x,
                                                   std::span<const response_pair<index_t>> pairs) const {
-    std::vector<double> out;
-    out.reserve(pairs.size());
-    for (const auto& p : pairs) {
-      check_pair(x, p);
+    return each_pair(x, pairs, [&](const response_pair<index_t>& p) {
       const auto& t = theta_[static_cast<std::size_t>(x)];
-      out.push_back(sigmoid(t[p.first] - t[p.second]));
-    }
-    return out;
+      return sigmoid(t[p.first] - t[p.second]);
+    });
   }
 
  private:
@@ -130,18 +139,13 @@ class gpm_oracle : public indexed_oracle_base {
  public:
   explicit gpm_oracle(std::vector<prefmodel::gpm_model<double>> per_prompt)
       : models_(std::move(per_prompt)) {
-    require(!models_.empty(), "per_prompt.size()", 0, "need at least one prompt");
-    for (const auto& m : models_) sizes_.push_back(m.size());
+    set_sizes(models_);
   }
   [[nodiscard]] std::vector<double> probabilities(index_t x,
                                                   std::span<const response_pair<index_t>> pairs) const {
-    std::vector<double> out;
-    out.reserve(pairs.size());
-    for (const auto& p : pairs) {
-      check_pair(x, p);
-      out.push_back(models_[static_cast<std::size_t>(x)].probability(p.first, p.second));
-    }
-    return out;
+    return each_pair(x, pairs, [&](const response_pair<index_t>& p) {
+      return models_[static_cast<std::size_t>(x)].probability(p.first, p.second);
+    });
   }
 
  private:
@@ -191,13 +195,9 @@ class pairrm_oracle : public indexed_oracle_base {
   }
   [[nodiscard]] std::vector<double> probabilities(index_t x,
                                                   std::span<const response_pair<index_t>> pairs) const {
-    std::vector<double> out;
-    out.reserve(pairs.size());
-    for (const auto& p : pairs) {
-      check_pair(x, p);
-      out.push_back(sigmoid(logit(x, p.first, p.second) - logit(x, p.second, p.first)));
-    }
-    return out;
+    return each_pair(x, pairs, [&](const response_pair<index_t>& p) {
+      return sigmoid(logit(x, p.first, p.second) - logit(x, p.second, p.first));
+    });
   }
   /// llm_blender's scores of a compared set (max_logits).
   [[nodiscard]] std::vector<double> set_scores(index_t x, std::span<const index_t> ys) const {
