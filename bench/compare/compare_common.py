@@ -80,3 +80,38 @@ def variants(args):
     if args.native_driver:
         out.append(("march_native", args.native_driver, None))
     return out
+
+
+def logps_problem(description):
+    """The shared setup of the sequence log-prob scripts: options --batch/--time/--vocab, torch's
+    thread count, the logits (2 * N(0, 1), float32) and labels of seed 1, then the bandwidth probe
+    and the header line. Returns (args, logits [B, T, V], labels [B, T], read GB/s)."""
+    import torch  # only the torch scripts need it
+
+    p = parser(description)
+    p.add_argument("--batch", type=int, default=4)
+    p.add_argument("--time", type=int, default=513)
+    p.add_argument("--vocab", type=int, default=32000)
+    args = p.parse_args()
+    torch.set_num_threads(args.threads)
+    g = torch.Generator().manual_seed(1)
+    logits = 2 * torch.randn(args.batch, args.time, args.vocab, generator=g)
+    labels = torch.randint(0, args.vocab, (args.batch, args.time), generator=g)
+    gbs = bandwidth(args.driver, args.threads)
+    header()
+    return args, logits, labels, gbs
+
+
+def logps_cases(args, logits, labels, mode, output_file, want):
+    """Runs the driver's `mode` (logps_fwd or logps_bwd) on the logits and labels for every variant;
+    yields (variant name, driver fields, seconds, max |output - want|)."""
+    import numpy as np
+
+    B, T, V = logits.shape
+    with workdir() as d:
+        logits.numpy().tofile(os.path.join(d, "logits.f32"))
+        labels.numpy().astype(np.int64).tofile(os.path.join(d, "labels.i64"))
+        for name, driver, isa in variants(args):
+            r = run_driver(driver, [mode, d, B, T, V, args.threads, args.repeats], isa)
+            got = np.fromfile(os.path.join(d, output_file), dtype=np.float32)
+            yield name, r, float(r["prefopt_s"]), float(np.max(np.abs(got - want)))

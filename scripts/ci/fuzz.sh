@@ -53,24 +53,32 @@ else
 fi
 echo "fuzz: build took $(( $(date +%s) - start )) s"
 
-failed=()
-for seeds in fuzz/corpus/*/; do
-  target=$(basename "$seeds")
-  exe=$build/fuzz/$target
-  [[ -x $exe ]] || { echo "fuzz: $exe was not built" >&2; exit 1; }
-  work=$build/corpus/$target
+# One reader per core at a time (each libFuzzer process is single-threaded): the smoke run takes
+# ceil(readers / JOBS) * FUZZ_SECONDS instead of readers * FUZZ_SECONDS.
+fuzz_one() {  # fuzz_one <target>: runs it, prints one line, exit status 0 or 1
+  local target=$1 exe=$build/fuzz/$1 work=$build/corpus/$1 log=$build/$1.log rc=0 runs
   mkdir -p "$work" "$build/artifacts"
-  log=$build/$target.log
-  rc=0
   "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
-    -artifact_prefix="$build/artifacts/$target-" "$work" "$seeds" >"$log" 2>&1 || rc=$?
+    -artifact_prefix="$build/artifacts/$target-" "$work" "fuzz/corpus/$target/" >"$log" 2>&1 || rc=$?
   runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
   echo "fuzz: $target: ${runs:-?} executions in ${seconds} s, exit status $rc"
   if [[ $rc -ne 0 ]]; then
-    failed+=("$target")
     grep -E "ERROR|SUMMARY|fuzz check failed|Test unit written" "$log" | head -n 20 >&2 || true
     echo "fuzz: reproduce with: $exe $build/artifacts/$target-<file> (full log: $log)" >&2
+    return 1
   fi
+}
+
+mapfile -t all_targets < <(basename -a fuzz/corpus/*/)
+for target in "${all_targets[@]}"; do
+  [[ -x $build/fuzz/$target ]] || { echo "fuzz: $build/fuzz/$target was not built" >&2; exit 1; }
+done
+failed=()
+for ((first = 0; first < ${#all_targets[@]}; first += jobs)); do
+  batch=("${all_targets[@]:first:jobs}")
+  pids=()
+  for target in "${batch[@]}"; do fuzz_one "$target" & pids+=($!); done
+  for i in "${!pids[@]}"; do wait "${pids[i]}" || failed+=("${batch[i]}"); done
 done
 
 echo "fuzz: total $(( $(date +%s) - start )) s"

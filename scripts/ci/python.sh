@@ -24,7 +24,9 @@ rm -rf "$VENV"
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 "$VENV/bin/python" -m pip install --quiet "scikit-build-core>=0.10" "nanobind>=2.0"
 # The build requirements are in the venv already; no second download into an isolated one.
-"$VENV/bin/python" -m pip install --no-build-isolation .
+# With the Makefile generator (a fresh Debian has no ninja) scikit-build-core's `cmake --build` is serial unless
+# CMAKE_BUILD_PARALLEL_LEVEL is set: build the module's sources on JOBS cores.
+CMAKE_BUILD_PARALLEL_LEVEL=${JOBS:-2} "$VENV/bin/python" -m pip install --no-build-isolation .
 echo "ci/python: venv + pip install . took $(( $(date +%s) - start )) s"
 
 # Run from outside the source tree so `import prefopt` is the installed package.
