@@ -9,6 +9,8 @@
 //
 // Needs PREFOPT_LOGPS_FIXTURE_DIR (tests/backends/CMakeLists.txt).
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <span>
 #include <string>

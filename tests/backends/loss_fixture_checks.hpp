@@ -14,7 +14,9 @@
 // Needs PREFOPT_LOSS_FIXTURE_DIR (tests/backends/CMakeLists.txt).
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
