@@ -234,6 +234,11 @@ CATALOGUE = [
       [("return sigmoid(t[p.first] - t[p.second]);",
         "return sigmoid(t[p.second] - t[p.first]);")],
       [SELFPLAY]),
+    m("trainer_average_is_last", INC + "selfplay/trainer.hpp",
+      "trainer history: exploitability_average reports the last iterate's exploitability",
+      [("m.exploitability_average += exploitability(games[x], avg);",
+        "m.exploitability_average += exploitability(games[x], current[x]);")],
+      [SELFPLAY]),
 ]
 
 

@@ -3,10 +3,16 @@
 # prefopt_example_case (examples/CMakeLists.txt).
 #   cmake -DCMD="exe|arg|..." -DEXPECT_RC=2 -DEXPECT_REGEX="..." [-DLINES=n]
 #         [-DFILE_REGEX_PATH=file -DFILE_REGEX=...] [-DJSON=file -DJSON_FIRST_MODEL=name]
+#         [-DCLEAN_DIR=dir]
 #         -P expect.cmake
 # LINES: the exact number of lines the output must have (bad input: one line naming file:line).
+# CLEAN_DIR: an output directory removed before the run, so that tests reading the files the run
+# writes (FIXTURES_REQUIRED) never see those of an earlier run.
 # JSON: a leaderboard array whose first element has "model" JSON_FIRST_MODEL and "rank" 1.
 string(REPLACE "|" ";" CMD "${CMD}")  # ctest cannot pass ";" through -D
+if(DEFINED CLEAN_DIR AND NOT CLEAN_DIR STREQUAL "")
+  file(REMOVE_RECURSE "${CLEAN_DIR}")  # an output directory: no file of an earlier run survives
+endif()
 foreach(written IN ITEMS "${FILE_REGEX_PATH}" "${JSON}")
   if(NOT written STREQUAL "")
     file(REMOVE "${written}")  # a stale file from an earlier run must not pass

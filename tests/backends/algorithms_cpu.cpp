@@ -4,6 +4,7 @@
 // (cuda_algorithms.cu, cuda_registry.cu) runs the same bodies on device memory. A separate
 // translation unit from backends_cpu.cpp so the two compile in parallel.
 #include "algorithm_checks.hpp"
+#include "loss_fixture_checks.hpp"
 
 #include <support/backends.hpp>
 
@@ -107,4 +108,19 @@ TEMPLATE_TEST_CASE("solve_batch matches Eigen", "[backends][game]", PREFOPT_ALGO
 TEMPLATE_TEST_CASE("a runtime loss list from the registry matches Eigen", "[backends][losses]",
                    PREFOPT_ALGORITHM_BACKENDS) {
   check_loss_list_matches_eigen<TestType>();
+}
+
+// The absolute reference: the PyTorch autograd fixtures, on Eigen too (the reference of the
+// comparisons above) and through the device code paths.
+#define PREFOPT_FIXTURE_BACKENDS \
+  prefopt::eigen::backend<float>, prefopt::eigen::backend<double>, PREFOPT_ALGORITHM_BACKENDS
+
+TEMPLATE_TEST_CASE("every loss matches the PyTorch autograd fixtures", "[backends][losses][fixtures]",
+                   PREFOPT_FIXTURE_BACKENDS) {
+  check_loss_fixtures<TestType>();
+}
+
+TEMPLATE_TEST_CASE("unpaired kto_loss matches the PyTorch fixtures", "[backends][losses][fixtures]",
+                   PREFOPT_FIXTURE_BACKENDS) {
+  check_kto_unpaired_fixtures<TestType>();
 }

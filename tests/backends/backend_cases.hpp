@@ -7,6 +7,7 @@
 //   PREFOPT_CASES_PRELUDE    a statement every case runs first (the CUDA suite's device skip)
 // and it undefines them again.
 #include "backend_checks.hpp"
+#include "logps_fixture_checks.hpp"
 
 TEMPLATE_TEST_CASE(PREFOPT_CASES_NAME("element-wise primitives match long-double references"),
                    PREFOPT_CASES_TAG, PREFOPT_CASES_BACKENDS) {
@@ -48,6 +49,12 @@ TEMPLATE_TEST_CASE(PREFOPT_CASES_NAME("fused sequence_logps backward matches the
   PREFOPT_CASES_PRELUDE;
   prefopt::testing::check_sequence_logps_backward<TestType>(true, true, 2100);
   prefopt::testing::check_sequence_logps_backward<TestType>(false, false, 33);
+}
+
+TEMPLATE_TEST_CASE(PREFOPT_CASES_NAME("sequence_logps matches the PyTorch autograd fixtures"),
+                   PREFOPT_CASES_TAG "[logps][fixtures]", PREFOPT_CASES_BACKENDS) {
+  PREFOPT_CASES_PRELUDE;
+  prefopt::testing::check_logps_fixtures<TestType>();
 }
 
 TEMPLATE_TEST_CASE(PREFOPT_CASES_NAME("sequence_logps is bit-identical for any thread count or launch"),
