@@ -115,3 +115,16 @@ def logps_cases(args, logits, labels, mode, output_file, want):
             r = run_driver(driver, [mode, d, B, T, V, args.threads, args.repeats], isa)
             got = np.fromfile(os.path.join(d, output_file), dtype=np.float32)
             yield name, r, float(r["prefopt_s"]), float(np.max(np.abs(got - want)))
+
+
+def logps_report(case, args, logits, labels, mode, output_file, want, peer_s, gbs, passes):
+    """Runs logps_cases and prints, for every variant, the row `case`_NAME and a '#' line: G logits/s
+    (B * (T - 1) * V logits a run), the fraction of the read bandwidth `gbs` that `passes` passes of
+    4 bytes a logit take, and torch's G logits/s (`peer_s` a run)."""
+    B, T, V = logits.shape
+    n_logits = B * (T - 1) * V
+    for name, r, s, diff in logps_cases(args, logits, labels, mode, output_file, want):
+        row(f"{case}_{name}", s, peer_s, diff)
+        print(f"# {case}_{name}: isa={r['isa']} {n_logits / s / 1e9:.2f} G logits/s; "
+              f"{passes * n_logits * 4 / s / 1e9 / gbs:.0%} of the read bandwidth "
+              f"({passes} x 4 bytes a logit); torch {n_logits / peer_s / 1e9:.2f} G logits/s", flush=True)

@@ -27,13 +27,9 @@ def main():
 
     peer_s = cc.best_of(args.repeats, peer)
     want = peer().reshape(B * T, V)[::64].numpy().reshape(-1)
-    n_logits = B * (T - 1) * V
-    for name, r, s, diff in cc.logps_cases(args, logits, labels, "logps_bwd", "out_grad_rows.f32", want):
-        cc.row(f"logps_forward_backward_{name}", s, peer_s, diff)
-        # Bytes: forward read + backward read + gradient write.
-        print(f"# logps_forward_backward_{name}: isa={r['isa']} {n_logits / s / 1e9:.2f} G logits/s; "
-              f"{3 * n_logits * 4 / s / 1e9 / gbs:.0%} of the read bandwidth (3 passes of 4 bytes); "
-              f"torch {n_logits / peer_s / 1e9:.2f} G logits/s", flush=True)
+    # Bytes: forward read + backward read + gradient write.
+    cc.logps_report("logps_forward_backward", args, logits, labels, "logps_bwd", "out_grad_rows.f32", want,
+                    peer_s, gbs, passes=3)
 
 
 if __name__ == "__main__":

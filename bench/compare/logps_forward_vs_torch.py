@@ -16,20 +16,14 @@ import compare_common as cc
 
 def main():
     args, logits, labels, gbs = cc.logps_problem(__doc__)
-    B, T, V = logits.shape
 
     def peer():
         return torch.log_softmax(logits[:, :-1], dim=-1).gather(-1, labels[:, 1:, None]).squeeze(-1)
 
     want = peer()
     peer_s = cc.best_of(args.repeats, lambda: peer().sum(-1))
-    n_logits = B * (T - 1) * V
-    for name, r, s, diff in cc.logps_cases(args, logits, labels, "logps_fwd", "out_token_logps.f32",
-                                           want.numpy().reshape(-1)):
-        cc.row(f"logps_forward_{name}", s, peer_s, diff)
-        print(f"# logps_forward_{name}: isa={r['isa']} {n_logits / s / 1e9:.2f} G logits/s, "
-              f"{n_logits * 4 / s / 1e9 / gbs:.0%} of the read bandwidth; torch "
-              f"{n_logits / peer_s / 1e9:.2f} G logits/s", flush=True)
+    cc.logps_report("logps_forward", args, logits, labels, "logps_fwd", "out_token_logps.f32",
+                    want.numpy().reshape(-1), peer_s, gbs, passes=1)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,8 @@
 #include <prefopt/eval/annotation_io.hpp>
 #include <prefopt/eval/scores_io.hpp>
 
+#include "support/rejects.hpp"
+
 namespace ev = prefopt::eval;
 using Catch::Contains;
 
@@ -70,13 +72,13 @@ TEST_CASE("df_gamed.csv: columns by name, missing preference, errors with line",
   CHECK(std::isnan(g[1].preference));
   CHECK(g[1].not_gamed_baseline);
   const std::string head = "model,index,instruction_difficulty,preference,std_delta_len,not_gamed_baseline\n";
-  CHECK_THROWS_WITH(ev::parse_gamed_csv(head + "m,0,1,0.5,0.1,False\nm,1,1,1.5,0.1,False\n", "g.csv"),
-                    Contains("g.csv:3: preference '1.5' must lie in [0, 1]"));
-  CHECK_THROWS_WITH(ev::parse_gamed_csv(head + "m,0,1,0.5,0.1,no\n", "g.csv"),
-                    Contains("g.csv:2: not_gamed_baseline 'no' must be True or False"));
-  CHECK_THROWS_WITH(ev::parse_gamed_csv(head + "m,x,1,0.5,0.1,True\n", "g.csv"), Contains("g.csv:2: index 'x'"));
-  CHECK_THROWS_WITH(ev::parse_gamed_csv(head + "m,0,1,0.5\n", "g.csv"), Contains("g.csv:2: expected 6 fields, found 4"));
-  CHECK_THROWS_WITH(ev::parse_gamed_csv("model,index\n", "g.csv"), Contains("g.csv:1: header has no column"));
+  prefopt_test::check_rejects([](const std::string& text) { return ev::parse_gamed_csv(text, "g.csv"); },
+                              {{head + "m,0,1,0.5,0.1,False\nm,1,1,1.5,0.1,False\n",
+                                "g.csv:3: preference '1.5' must lie in [0, 1]"},
+                               {head + "m,0,1,0.5,0.1,no\n", "g.csv:2: not_gamed_baseline 'no' must be True or False"},
+                               {head + "m,x,1,0.5,0.1,True\n", "g.csv:2: index 'x'"},
+                               {head + "m,0,1,0.5\n", "g.csv:2: expected 6 fields, found 4"},
+                               {"model,index\n", "g.csv:1: header has no column"}});
 }
 
 TEST_CASE("scores CSV: quoting, errors with line", "[eval][io]") {
@@ -87,12 +89,10 @@ TEST_CASE("scores CSV: quoting, errors with line", "[eval][io]") {
   CHECK(s[0].expert == 4);
   CHECK(s[1].criterion == "gram\nmar");
   const std::string head = "id,criterion,expert,predicted\n";
-  CHECK_THROWS_WITH(ev::parse_scores_csv(head + "t1,a,3,4\nt1,b,3,4.5\n", "s.csv"),
-                    Contains("s.csv:3: predicted '4.5' is not an integer band"));
-  CHECK_THROWS_WITH(ev::parse_scores_csv(head + "t1,a,3,4\nt1,a,3,3\n", "s.csv"),
-                    Contains("s.csv:3: id 't1' criterion 'a' already given on line 2"));
-  CHECK_THROWS_WITH(ev::parse_scores_csv(head + "t1,a,,4\n", "s.csv"), Contains("s.csv:2: expert '' is not"));
-  CHECK_THROWS_WITH(ev::parse_scores_csv("id,expert,predicted\n", "s.csv"),
-                    Contains("s.csv:1: header has no column 'criterion'"));
-  CHECK_THROWS_WITH(ev::parse_scores_csv(head, "s.csv"), Contains("no data rows"));
+  prefopt_test::check_rejects([](const std::string& text) { return ev::parse_scores_csv(text, "s.csv"); },
+                              {{head + "t1,a,3,4\nt1,b,3,4.5\n", "s.csv:3: predicted '4.5' is not an integer band"},
+                               {head + "t1,a,3,4\nt1,a,3,3\n", "s.csv:3: id 't1' criterion 'a' already given on line 2"},
+                               {head + "t1,a,,4\n", "s.csv:2: expert '' is not"},
+                               {"id,expert,predicted\n", "s.csv:1: header has no column 'criterion'"},
+                               {head, "no data rows"}});
 }

@@ -9,6 +9,8 @@
 #include <prefopt/eval/pairwise.hpp>
 #include <prefopt/eval/rubric.hpp>
 
+#include "support/rejects.hpp"
+
 namespace ev = prefopt::eval;
 using Catch::Contains;
 using ev::position;
@@ -85,12 +87,12 @@ TEST_CASE("pairwise judgments JSONL: fields and errors with line", "[eval][pairw
   CHECK(j[1].id == "7");
   CHECK(j[1].result == verdict::tie);
   CHECK(j[1].category == "math");
-  CHECK_THROWS_WITH(ev::parse_pairwise_judgments("{\"id\": \"q1\", \"verdict\": \"A\"}\n{\"id\": \"q2\", \"verdict\": \"C\"}",
-                                                 "v.jsonl"),
-                    Contains("v.jsonl:2: verdict must be \"A\", \"B\" or \"tie\", got 'C'"));
-  CHECK_THROWS_WITH(ev::parse_pairwise_judgments("\n\n{\"verdict\": \"A\"}", "v.jsonl"), Contains("v.jsonl:3: missing field 'id'"));
-  CHECK_THROWS_WITH(ev::parse_pairwise_judgments("{\"id\": 1, \"verdict\": \"A\", \"model_position\": \"C\"}", "v.jsonl"),
-                    Contains("v.jsonl:1: model_position"));
+  prefopt_test::check_rejects(
+      [](const std::string& text) { return ev::parse_pairwise_judgments(text, "v.jsonl"); },
+      {{"{\"id\": \"q1\", \"verdict\": \"A\"}\n{\"id\": \"q2\", \"verdict\": \"C\"}",
+        "v.jsonl:2: verdict must be \"A\", \"B\" or \"tie\", got 'C'"},
+       {"\n\n{\"verdict\": \"A\"}", "v.jsonl:3: missing field 'id'"},
+       {"{\"id\": 1, \"verdict\": \"A\", \"model_position\": \"C\"}", "v.jsonl:1: model_position"}});
 }
 
 TEST_CASE("rubric scores: Janus' averaging order by hand", "[eval][rubric]") {

@@ -56,9 +56,7 @@ TEST_CASE("Bootstrap confidence level: 0.95 by default, intervals at the request
   CHECK(pm::bootstrap_options<double>{}.confidence == 0.95);
   CHECK(normal_two_sided(0.95) == Approx(1.959963984540054).epsilon(1e-12));
   const auto data = sample_data();
-  pm::bootstrap_options<double> opt;
-  opt.rounds = 101;
-  opt.seed = 11;
+  pm::bootstrap_options<double> opt{.rounds = 101, .seed = 11};
   for (double c : {0.95, 0.8, 0.5}) {
     INFO("confidence " << c);
     opt.confidence = c;
@@ -73,9 +71,7 @@ TEST_CASE("Bootstrap confidence level: 0.95 by default, intervals at the request
   // The default run is the 0.95 run.
   opt.confidence = 0.95;
   const auto a = pm::bootstrap_bradley_terry(data, opt);
-  pm::bootstrap_options<double> defaults;
-  defaults.rounds = 101;
-  defaults.seed = 11;
+  const pm::bootstrap_options<double> defaults{.rounds = 101, .seed = 11};
   const auto b = pm::bootstrap_bradley_terry(data, defaults);
   CHECK(a.lower == b.lower);  // same seed, same rounds, same level: identical by construction
   CHECK(a.upper == b.upper);
@@ -84,10 +80,7 @@ TEST_CASE("Bootstrap confidence level: 0.95 by default, intervals at the request
 TEST_CASE("Bootstrap is reproducible by seed and independent of the thread count",
           "[prefmodel][bootstrap]") {
   const auto data = sample_data();
-  pm::bootstrap_options<double> opt;
-  opt.rounds = 24;
-  opt.seed = 42;
-  opt.threads = 1;
+  pm::bootstrap_options<double> opt{.rounds = 24, .seed = 42, .threads = 1};
   index_t calls = 0, last = 0;
   opt.progress = [&](index_t done, index_t total) {
     ++calls;
@@ -114,9 +107,7 @@ TEST_CASE("Bootstrap intervals bracket the MLE and match the observed-informatio
           "[prefmodel][bootstrap]") {
   const auto data = sample_data();
   const auto fit = pm::fit_bradley_terry(data);
-  pm::bootstrap_options<double> opt;
-  opt.rounds = 400;
-  opt.seed = 7;
+  const pm::bootstrap_options<double> opt{.rounds = 400, .seed = 7};
   const auto boot = pm::bootstrap_bradley_terry(data, opt);
   CHECK(boot.regularised_rounds == 0);
   for (index_t i = 0; i < data.num_items(); ++i) {
@@ -177,8 +168,7 @@ TEST_CASE("Bootstrap regularises rounds whose MLE does not exist", "[prefmodel][
   d.add(1, 0, pm::outcome::model_a_wins, 1.0, 1);
   d.add(1, 2, pm::outcome::model_a_wins, 1.0, 20);
   d.add(2, 1, pm::outcome::model_a_wins, 1.0, 1);
-  pm::bootstrap_options<double> opt;
-  opt.rounds = 50;
+  pm::bootstrap_options<double> opt{.rounds = 50};
   const auto boot = pm::bootstrap_bradley_terry(d, opt);
   CHECK(boot.regularised_rounds > 0);
   CHECK(boot.regularised_rounds < 50);
@@ -215,9 +205,7 @@ TEST_CASE("Bootstrap intervals match a FastChat-style NumPy bootstrap within Mon
   // (interval widths 47 .. 63 Elo) differ here by up to 4.4 Elo (measured: dolly-v2-12b's lower
   // end), so the margin is 6 Elo.
   const auto data = sample_data();
-  pm::bootstrap_options<double> opt;
-  opt.rounds = 1000;
-  opt.seed = 2024;
+  const pm::bootstrap_options<double> opt{.rounds = 1000, .seed = 2024};
   const auto boot = pm::bootstrap_bradley_terry(data, opt);
   const pm::elo_scale<double> elo;
   const auto lo = elo.ratings(boot.lower), hi = elo.ratings(boot.upper);
@@ -256,10 +244,7 @@ TEST_CASE("Bootstrap interval width is 2 z SE on tie-free Bradley-Terry data",
   const auto fit = pm::fit_bradley_terry(data);
   const double z95 = normal_two_sided(0.95);
   for (auto resampling : {pm::bootstrap_resampling::multinomial, pm::bootstrap_resampling::poisson}) {
-    pm::bootstrap_options<double> opt;
-    opt.rounds = 1000;
-    opt.seed = 3;
-    opt.resampling = resampling;
+    pm::bootstrap_options<double> opt{.rounds = 1000, .resampling = resampling, .seed = 3};
     for (double c : {0.95, 0.9}) {
       opt.confidence = c;
       const auto boot = pm::bootstrap_bradley_terry(data, opt);
@@ -293,8 +278,7 @@ TEST_CASE("Davidson bootstrap survives resamples without ties", "[prefmodel][boo
     d.add(j, i, pm::outcome::model_a_wins, 1.0, 20);
   }
   d.add(0, 2, pm::outcome::tie, 1.0, 2);
-  pm::bootstrap_options<double> opt;
-  opt.rounds = 100;
+  pm::bootstrap_options<double> opt{.rounds = 100};
   opt.fit.ties = pm::tie_model::davidson;
   const auto boot = pm::bootstrap_bradley_terry(d, opt);
   CHECK(boot.regularised_rounds == 0);
@@ -345,11 +329,8 @@ TEST_CASE("Poisson bootstrap: reproducible, thread independent, spread matches t
           "[prefmodel][bootstrap]") {
   const auto data = sample_data();
   const auto fit = pm::fit_bradley_terry(data);
-  pm::bootstrap_options<double> opt;
-  opt.resampling = pm::bootstrap_resampling::poisson;
-  opt.rounds = 400;
-  opt.seed = 5;
-  opt.threads = 1;
+  pm::bootstrap_options<double> opt{
+      .rounds = 400, .resampling = pm::bootstrap_resampling::poisson, .seed = 5, .threads = 1};
   const auto a = pm::bootstrap_bradley_terry(data, opt);
   opt.threads = 2;
   const auto b = pm::bootstrap_bradley_terry(data, opt);
@@ -402,10 +383,7 @@ TEST_CASE("Bootstrap on the sparse path: spread matches the exact SE", "[prefmod
     data.add(i, j, pm::detail::uniform01(rng) < p ? pm::outcome::model_a_wins : pm::outcome::model_b_wins);
   }
   const std::vector<index_t> items = {0, 1, 2, 3, 4, 5, 6, 7};
-  pm::bootstrap_options<double> opt;
-  opt.rounds = 60;
-  opt.seed = 1;
-  opt.resampling = pm::bootstrap_resampling::poisson;
+  pm::bootstrap_options<double> opt{.rounds = 60, .resampling = pm::bootstrap_resampling::poisson, .seed = 1};
   opt.fit.method = pm::bt_method::sparse;
   opt.fit.std_error_items = items;  // ignored by the rounds
   const auto boot = pm::bootstrap_bradley_terry(data, opt);
