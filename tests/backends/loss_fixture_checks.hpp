@@ -27,6 +27,14 @@
 
 namespace prefopt::testing {
 
+namespace fx = fixtures;
+namespace pl = prefopt::losses;
+
+/// One CSV file of the loss fixtures (tests/reference/losses/fixtures/).
+inline loss_table::csv_table load_loss_fixture(const std::string& file) {
+  return fx::load(PREFOPT_LOSS_FIXTURE_DIR, file);
+}
+
 template <class T>
 struct loss_fixture_tolerance {
   static constexpr bool is_float = std::is_same_v<T, float>;
@@ -39,10 +47,7 @@ template <class B>
 void check_loss_fixtures() {
   using T = typename B::scalar_type;
   using tol = loss_fixture_tolerance<T>;
-  namespace fx = fixtures;
-  namespace pl = prefopt::losses;
-  const std::string dir = PREFOPT_LOSS_FIXTURE_DIR;
-  const auto cases = fx::rows_of(fx::load(dir, "cases.csv"));
+  const auto cases = fx::rows_of(load_loss_fixture("cases.csv"));
   REQUIRE(cases.size() >= 42);
   std::size_t with_nll = 0, summed = 0;
   for (const auto& c : cases) {
@@ -57,7 +62,7 @@ void check_loss_fixtures() {
                                   hp_of("desirable_weight"), hp_of("undesirable_weight")};
     const auto loss = pl::make_loss<T>(c.at("loss"), hp);
     const pl::loss_traits tr = pl::traits_of(loss);
-    const auto in = fx::numeric_columns(fx::load(dir, c.at("dataset") + ".csv"));
+    const auto in = fx::numeric_columns(load_loss_fixture(c.at("dataset") + ".csv"));
     const auto typed = [&](const char* k) {
       const auto it = in.find(k);
       return it == in.end() ? std::vector<T>{} : std::vector<T>(it->second.begin(), it->second.end());
@@ -77,7 +82,7 @@ void check_loss_fixtures() {
     summed += options.reduce == pl::reduction::sum;
     const auto out = outcome_of<B>(pl::preference_loss<B>(loss, batch, options));
 
-    const auto expected = fx::numeric_columns(fx::load(dir, name + ".expected.csv"));
+    const auto expected = fx::numeric_columns(load_loss_fixture(name + ".expected.csv"));
     const auto& el = expected.at("loss");
     const auto& egc = expected.at("grad_chosen");
     const auto& egr = expected.at("grad_rejected");
@@ -97,7 +102,7 @@ void check_loss_fixtures() {
     }
     if (nll_given) {
       ++with_nll;
-      const auto egn = fx::numeric_columns(fx::load(dir, name + ".grad_nll.csv")).at("grad_nll");
+      const auto egn = fx::numeric_columns(load_loss_fixture(name + ".grad_nll.csv")).at("grad_nll");
       REQUIRE(out.grad_nll.size() == egn.size());
       for (std::size_t i = 0; i < egn.size(); ++i) {
         INFO("grad_nll row " << i);
@@ -122,18 +127,15 @@ template <class B>
 void check_kto_unpaired_fixtures() {
   using T = typename B::scalar_type;
   using tol = loss_fixture_tolerance<T>;
-  namespace fx = fixtures;
-  namespace pl = prefopt::losses;
-  const std::string dir = PREFOPT_LOSS_FIXTURE_DIR;
-  const auto in = fx::numeric_columns(fx::load(dir, "kto_unpaired.csv"));
-  const auto kl = fx::numeric_columns(fx::load(dir, "kto_unpaired_kl.csv"));
+  const auto in = fx::numeric_columns(load_loss_fixture("kto_unpaired.csv"));
+  const auto kl = fx::numeric_columns(load_loss_fixture("kto_unpaired_kl.csv"));
   const auto typed = [](const std::vector<double>& v) { return std::vector<T>(v.begin(), v.end()); };
   std::vector<std::uint8_t> desirable;
   for (const double d : in.at("desirable")) desirable.push_back(d != 0 ? 1 : 0);
   const placed<B, T> policy(typed(in.at("policy_logps"))), ref(typed(in.at("ref_logps"))),
       kp(typed(kl.at("kl_policy_logps"))), kr(typed(kl.at("kl_ref_logps")));
   const placed<B, std::uint8_t> des(desirable);
-  const auto cases = fx::rows_of(fx::load(dir, "kto_unpaired_cases.csv"));
+  const auto cases = fx::rows_of(load_loss_fixture("kto_unpaired_cases.csv"));
   REQUIRE(cases.size() == 2);
   for (const auto& f : cases) {
     const std::string name = f.at("case");
@@ -145,7 +147,7 @@ void check_kto_unpaired_fixtures() {
     const auto r = pl::kto_loss<B>(loss, {policy.span(), ref.span(), des.span(), kp.span(), kr.span()},
                                    options);
     const auto per_example = host_vector<B>(r.per_example), grad = host_vector<B>(r.grad);
-    const auto expected = fx::numeric_columns(fx::load(dir, name + ".expected.csv"));
+    const auto expected = fx::numeric_columns(load_loss_fixture(name + ".expected.csv"));
     const auto& el = expected.at("loss");
     const auto& eg = expected.at("grad");
     REQUIRE(per_example.size() == el.size());
