@@ -378,7 +378,7 @@ TEST_CASE("LP: a heavily degenerate tournament game needs few pivots", "[game][l
   CHECK_THROWS_WITH(solve(plain, g), Catch::Contains("perturbation = -1"));
 }
 
-TEST_CASE("LP: payoffs spread over 1e-9..1 of max|A| are not lost to the perturbation",
+TEST_CASE("LP: payoffs spread over 1e-11..1 of max|A| are not lost to the perturbation or the pivot tolerance",
           "[game][lp][simplex]") {
   // Found by fuzz/fuzz_nash_matrix (the matrices as `nash` read them). Scaled to max|A| = 1, most
   // payoffs differ by ~1e-9, the size of the right-hand-side perturbation: the basis optimal for
@@ -405,7 +405,19 @@ TEST_CASE("LP: payoffs spread over 1e-9..1 of max|A| are not lost to the perturb
         987410.4,    0.71268941421,    69138420,    0.475020813,  0,            //
         0.4255574,   0.7310589,        0.07589842,  0.475020913,  0.5},
        0.7845624410089999,
-       {{0, 0.998053103197}, {1, 0.00194689680287}}}};
+       {{0, 0.998053103197}, {1, 0.00194689680287}}},
+      // The third (payoffs from 0.07 to 6.9e9): the perturbed pass failed the check on the data,
+      // and so did the unperturbed one, whose ratio test skipped column entries below the 1e-10
+      // pivot tolerance and let a basic variable go negative: value 0.63964, exploitability 81
+      // (1.2e-8 max|A|). The row strategy is not compared: HiGHS's and ours differ by 1e-6 in
+      // entries the 6.9e9 payoff leaves nearly free, both at exploitability ~1e-7 (~1e-17 max|A|).
+      {{0,           0.57858983,       99750488,   0.5744425182, 0.9308615,    //
+        4983,        0.09975048310857, 750.858,    108.5,        0.524976158,  //
+        0.425557483, 0.703108579,      0.075858,   10.85,        0.5297,       //
+        987410.4,    0.71268941421,    6913842040, 7.5020813,    0,            //
+        0.4255574,   0.731010589,      0.07589842, 0.475020913,  0.2},
+       0.6620329573258281,
+       {}}};
   for (const highs_case& c : cases) {
     const auto r = solve(lp{}, matrix_game<double>(5, 5, c.payoff));
     CHECK(std::fabs(r.value - c.value) <= 1e-9);
