@@ -349,18 +349,25 @@ inline bool optimal_on_data(index_t m, index_t n, std::span<const double> M,
 inline lp_solution dense_simplex(index_t m, index_t n, std::span<const double> M,
                                  std::span<const double> b, std::span<const double> c,
                                  const simplex_options& options = {}) {
-  const double check_tolerance = 0.01 * (options.perturbation > 0.0 ? options.perturbation : 1e-9);
+  // 1% of the perturbation (of the default one when this call has none): see above.
+  const double check_tolerance =
+      0.01 * (options.perturbation > 0.0 ? options.perturbation : simplex_options{}.perturbation);
   lp_solution s = detail::dense_simplex_pass(m, n, M, b, c, options);
   index_t pivots = s.pivots;
   const auto solves_data = [&](const lp_solution& r) {
     return r.status == lp_status::optimal && detail::optimal_on_data(m, n, M, b, c, r, check_tolerance);
   };
   if (s.status != lp_status::optimal || solves_data(s)) return s;
-  simplex_options retry = options;
-  retry.perturbation = 0.0;
-  for (int attempt = 0; attempt < 2; ++attempt) {
-    if (attempt == 0 && options.perturbation == 0.0) continue;  // the first pass was unperturbed
-    if (attempt == 1) retry.pivot_tolerance = options.pivot_tolerance * 1e-4;
+  // The retries, in order: unperturbed (unless the first pass already was), then unperturbed with
+  // the smaller pivot tolerance.
+  simplex_options unperturbed = options;
+  unperturbed.perturbation = 0.0;
+  simplex_options small_pivots = unperturbed;
+  small_pivots.pivot_tolerance = options.pivot_tolerance * 1e-4;
+  std::vector<simplex_options> retries;
+  if (options.perturbation > 0.0) retries.push_back(unperturbed);
+  retries.push_back(small_pivots);
+  for (const simplex_options& retry : retries) {
     lp_solution again = detail::dense_simplex_pass(m, n, M, b, c, retry);
     pivots += again.pivots;
     again.pivots = pivots;
