@@ -2,13 +2,15 @@
 // reference written here from the definition in long double: explicit [N, V] logits, log-softmax,
 // gather, and the gradients G = g (onehot - softmax), G W, G^T hidden, by explicit loops. Also:
 // central finite differences of sum_n g_n logp_n for both gradients (double), bit-identical
-// results for every thread count, and every rejected input named in its message.
+// results for every thread count, every rejected input named in its message, and a PyTorch
+// autograd fixture (tests/reference/linear_head/, float64).
 #include <catch2/catch.hpp>
 
 #include <prefopt/backends/eigen/linear_head.hpp>
 
 #include <cmath>
 #include <cstdint>
+#include <fstream>
 #include <limits>
 #include <span>
 #include <string>
@@ -272,6 +274,46 @@ TEST_CASE("linear head: gradients equal central finite differences", "[linear_he
     }
 }
 
+TEST_CASE("linear head: equals PyTorch autograd (fixture)", "[linear_head]") {
+  std::ifstream in(PREFOPT_LINEAR_HEAD_FIXTURE);
+  REQUIRE(in);
+  index_t N = 0, H = 0, V = 0;
+  in >> N >> H >> V;
+  auto read = [&](index_t n) {
+    std::vector<double> v(static_cast<std::size_t>(n));
+    for (auto& x : v) in >> x;
+    return v;
+  };
+  problem<double> p{N, H, V, 0, read(N * H), read(V * H), {}, {}};
+  for (index_t n = 0; n < N; ++n) {
+    std::int64_t y = 0;
+    in >> y;
+    p.labels.push_back(y);
+  }
+  p.grad_logp = read(N);
+  const auto logp = read(N), gh = read(N * H), gw = read(V * H);
+  REQUIRE(in);
+  auto to_ld = [](const std::vector<double>& v) { return std::vector<ld>(v.begin(), v.end()); };
+  linear_head_options o;
+  o.vocab_chunk = 4;  // 13 = 4 + 4 + 4 + 1
+  o.token_chunk = 3;
+  const auto f = run_fused(p, o);
+  check_close(f.logp, to_ld(logp), 1e-12, 1e-12, "logp");
+  check_close(f.grad_hidden, to_ld(gh), 1e-12, 1e-12, "grad_hidden");
+  check_close(f.grad_weight, to_ld(gw), 1e-12, 1e-12, "grad_weight");
+  // float: the inputs are float32 values, so only the float arithmetic differs.
+  problem<float> pf{N, H, V, 0, {}, {}, p.labels, {}};
+  for (double x : p.hidden) pf.hidden.push_back(static_cast<float>(x));
+  for (double x : p.weight) pf.weight.push_back(static_cast<float>(x));
+  for (double x : p.grad_logp) pf.grad_logp.push_back(static_cast<float>(x));
+  const auto ff = run_fused(pf, o);
+  check_close(ff.logp, to_ld(logp), 2e-5, 2e-6, "logp (float)");
+  check_close(ff.grad_hidden, to_ld(gh), 2e-5, 2e-6, "grad_hidden (float)");
+  check_close(ff.grad_weight, to_ld(gw), 2e-5, 2e-6, "grad_weight (float)");
+}
+
+// == is right here: every block's arithmetic is fixed by the sizes and the chunk options (fixed
+// blocks, fixed accumulation order), and threads only choose which thread runs which block.
 TEST_CASE("linear head: results are bit-identical for every thread count", "[linear_head]") {
   const auto p = make_problem<float>(301, 33, 517, 9, 1.0, 0.1);
   linear_head_options o;
