@@ -69,3 +69,18 @@ def test_numpy_inputs_and_errors():
     gh = torch.empty_like(hidden)
     with pytest.raises(ValueError, match=r"grad_weight.rows = 9: must equal weight.rows = 23"):
         prefopt.linear_head_logps_backward(hidden, weight, labels, lse, grad, gh, torch.empty_like(hidden))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_torch_autograd_function(dtype):
+    import prefopt.torch as pt
+
+    hidden, weight, labels, grad = make(13, dtype=dtype)
+    want_lp, want_gh, want_gw = torch_reference(hidden, weight, labels, grad)
+    h = hidden.clone().requires_grad_(True)
+    w = weight.clone().requires_grad_(True)
+    lp = pt.linear_head_logps(h, w, labels, vocab_chunk=7)
+    torch.testing.assert_close(lp.double(), want_lp, **TOL[dtype])
+    (lp * grad).sum().backward()
+    torch.testing.assert_close(h.grad.double(), want_gh, **TOL[dtype])
+    torch.testing.assert_close(w.grad.double(), want_gw, **TOL[dtype])
