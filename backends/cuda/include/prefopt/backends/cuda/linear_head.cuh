@@ -46,6 +46,7 @@
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "prefopt/backends/cuda/kernels.cuh"
