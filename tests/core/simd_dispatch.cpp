@@ -315,9 +315,10 @@ using kl::divergence;
 /// the error scale of the float kernels. With u = 2^-24, p = softmax(x), q = softmax(y), the
 /// centred logits zx = x - max x, zy = y - max y and c0 = log((1 - beta) / beta) (jsd; else 0):
 /// every weight exp(zx) of the vector path carries a relative error e_v of at most ~u (1 + |zx|)
-/// (1 ulp of exp plus the float rounding of its argument), every log-ratio is formed in double,
-/// and jsd's log p - log m adds an absolute u (1 + |c0| + |zx| + |zy|) (softplus in float of a
-/// float argument). To first order, errors e_v in the weights of p and f_v in those of q move
+/// (1 ulp of exp plus the float rounding of its argument), every log-ratio zx - zy an absolute
+/// u (|zx| + |zy|) (float differences; products and block sums of four in float add relative u's
+/// of the same terms), and jsd's log p - log m an absolute u (1 + |c0| + |zx| + |zy|) (softplus in
+/// float of a float argument). To first order, errors e_v in the weights of p and f_v in those of q move
 /// forward KL = sum p lr - log(sum_x / sum_y) by sum_v p_v e_v (lr_v - KL - 1) + sum_v q_v f_v
 /// (the normalisers' errors do not cancel, so the error does not shrink with the divergence: an
 /// absolute error of order u), and reverse KL symmetrically; hence

@@ -121,23 +121,25 @@ struct sigmoid_block_args {
 
 /// One chunk of a token-KL row pair (prefopt/kl/detail/dispatched_rows.hpp): the chunk's maxima
 /// and, relative to them, the sums of exp(x - max_x), exp(x - max_x) * lr, exp(y - max_y) and
-/// -exp(y - max_y) * lr, lr = (x - max_x) - (y - max_y) formed in double; the same state as the
-/// scalar chunk loop of kl::row_divergence for a chunk whose logits are all finite.
+/// -exp(y - max_y) * lr, lr = (x - max_x) - (y - max_y); the same state as the scalar chunk loop
+/// of kl::row_divergence for a chunk whose logits are all finite. Terms in float, summed in float
+/// over blocks of four vectors and in double across blocks.
 struct kl_chunk_sums {
   float max_x = 0, max_y = 0;
   double sum_x = 0, acc_x = 0, sum_y = 0, acc_y = 0;
 };
 
-/// The per-row constants of the token-KL gradient and jsd kernels (all from kl::row_stats).
-///   zx = (x - max_x) - log_sx, p = exp(zx) (likewise q from y);  d = x - y (exact in double)
-///   mode 0 (forward KL):  gx = c p (d - k),  gy = c (q - p);  k = (max_x - max_y) + offset + KL
-///   mode 1 (reverse KL):  gx = c (p - q),    gy = c q (k - d); k = (max_x - max_y) + offset - KL
-///   mode 2 (jsd):         u = d - k (= log((1-beta) p) - log(beta q)), with
-///     wp = w1 - softplus(-u) = log p - log m,  wq = w2 - softplus(u) = log q - log m,
+/// The per-row constants of the token-KL gradient and jsd kernels (all from kl::row_stats), in
+/// float: zx = x - max_x, zy = y - max_y, p = exp(zx - log_sx), q = exp(zy - log_sy),
+/// d = (zx - zy) - k:
+///   mode 0 (forward KL):  gx = c p d,  gy = c (q - p);  k = offset + KL   (d = log p/q - KL)
+///   mode 1 (reverse KL):  gx = c (p - q),  gy = -c q d;  k = offset - KL  (-d = log q/p - KL)
+///   mode 2 (jsd):         u = d with k = offset - log((1-beta)/beta) (u = log((1-beta) p) -
+///     log(beta q)), wp = w1 - softplus(-u) = log p - log m, wq = w2 - softplus(u) = log q - log m,
 ///     gx = cx p (wp - kl_pm),  gy = cy q (wq - kl_qm)
 struct kl_row_args {
   float max_x = 0, max_y = 0, log_sx = 0, log_sy = 0;
-  double k = 0;
+  float k = 0;
   int mode = 0;
   float c = 0, cx = 0, cy = 0;   // c (modes 0, 1); cx = (1 - beta) c, cy = beta c (jsd)
   float w1 = 0, w2 = 0;          // jsd: -log(1 - beta), -log(beta)
@@ -221,13 +223,7 @@ struct V {
   }
   static constexpr int DN = 4;
   static inline void dlanes(dreg v, double* out) { _mm256_storeu_pd(out, v); }
-  static inline dreg dset1(double x) { return _mm256_set1_pd(x); }
   static inline dreg dfmadd(dreg a, dreg b, dreg c) { return _mm256_fmadd_pd(a, b, c); }
-  static inline dreg dfnmadd(dreg a, dreg b, dreg c) { return _mm256_fnmadd_pd(a, b, c); }
-  /// The floats of two double halves (lo: lanes [0, N/2), hi: [N/2, N)), each rounded once.
-  static inline reg from_doubles(dreg lo, dreg hi) {
-    return _mm256_set_m128(_mm256_cvtpd_ps(hi), _mm256_cvtpd_ps(lo));
-  }
 };
 
 #include "prefopt/detail/simd_kernels.inc"
@@ -310,12 +306,7 @@ struct V {
   }
   static constexpr int DN = 8;
   static inline void dlanes(dreg v, double* out) { _mm512_storeu_pd(out, v); }
-  static inline dreg dset1(double x) { return _mm512_set1_pd(x); }
   static inline dreg dfmadd(dreg a, dreg b, dreg c) { return _mm512_fmadd_pd(a, b, c); }
-  static inline dreg dfnmadd(dreg a, dreg b, dreg c) { return _mm512_fnmadd_pd(a, b, c); }
-  static inline reg from_doubles(dreg lo, dreg hi) {
-    return _mm512_insertf32x8(_mm512_castps256_ps512(_mm512_cvtpd_ps(lo)), _mm512_cvtpd_ps(hi), 1);
-  }
 };
 
 #include "prefopt/detail/simd_kernels.inc"

@@ -6,10 +6,10 @@
 //
 // The vector path is the scalar one's algorithm with float lanes where the scalar code uses
 // double: the same chunks of divergence_chunk tokens, each chunk's maxima and sums folded into the
-// same pair_state (merge, finish_row, finish_jsd); exp in float (1 ulp, simd.hpp) of the float
-// difference x - max; every log-ratio (x - y) - const formed in double from the exact difference
-// of the two floats; products and sums in double. The gradient is formed in float per element
-// from double row constants. Error bounds: docs/kl.md ("Accuracy of the float kernels"), tested
+// same pair_state in double (merge, finish_row, finish_jsd); per element, exp in float (1 ulp,
+// simd.hpp) of the float difference x - max, the log-ratio (x - max_x) - (y - max_y) and the
+// products in float, summed in float over blocks of four vectors, then in double. The gradient is
+// formed in float per element from row constants rounded to float. Error bounds: docs/kl.md ("Accuracy of the float kernels"), tested
 // in tests/core/simd_dispatch.cpp against long-double definitions.
 //
 // Rows containing -Inf (an allowed forbidden token), NaN or +Inf go through the scalar double
@@ -34,18 +34,19 @@ inline prefopt::detail::simd::kl_row_args kl_vector_args(const row_stats& r, div
   a.max_y = static_cast<float>(r.max_q);
   a.log_sx = static_cast<float>(r.lse_p - r.max_p);
   a.log_sy = static_cast<float>(r.lse_q - r.max_q);
-  const double base = (r.max_p - r.max_q) + r.offset;  // log p - log q = (x - y) - base
+  // log p - log q = (zx - zy) - offset, zx = x - max_p, zy = y - max_q
   a.c = static_cast<float>(c);
   if (dir == divergence::forward) {
     a.mode = 0;
-    a.k = base + r.value;
+    a.k = static_cast<float>(r.offset + r.value);
   } else if (dir == divergence::reverse) {
     a.mode = 1;
-    a.k = base - r.value;
+    a.k = static_cast<float>(r.offset - r.value);
   } else {
     a.mode = 2;
     const double log_1mb = std::log1p(-beta), log_b = std::log(beta);
-    a.k = base - (log_1mb - log_b);  // u = (x - y) - k = log((1 - beta) p) - log(beta q)
+    // u = (zx - zy) - k = log((1 - beta) p) - log(beta q)
+    a.k = static_cast<float>(r.offset - (log_1mb - log_b));
     a.w1 = static_cast<float>(-log_1mb);
     a.w2 = static_cast<float>(-log_b);
     a.cx = static_cast<float>((1 - beta) * c);
