@@ -404,7 +404,7 @@ struct kl_case {
         }
       }
     }
-    labels.assign(static_cast<std::size_t>(B * T), 1);
+    labels.assign(static_cast<std::size_t>(B * T), 0);
     labels[3] = -100;  // position 2 of sequence 0 does not count
   }
   prefopt::logits_view<const float> xv(const float* base = nullptr) const {
@@ -453,7 +453,7 @@ bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
 TEST_CASE("token_kl: dispatched float kernels against long-double definitions and the portable path",
           "[simd][kl]") {
   constexpr double u = 0x1.0p-24;
-  for (index_t V : {index_t(3001), index_t(1024), index_t(40000)}) {
+  for (index_t V : {index_t(1), index_t(7), index_t(17), index_t(3001), index_t(1024), index_t(40000)}) {
     const kl_case c(V, 11 + static_cast<std::uint64_t>(V));
     for (auto [d, beta] : {std::pair{divergence::forward, 0.5}, {divergence::reverse, 0.5},
                            {divergence::jsd, 0.5}, {divergence::jsd, 0.1}, {divergence::jsd, 0.9}}) {
