@@ -18,6 +18,12 @@
 //   prefopt_compare_driver sgemm      N H V THREADS REPEATS
 //       Eigen's float GEMM on the head's shape, C [N, V] = A [N, H] B^T, rows split over THREADS
 //       threads in equal blocks; prints "gflops=<rate> seconds=<best>"
+//   prefopt_compare_driver kl_fwd     DIR B T V THREADS REPEATS
+//       forward token KL(policy || ref): DIR/policy.f32, DIR/ref.f32 [B, T, V], DIR/labels.i64
+//       [B, T] -> DIR/out_token_kl.f32 [B, T-1]
+//   prefopt_compare_driver kl_bwd     DIR B T V THREADS REPEATS
+//       forward + backward (dL/dsum = 1, gradient with respect to the policy logits only) ->
+//       DIR/out_token_kl.f32 and DIR/out_grad_rows.f32 (rows 0, 64, 128, ... of [B*T, V])
 //   prefopt_compare_driver dpo        DIR N THREADS REPEATS
 //       DIR/{cw,cl,rw,rl}.f32 [N], DPO (sigmoid, beta 0.1), mean -> DIR/out_loss.f32 [1],
 //       DIR/out_grad_chosen.f32 [N]
@@ -39,6 +45,7 @@
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/backends/eigen/linear_head.hpp>
 #include <prefopt/detail/simd.hpp>
+#include <prefopt/kl/token_kl.hpp>
 #include <prefopt/losses/dpo.hpp>
 #include <prefopt/losses/preference_loss.hpp>
 #include <prefopt/logps/sequence_logps.hpp>
@@ -203,6 +210,38 @@ int sgemm(index_t n, index_t h, index_t v, int threads, int repeats) {
   return 0;
 }
 
+int token_kl(const std::string& dir, index_t b, index_t t, index_t v, int threads, int repeats,
+             bool backward) {
+  const auto n = static_cast<std::size_t>(b * t * v);
+  const auto policy = read_file<float>(dir + "/policy.f32", n), ref = read_file<float>(dir + "/ref.f32", n);
+  const auto labels = read_file<std::int64_t>(dir + "/labels.i64", static_cast<std::size_t>(b * t));
+  const auto pv = prefopt::logits_view<const float>::contiguous(policy.data(), b, t, v);
+  const auto rv = prefopt::logits_view<const float>::contiguous(ref.data(), b, t, v);
+  const auto yv = prefopt::matrix_view<const std::int64_t>::contiguous(labels.data(), b, t);
+  const prefopt::matrix_view<const std::uint8_t> no_mask{};
+  prefopt::kl::token_kl_options options;  // forward KL(policy || ref)
+  options.threads = threads;
+  options.compute_mean = false;
+  prefopt::kl::token_kl_result<float> fwd;
+  std::vector<float> grad(backward ? n : 0);
+  const std::vector<float> grad_sum(static_cast<std::size_t>(b), 1.0f);
+  report(best_of(repeats, [&] {
+    fwd = prefopt::kl::token_kl(pv, rv, yv, no_mask, options);
+    if (backward)
+      prefopt::kl::token_kl_backward(pv, rv, yv, no_mask, std::span<const float>(grad_sum), {},
+                                     prefopt::logits_view<float>::contiguous(grad.data(), b, t, v),
+                                     prefopt::logits_view<float>{}, options);
+  }));
+  write_file(dir + "/out_token_kl.f32", fwd.token.data(), fwd.token.size());
+  if (backward) {
+    std::vector<float> rows;
+    for (index_t r = 0; r < b * t; r += 64)
+      rows.insert(rows.end(), grad.begin() + r * v, grad.begin() + (r + 1) * v);
+    write_file(dir + "/out_grad_rows.f32", rows.data(), rows.size());
+  }
+  return 0;
+}
+
 int dpo(const std::string& dir, std::size_t n, int threads, int repeats) {
   namespace pl = prefopt::losses;
   const auto cw = read_file<float>(dir + "/cw.f32", n), cl = read_file<float>(dir + "/cl.f32", n),
@@ -232,13 +271,15 @@ int main(int argc, char** argv) {
       return head(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), num(7), num(8));
     if (!a.empty() && a[0] == "sgemm" && a.size() == 6)
       return sgemm(num(1), num(2), num(3), int(num(4)), int(num(5)));
+    if (!a.empty() && (a[0] == "kl_fwd" || a[0] == "kl_bwd") && a.size() == 7)
+      return token_kl(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), a[0] == "kl_bwd");
     if (!a.empty() && a[0] == "dpo" && a.size() == 5)
       return dpo(a[1], static_cast<std::size_t>(num(2)), int(num(3)), int(num(4)));
   } catch (const std::exception& e) {
     std::cerr << "prefopt_compare_driver: " << e.what() << "\n";
     return 2;
   }
-  std::cerr << "usage: prefopt_compare_driver probe BYTES THREADS REPEATS | logps_fwd|logps_bwd DIR B T V "
+  std::cerr << "usage: prefopt_compare_driver probe BYTES THREADS REPEATS | logps_fwd|logps_bwd|kl_fwd|kl_bwd DIR B T V "
                "THREADS REPEATS | head DIR N H V THREADS REPEATS VOCAB_CHUNK TOKEN_CHUNK | sgemm N H V THREADS "
                "REPEATS | dpo DIR N THREADS REPEATS\n";
   return 2;

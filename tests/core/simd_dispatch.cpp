@@ -2,8 +2,10 @@
 // AVX-512) against the portable path (the backends' own Eigen / xsimd kernels, selected with
 // set_isa_cap(portable)) and against references in double: the row kernels on odd lengths (V not
 // a multiple of the vector width) and at every alignment, the vectorised exp and log1p on a grid
-// of floats, sequence log-probs forward and backward with ragged masks, and the DPO batch kernel
-// (values, gradients, metrics, thread counts, the error on a bad value).
+// of floats, sequence log-probs forward and backward with ragged masks, the DPO batch kernel
+// (values, gradients, metrics, thread counts, the error on a bad value), and the token-KL row
+// kernels (kl::token_kl, token_kl_backward: every divergence against long-double definitions,
+// thread counts and layouts bit for bit, rows with -Inf / NaN through the scalar kernel).
 //
 // Levels the CPU lacks are not run (the portable comparison still is); the test prints which
 // levels it checked.
@@ -18,6 +20,7 @@
 
 #include <prefopt/backends/eigen.hpp>
 #include <prefopt/detail/simd.hpp>
+#include <prefopt/kl/token_kl.hpp>
 #include <prefopt/losses/dpo.hpp>
 #include <prefopt/losses/preference_loss.hpp>
 #include <prefopt/logps/sequence_logps.hpp>
@@ -300,5 +303,277 @@ TEST_CASE("DPO batch kernel: dispatched and portable agree with the per-pair pol
     pl::preference_batch<float> b3 = batch;
     b3.rejected_tokens = tokens;
     CHECK_THROWS_WITH(pl::preference_loss<B>(loss, b3), Catch::Contains("rejected_tokens[" + std::to_string(n - 1) + "]"));
+  }
+}
+
+namespace {
+
+namespace kl = prefopt::kl;
+using kl::divergence;
+
+/// One token-KL row pair in long double, from the definitions (kl/divergence.hpp's header), and
+/// the error scale of the float kernels. With u = 2^-24, p = softmax(x), q = softmax(y), the
+/// centred logits zx = x - max x, zy = y - max y and c0 = log((1 - beta) / beta) (jsd; else 0):
+/// every weight exp(zx) of the vector path carries a relative error e_v of at most ~u (1 + |zx|)
+/// (1 ulp of exp plus the float rounding of its argument), every log-ratio zx - zy an absolute
+/// u (|zx| + |zy|) (float differences; products and block sums of four in float add relative u's
+/// of the same terms), and jsd's log p - log m an absolute u (1 + |c0| + |zx| + |zy|) (softplus in
+/// float of a float argument). To first order, errors e_v in the weights of p and f_v in those of q move
+/// forward KL = sum p lr - log(sum_x / sum_y) by sum_v p_v e_v (lr_v - KL - 1) + sum_v q_v f_v
+/// (the normalisers' errors do not cancel, so the error does not shrink with the divergence: an
+/// absolute error of order u), and reverse KL symmetrically; hence
+///   value_scale = sum_v w_v (p_v (1 + |lp_v - lq_v - KLf|) + q_v (1 + |lq_v - lp_v - KLr|)),
+///   w_v = 2 + |zx_v| + |zy_v| + |c0|.
+/// Per element, the gradient's float factors p, q and the bracket each carry ~u w_v:
+///   grad_scale_v = (w_v + log V) (p_v + q_v + |dD/dx_v| + |dD/dy_v|).
+/// The tests require |error| <= 2 u scale (+ u |value| for the value's final rounding to float).
+struct kl_reference {
+  long double value = 0;
+  double value_scale = 0;
+  std::vector<long double> gx, gy;  // dD/dx, dD/dy
+  std::vector<double> grad_scale;
+};
+
+kl_reference kl_row_reference(const float* x, const float* y, index_t n, divergence d, double beta) {
+  using ld = long double;
+  if (d == divergence::jsd && beta == 0.0) d = divergence::reverse;
+  if (d == divergence::jsd && beta == 1.0) d = divergence::forward;
+  ld mx = -INFINITY, my = -INFINITY;
+  for (index_t v = 0; v < n; ++v) mx = std::max<ld>(mx, x[v]), my = std::max<ld>(my, y[v]);
+  ld sx = 0, sy = 0;
+  for (index_t v = 0; v < n; ++v) sx += std::exp(ld(x[v]) - mx), sy += std::exp(ld(y[v]) - my);
+  std::vector<ld> lp(static_cast<std::size_t>(n)), lq(lp.size()), p(lp.size()), q(lp.size()), lm(lp.size());
+  for (std::size_t v = 0; v < lp.size(); ++v) {
+    lp[v] = ld(x[v]) - mx - std::log(sx);
+    lq[v] = ld(y[v]) - my - std::log(sy);
+    p[v] = std::exp(lp[v]);
+    q[v] = std::exp(lq[v]);
+    if (d == divergence::jsd) lm[v] = std::log((1 - ld(beta)) * p[v] + ld(beta) * q[v]);
+  }
+  ld klf = 0, klr = 0, kl_pm = 0, kl_qm = 0;
+  for (std::size_t v = 0; v < lp.size(); ++v) {
+    klf += p[v] * (lp[v] - lq[v]);
+    klr += q[v] * (lq[v] - lp[v]);
+    if (d == divergence::jsd) kl_pm += p[v] * (lp[v] - lm[v]), kl_qm += q[v] * (lq[v] - lm[v]);
+  }
+  kl_reference r;
+  r.gx.resize(lp.size());
+  r.gy.resize(lp.size());
+  r.grad_scale.resize(lp.size());
+  const double c0 = d == divergence::jsd ? std::fabs(std::log((1 - beta) / beta)) : 0.0;
+  const double log_n = std::log(double(n));
+  for (std::size_t v = 0; v < lp.size(); ++v) {
+    switch (d) {
+      case divergence::forward: r.gx[v] = p[v] * (lp[v] - lq[v] - klf), r.gy[v] = q[v] - p[v]; break;
+      case divergence::reverse: r.gx[v] = p[v] - q[v], r.gy[v] = q[v] * (lq[v] - lp[v] - klr); break;
+      case divergence::jsd:
+        r.gx[v] = (1 - ld(beta)) * p[v] * (lp[v] - lm[v] - kl_pm);
+        r.gy[v] = ld(beta) * q[v] * (lq[v] - lm[v] - kl_qm);
+        break;
+    }
+    const double w = 2 + std::fabs(double(ld(x[v]) - mx)) + std::fabs(double(ld(y[v]) - my)) + c0;
+    r.value_scale += w * double(p[v] * (1 + std::fabs(lp[v] - lq[v] - klf)) + q[v] * (1 + std::fabs(lq[v] - lp[v] - klr)));
+    r.grad_scale[v] = (w + log_n) * double(p[v] + q[v] + std::fabs(r.gx[v]) + std::fabs(r.gy[v]));
+  }
+  r.value = d == divergence::forward ? klf : d == divergence::reverse ? klr : ld(beta) * kl_qm + (1 - ld(beta)) * kl_pm;
+  return r;
+}
+
+/// A [B, T, V] float pair of logit tensors with rows of different kinds (see below), every label
+/// counted except one, so that row r of the views is position p = r % T of sequence r / T.
+struct kl_case {
+  index_t B = 2, T = 7, V = 3001;  // V odd: the last vector of every row is partial
+  std::vector<float> x, y;
+  std::vector<std::int64_t> labels;
+  kl_case(index_t vocab, std::uint64_t seed) : V(vocab) {
+    prefopt_test::bits_rng rng(seed);
+    x.resize(static_cast<std::size_t>(B * T * V));
+    y.resize(x.size());
+    for (index_t r = 0; r < B * T; ++r) {
+      float* px = x.data() + r * V;
+      float* py = y.data() + r * V;
+      for (index_t v = 0; v < V; ++v) {
+        const double a = rng.normal(), e = rng.normal();
+        switch (r % 6) {
+          case 0: px[v] = float(4 * a), py[v] = float(4 * a + e); break;             // related
+          case 1: px[v] = float(3 * a), py[v] = float(3 * a + 1e-3 * e); break;      // nearly equal
+          case 2: px[v] = float(1000 + 2 * a), py[v] = float(-500 + 2 * a + 0.3 * e); break;  // shifted
+          case 3: px[v] = float(20 * a), py[v] = float(18 * a + 2 * e); break;       // peaked
+          case 4: px[v] = float(0.5 * a), py[v] = float(2 * e); break;               // unrelated, flat
+          default: px[v] = float(4 * a), py[v] = px[v]; break;                       // identical: 0
+        }
+      }
+    }
+    labels.assign(static_cast<std::size_t>(B * T), 0);
+    labels[3] = -100;  // position 2 of sequence 0 does not count
+  }
+  prefopt::logits_view<const float> xv(const float* base = nullptr) const {
+    return prefopt::logits_view<const float>::contiguous(base ? base : x.data(), B, T, V);
+  }
+  prefopt::logits_view<const float> yv(const float* base = nullptr) const {
+    return prefopt::logits_view<const float>::contiguous(base ? base : y.data(), B, T, V);
+  }
+  prefopt::matrix_view<const std::int64_t> lv() const {
+    return prefopt::matrix_view<const std::int64_t>::contiguous(labels.data(), B, T);
+  }
+};
+
+struct kl_run {
+  kl::token_kl_result<float> fwd;
+  std::vector<float> gx, gy;
+};
+
+kl_run run_token_kl(const kl_case& c, divergence d, double beta, int threads,
+                    const float* xb = nullptr, const float* yb = nullptr) {
+  kl::token_kl_options o;
+  o.direction = d;
+  o.beta = beta;
+  o.threads = threads;
+  kl_run out;
+  out.fwd = kl::token_kl(c.xv(xb), c.yv(yb), c.lv(), o);
+  out.gx.assign(c.x.size(), -1.0f);
+  out.gy.assign(c.x.size(), -1.0f);
+  const std::vector<float> gs{1.5f, -0.5f}, gm{0.25f, 2.0f};
+  kl::token_kl_backward(c.xv(xb), c.yv(yb), c.lv(), prefopt::matrix_view<const std::uint8_t>{},
+                        std::span<const float>(gs), std::span<const float>(gm),
+                        prefopt::logits_view<float>::contiguous(out.gx.data(), c.B, c.T, c.V),
+                        prefopt::logits_view<float>::contiguous(out.gy.data(), c.B, c.T, c.V), o);
+  return out;
+}
+
+bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (std::bit_cast<std::uint32_t>(a[i]) != std::bit_cast<std::uint32_t>(b[i])) return false;
+  return true;
+}
+
+}  // namespace
+
+TEST_CASE("token_kl: dispatched float kernels against long-double definitions and the portable path",
+          "[simd][kl]") {
+  constexpr double u = 0x1.0p-24;
+  for (index_t V : {index_t(1), index_t(7), index_t(17), index_t(3001), index_t(1024), index_t(40000)}) {
+    const kl_case c(V, 11 + static_cast<std::uint64_t>(V));
+    for (auto [d, beta] : {std::pair{divergence::forward, 0.5}, {divergence::reverse, 0.5},
+                           {divergence::jsd, 0.5}, {divergence::jsd, 0.1}, {divergence::jsd, 0.9}}) {
+      INFO("V = " << V << ", " << kl::to_string(d) << ", beta " << beta);
+      kl_run portable;
+      {
+        isa_cap cap(simd::isa::portable);
+        portable = run_token_kl(c, d, beta, 2);
+      }
+      std::vector<simd::isa> all{simd::isa::portable};
+      for (auto l : levels()) all.push_back(l);
+      double worst_value = 0, worst_grad = 0;
+      for (simd::isa level : all) {
+        INFO("level " << simd::isa_name(level));
+        isa_cap cap(level);
+        const kl_run got = run_token_kl(c, d, beta, 2);
+        const double coef[2] = {1.5 + 0.25 / 5, -0.5 + 2.0 / 6};  // c_b = grad_sum + grad_mean / count
+        for (index_t b = 0; b < c.B; ++b)
+          for (index_t p = 0; p < c.T - 1; ++p) {
+            const index_t r = b * c.T + p;
+            const bool counted = !(b == 0 && p == 2);
+            const float tok = got.fwd.token[static_cast<std::size_t>(b * (c.T - 1) + p)];
+            if (!counted) {
+              REQUIRE(tok == 0.0f);
+              continue;
+            }
+            const kl_reference ref = kl_row_reference(c.x.data() + r * V, c.y.data() + r * V, V, d, beta);
+            const double err = std::fabs(double(tok) - double(ref.value));
+            const double tol = 2 * u * ref.value_scale + u * double(ref.value) + 1e-300;
+            INFO("row " << r << ": got " << tok << " want " << double(ref.value) << " tol " << tol);
+            REQUIRE(err <= tol);
+            worst_value = std::max(worst_value, err / tol);
+            // Against the portable path: both within the bound of the same exact value.
+            const float tp = portable.fwd.token[static_cast<std::size_t>(b * (c.T - 1) + p)];
+            REQUIRE(std::fabs(double(tok) - double(tp)) <= 2 * tol);
+            for (index_t v = 0; v < V; ++v) {
+              const auto i = static_cast<std::size_t>(r * V + v);
+              const double gt = std::fabs(coef[b]) * 2 * u * ref.grad_scale[std::size_t(v)] + 1e-37;
+              const double ex = std::fabs(double(got.gx[i]) - coef[b] * double(ref.gx[std::size_t(v)]));
+              const double ey = std::fabs(double(got.gy[i]) - coef[b] * double(ref.gy[std::size_t(v)]));
+              if (!(ex <= gt && ey <= gt)) {
+                INFO("token " << v << ": gx " << got.gx[i] << " want " << coef[b] * double(ref.gx[std::size_t(v)])
+                              << ", gy " << got.gy[i] << " want " << coef[b] * double(ref.gy[std::size_t(v)])
+                              << ", tol " << gt);
+                REQUIRE(false);
+              }
+              worst_grad = std::max(worst_grad, std::max(ex, ey) / gt);
+            }
+          }
+        // Positions that do not count: zero gradients.
+        for (index_t v = 0; v < V; ++v) {
+          REQUIRE(got.gx[std::size_t(2 * V + v)] == 0.0f);
+          REQUIRE(got.gx[std::size_t((c.T - 1) * V + v)] == 0.0f);
+        }
+        std::printf("token_kl %s V=%lld %s beta=%g: worst error / bound: value %.3f, gradient %.3f\n",
+                    simd::isa_name(level), static_cast<long long>(V), kl::to_string(d), beta,
+                    worst_value, worst_grad);
+        worst_value = worst_grad = 0;
+      }
+    }
+  }
+}
+
+TEST_CASE("token_kl: dispatched results depend only on positions (threads, layouts, fallback rows)",
+          "[simd][kl]") {
+  kl_case c(1037, 77);  // 1037 = one full chunk of 1024 and a partial one of 13
+  // Row 7 holds a -Inf in both models (allowed) and so takes the scalar double kernel.
+  c.x[std::size_t(7 * c.V + 500)] = -std::numeric_limits<float>::infinity();
+  c.y[std::size_t(7 * c.V + 500)] = -std::numeric_limits<float>::infinity();
+  for (simd::isa level : levels()) {
+    INFO("level " << simd::isa_name(level));
+    for (auto [d, beta] : {std::pair{divergence::forward, 0.5}, {divergence::reverse, 0.5}, {divergence::jsd, 0.3}}) {
+      INFO(kl::to_string(d));
+      kl_run portable;
+      {
+        isa_cap cap(simd::isa::portable);
+        portable = run_token_kl(c, d, beta, 1);
+      }
+      isa_cap cap(level);
+      const kl_run one = run_token_kl(c, d, beta, 1);
+      for (int threads : {2, 3, 5}) {
+        const kl_run t = run_token_kl(c, d, beta, threads);
+        REQUIRE(same_bits(t.fwd.token, one.fwd.token));
+        REQUIRE(t.fwd.sum == one.fwd.sum);
+        REQUIRE(same_bits(t.gx, one.gx));
+        REQUIRE(same_bits(t.gy, one.gy));
+      }
+      // The same tensors at every float offset of a 64-byte line.
+      std::vector<float> bx(c.x.size() + 16), by(c.y.size() + 16);
+      for (int off = 1; off < 16; off += 3) {
+        std::copy(c.x.begin(), c.x.end(), bx.begin() + off);
+        std::copy(c.y.begin(), c.y.end(), by.begin() + 15 - off);
+        const kl_run t = run_token_kl(c, d, beta, 2, bx.data() + off, by.data() + 15 - off);
+        REQUIRE(same_bits(t.fwd.token, one.fwd.token));
+        REQUIRE(same_bits(t.gx, one.gx));
+        REQUIRE(same_bits(t.gy, one.gy));
+      }
+      // The -Inf row ran the scalar kernel: bit-identical to the portable path.
+      REQUIRE(one.fwd.token[6] == portable.fwd.token[6]);  // row 7 = sequence 1, position 0
+      for (index_t v = 0; v < c.V; ++v) {
+        REQUIRE(one.gx[std::size_t(7 * c.V + v)] == portable.gx[std::size_t(7 * c.V + v)]);
+        REQUIRE(one.gy[std::size_t(7 * c.V + v)] == portable.gy[std::size_t(7 * c.V + v)]);
+      }
+      // ... and a vector row does differ from it in the last bits (the vector path did run).
+      bool differs = false;
+      for (index_t v = 0; v < c.V; ++v) differs = differs || one.gx[std::size_t(v)] != portable.gx[std::size_t(v)];
+      CHECK(differs);
+    }
+    // Rejections: the scalar kernel's messages, lowest row first, under the vector level too.
+    isa_cap cap(level);
+    kl_case bad = c;
+    bad.x[std::size_t(8 * bad.V + 1030)] = std::numeric_limits<float>::quiet_NaN();   // second chunk
+    bad.y[std::size_t(9 * bad.V + 3)] = std::numeric_limits<float>::infinity();
+    CHECK_THROWS_WITH(run_token_kl(bad, divergence::forward, 0.5, 3), Catch::StartsWith("policy_logits[1, 1, 1030] = nan"));
+    bad = c;
+    bad.y[std::size_t(1 * bad.V + 40)] = -std::numeric_limits<float>::infinity();  // ref forbids, policy not
+    CHECK_THROWS_WITH(run_token_kl(bad, divergence::forward, 0.5, 2), Catch::StartsWith("ref_logits[0, 1, 40] = -inf"));
+    CHECK_NOTHROW(run_token_kl(bad, divergence::reverse, 0.5, 2));  // fine the other way round
+    bad = c;
+    std::fill_n(bad.y.begin() + 4 * bad.V, bad.V, -std::numeric_limits<float>::infinity());
+    CHECK_THROWS_WITH(run_token_kl(bad, divergence::jsd, 0.5, 2), Catch::Contains("every logit of the row is -Inf"));
   }
 }

@@ -119,6 +119,33 @@ struct sigmoid_block_args {
   float *per, *gc, *gr;
 };
 
+/// One chunk of a token-KL row pair (prefopt/kl/detail/dispatched_rows.hpp): the chunk's maxima
+/// and, relative to them, the sums of exp(x - max_x), exp(x - max_x) * lr, exp(y - max_y) and
+/// -exp(y - max_y) * lr, lr = (x - max_x) - (y - max_y); the same state as the scalar chunk loop
+/// of kl::row_divergence for a chunk whose logits are all finite. Terms in float, summed in float
+/// over blocks of four vectors and in double across blocks.
+struct kl_chunk_sums {
+  float max_x = 0, max_y = 0;
+  double sum_x = 0, acc_x = 0, sum_y = 0, acc_y = 0;
+};
+
+/// The per-row constants of the token-KL gradient and jsd kernels (all from kl::row_stats), in
+/// float: zx = x - max_x, zy = y - max_y, p = exp(zx - log_sx), q = exp(zy - log_sy),
+/// d = (zx - zy) - k:
+///   mode 0 (forward KL):  gx = c p d,  gy = c (q - p);  k = offset + KL   (d = log p/q - KL)
+///   mode 1 (reverse KL):  gx = c (p - q),  gy = -c q d;  k = offset - KL  (-d = log q/p - KL)
+///   mode 2 (jsd):         u = d with k = offset - log((1-beta)/beta) (u = log((1-beta) p) -
+///     log(beta q)), wp = w1 - softplus(-u) = log p - log m, wq = w2 - softplus(u) = log q - log m,
+///     gx = cx p (wp - kl_pm),  gy = cy q (wq - kl_qm)
+struct kl_row_args {
+  float max_x = 0, max_y = 0, log_sx = 0, log_sy = 0;
+  float k = 0;
+  int mode = 0;
+  float c = 0, cx = 0, cy = 0;   // c (modes 0, 1); cx = (1 - beta) c, cy = beta c (jsd)
+  float w1 = 0, w2 = 0;          // jsd: -log(1 - beta), -log(beta)
+  float kl_pm = 0, kl_qm = 0;    // jsd gradient
+};
+
 }  // namespace prefopt::detail::simd
 
 #if PREFOPT_SIMD_X86
@@ -196,6 +223,7 @@ struct V {
   }
   static constexpr int DN = 4;
   static inline void dlanes(dreg v, double* out) { _mm256_storeu_pd(out, v); }
+  static inline dreg dfmadd(dreg a, dreg b, dreg c) { return _mm256_fmadd_pd(a, b, c); }
 };
 
 #include "prefopt/detail/simd_kernels.inc"
@@ -278,6 +306,7 @@ struct V {
   }
   static constexpr int DN = 8;
   static inline void dlanes(dreg v, double* out) { _mm512_storeu_pd(out, v); }
+  static inline dreg dfmadd(dreg a, dreg b, dreg c) { return _mm512_fmadd_pd(a, b, c); }
 };
 
 #include "prefopt/detail/simd_kernels.inc"
@@ -303,6 +332,9 @@ struct row_kernels {
   sum_exp_fn sum_exp = nullptr;
   void (*scaled_exp)(const float*, index_t, float, float, float*) = nullptr;
   void (*sigmoid_block)(const sigmoid_block_args&, index_t, index_t, sigmoid_block_sums&) = nullptr;
+  bool (*kl_chunk)(const float*, const float*, index_t, kl_chunk_sums&) = nullptr;
+  void (*jsd_sums)(const float*, const float*, index_t, const kl_row_args&, double&, double&) = nullptr;
+  void (*kl_gradient)(const float*, const float*, index_t, const kl_row_args&, float*, float*) = nullptr;
 };
 
 /// The kernels of `level` (all null for `portable`, or for a level this build cannot dispatch).
@@ -310,9 +342,13 @@ inline row_kernels kernels_for(isa level) {
 #if PREFOPT_SIMD_X86
   switch (level) {
     case isa::avx512:
-      return {avx512::row_max, avx512::sum_exp_shifted, avx512::scaled_exp, avx512::sigmoid_block};
+      return {avx512::row_max,       avx512::sum_exp_shifted, avx512::scaled_exp,
+              avx512::sigmoid_block, avx512::kl_chunk,        avx512::jsd_sums,
+              avx512::kl_gradient};
     case isa::avx2:
-      return {avx2::row_max, avx2::sum_exp_shifted, avx2::scaled_exp, avx2::sigmoid_block};
+      return {avx2::row_max,       avx2::sum_exp_shifted, avx2::scaled_exp,
+              avx2::sigmoid_block, avx2::kl_chunk,        avx2::jsd_sums,
+              avx2::kl_gradient};
     default: break;
   }
 #else

@@ -20,7 +20,9 @@
 // differences of nearby doubles, so adding a constant to a row changes nothing and a small KL
 // between rows whose logits differ by thousands is still computed to ~1e-16 absolute. jsd needs both normalisers before it
 // can form the mixture, so it reads the rows twice (still nothing stored). All arithmetic is in
-// double whatever the logits type.
+// double whatever the logits type. (kl::token_kl runs float rows of finite logits through the
+// dispatched vector kernels of kl/detail/dispatched_rows.hpp instead: the same algorithm with
+// float elements and double accumulators.)
 //
 // Gradients (chain rule through both softmaxes):
 //   forward  dKL/dx = p (log p - log q - KL),                 dKL/dy = q - p

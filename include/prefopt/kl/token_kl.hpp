@@ -13,7 +13,10 @@
 // the divergence does not read them, so a batch accepted by sequence_logps is accepted here and
 // vice versa. Positions that do not count are never read.
 //
-// Scope of this header: host memory (CPU). The views are read in place, so Eigen and xtensor
+// Scope of this header: host memory (CPU). Float rows run vector kernels chosen at run time
+// (AVX2+FMA or AVX-512, prefopt/detail/simd.hpp; kl/detail/dispatched_rows.hpp), double rows, rows
+// holding a non-finite logit and CPUs without those levels the scalar double kernels of
+// divergence.hpp. The views are read in place, so Eigen and xtensor
 // users call it on the same host buffers they hand to those backends; rows are split over
 // threads in a fixed order (detail/parallel.hpp), each row reduced by one thread, and the
 // per-sequence sums accumulated in double after the join, so results are bit-identical for any
@@ -41,6 +44,7 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/views.hpp"
 #include "prefopt/detail/parallel.hpp"
+#include "prefopt/kl/detail/dispatched_rows.hpp"
 #include "prefopt/kl/detail/sequences.hpp"
 #include "prefopt/kl/divergence.hpp"
 #include "prefopt/logps/sequence_logps.hpp"
@@ -237,9 +241,10 @@ token_kl_result<std::remove_const_t<T>> token_kl(logits_view<T> policy_in, logit
     for (index_t r = begin; r < end; ++r) {
       if (!counted[static_cast<std::size_t>(r)]) continue;
       const index_t b = r / P, p = r % P;
+      bool vectorised;
       stats[static_cast<std::size_t>(r)] =
-          row_divergence(in.policy.row(b, p), in.ref.row(b, p), in.policy.vocab,
-                         options.direction, options.beta);
+          detail::dispatched_row_divergence(in.policy.row(b, p), in.ref.row(b, p), in.policy.vocab,
+                                            options.direction, options.beta, vectorised);
     }
   });
   // Errors are reported after the join, lowest row first: the same error for any thread count.
@@ -304,15 +309,16 @@ void token_kl_backward(logits_view<T> policy_in, logits_view<U> ref_in, matrix_v
       const S* x = in.policy.row(b, t);
       const S* y = in.ref.row(b, t);
       row_stats& s = stats[static_cast<std::size_t>(r)];
-      s = row_divergence(x, y, V, options.direction, options.beta);
+      bool vectorised;
+      s = detail::dispatched_row_divergence(x, y, V, options.direction, options.beta, vectorised);
       if (s.status != row_status::ok) {
         // Reported after the join; leave the rows zeroed meanwhile.
         if (gp) std::fill_n(gp, V, S(0));
         if (gr) std::fill_n(gr, V, S(0));
         continue;
       }
-      row_divergence_gradient(x, y, V, options.direction, options.beta, s,
-                              coeff[static_cast<std::size_t>(b)], gp, gr);
+      detail::dispatched_row_gradient(x, y, V, options.direction, options.beta, s, vectorised,
+                                      coeff[static_cast<std::size_t>(b)], gp, gr);
     }
   });
   for (index_t r = 0; r < B * Tt; ++r) {
