@@ -1,4 +1,5 @@
-// 16-bit logit storage (prefopt/core/half.hpp, prefopt/detail/simd_half.hpp).
+// 16-bit logit storage (prefopt/core/half.hpp, prefopt/detail/simd_half.hpp) and sequence
+// log-probs on bfloat16 / float16 logits (the host fused path, Eigen and xtensor).
 //
 // Oracles: conversions against references written from the formats' definitions (the value of
 // every pattern from sign, exponent and mantissa; float -> 16 bits by choosing the nearer of the
@@ -246,3 +247,271 @@ TEST_CASE("dispatched conversions give the scalar bits at every level", "[half][
   }
 }
 
+// ---- sequence log-probs on 16-bit logits ----------------------------------------------------
+
+namespace {
+
+/// A batch with ragged masks and an ignored label; logits rounded to H, kept as H and as the
+/// widened float values.
+template <class H>
+struct half_batch {
+  index_t batch, time, vocab;
+  std::vector<float> original;         // float logits before rounding
+  std::vector<H> logits;               // rounded to H
+  std::vector<float> widened;          // float(logits[i]), exactly
+  std::vector<std::int64_t> labels;
+  std::vector<std::uint8_t> mask;
+
+  half_batch(index_t b, index_t t, index_t v, unsigned seed, double scale)
+      : batch(b), time(t), vocab(v) {
+    prefopt_test::bits_rng rng(seed);
+    original.resize(static_cast<std::size_t>(b * t * v));
+    for (auto& x : original) x = static_cast<float>(scale * rng.normal());
+    for (float x : original) logits.push_back(H(x));
+    for (H h : logits) widened.push_back(static_cast<float>(h));
+    labels.resize(static_cast<std::size_t>(b * t));
+    mask.resize(labels.size());
+    for (index_t s = 0; s < b; ++s)
+      for (index_t p = 0; p < t; ++p) {
+        const auto i = static_cast<std::size_t>(s * t + p);
+        labels[i] = static_cast<std::int64_t>(rng.below(static_cast<std::uint64_t>(v)));
+        mask[i] = (p > s && p < t - s / 2) ? 1 : 0;
+        if (p == t - 2 && s % 2 == 1) labels[i] = -100;
+      }
+  }
+  auto lv() const { return prefopt::logits_view<const H>::contiguous(logits.data(), batch, time, vocab); }
+  auto fv() const { return prefopt::logits_view<const float>::contiguous(widened.data(), batch, time, vocab); }
+  auto ov() const { return prefopt::logits_view<const float>::contiguous(original.data(), batch, time, vocab); }
+  auto yv() const { return prefopt::matrix_view<const std::int64_t>::contiguous(labels.data(), batch, time); }
+  auto mv() const { return prefopt::matrix_view<const std::uint8_t>::contiguous(mask.data(), batch, time); }
+  bool counted(index_t s, index_t p) const {
+    const auto i = static_cast<std::size_t>(s * time + p + 1);
+    return labels[i] != -100 && mask[i] != 0;
+  }
+  /// long-double log-softmax of the widened (already rounded) row at the label.
+  long double ref_logp(index_t s, index_t p, const std::vector<float>& x) const {
+    const float* row = &x[static_cast<std::size_t>((s * time + p) * vocab)];
+    long double m = row[0], sum = 0;
+    for (index_t v = 1; v < vocab; ++v) m = std::max<long double>(m, row[v]);
+    for (index_t v = 0; v < vocab; ++v) sum += std::exp(static_cast<long double>(row[v]) - m);
+    return row[labels[static_cast<std::size_t>(s * time + p + 1)]] - m - std::log(sum);
+  }
+};
+
+template <class B>
+std::vector<float> host_matrix(const typename B::matrix_type& m) {
+  const float* d = B::data(m);
+  return std::vector<float>(d, d + B::rows(m) * B::cols(m));
+}
+
+template <class H>
+constexpr double unit_roundoff() {  // half an ulp relative: 2^-8 (bf16), 2^-11 (fp16)
+  return std::is_same_v<H, bfloat16> ? 0x1p-8 : 0x1p-11;
+}
+
+}  // namespace
+
+TEMPLATE_TEST_CASE("sequence_logps on 16-bit logits: float accumulation on the rounded values",
+                   "[half][logps]", bfloat16, float16) {
+  using H = TestType;
+  const half_batch<H> hb(3, 9, 4099, 11, 3.0);  // V not a multiple of any vector width
+  auto check_backend = [&]<class B>(B*) {
+    for (simd::isa level : all_levels()) {
+      INFO("level " << simd::isa_name(level));
+      isa_cap cap(level);
+      const auto r = prefopt::sequence_logps<B>(hb.lv(), hb.yv(), hb.mv());
+      const auto f = prefopt::sequence_logps<B>(hb.fv(), hb.yv(), hb.mv());
+      const auto tl = host_matrix<B>(r.token_logps);
+      // Against the long-double reference on the same values: float accumulation only. The bound
+      // is the float path's (tests/core/sequence_logps.cpp): 2e-5 relative on sums, and per token
+      // 4e-6 (|lse| <= 12 here) absolute.
+      const index_t P = hb.time - 1;
+      for (index_t s = 0; s < hb.batch; ++s) {
+        long double sum = 0;
+        int n = 0;
+        for (index_t p = 0; p < P; ++p) {
+          const float got = tl[static_cast<std::size_t>(s * P + p)];
+          if (!hb.counted(s, p)) {
+            CHECK(got == 0.0f);
+            continue;
+          }
+          const long double want = hb.ref_logp(s, p, hb.widened);
+          CHECK(std::fabs(static_cast<double>(got - want)) <= 4e-6);
+          sum += want;
+          ++n;
+        }
+        CHECK(B::to_host(r.sum)[static_cast<std::size_t>(s)] ==
+              Approx(static_cast<double>(sum)).epsilon(2e-5));
+        CHECK(B::to_host(r.count)[static_cast<std::size_t>(s)] == static_cast<float>(n));
+        CHECK(B::to_host(r.mean)[static_cast<std::size_t>(s)] ==
+              Approx(static_cast<double>(sum) / n).epsilon(2e-5));
+      }
+      // The design property: the same float operations as float logits holding the same values.
+      CHECK((host_matrix<B>(f.token_logps) == tl));
+      CHECK((B::to_host(f.sum) == B::to_host(r.sum)));
+      CHECK((host_matrix<B>(f.token_lse) == host_matrix<B>(r.token_lse)));
+    }
+  };
+  check_backend(static_cast<prefopt::eigen::backend<float>*>(nullptr));
+#ifdef PREFOPT_HAVE_XTENSOR
+  check_backend(static_cast<prefopt::xtensor::backend<float>*>(nullptr));
+#endif
+}
+
+TEMPLATE_TEST_CASE("16-bit logits: the difference from float logits is the quantisation, within "
+                   "its bound",
+                   "[half][logps][accuracy]", bfloat16, float16) {
+  using H = TestType;
+  using B = prefopt::eigen::backend<float>;
+  // |logp(x~) - logp(x)| <= |x~_y - x_y| + max_v |x~_v - x_v| (log-sum-exp is 1-Lipschitz in the
+  // max norm) <= 2 u max|x|, u the unit roundoff. Checked per token on the measured max|dx|.
+  const half_batch<H> hb(4, 65, 32000, 3, 2.0);
+  const auto r = prefopt::sequence_logps<B>(hb.lv(), hb.yv(), hb.mv());
+  const auto f = prefopt::sequence_logps<B>(hb.ov(), hb.yv(), hb.mv());
+  const index_t P = hb.time - 1, V = hb.vocab;
+  double worst = 0, mean_abs = 0, max_ratio = 0;
+  int n = 0;
+  for (index_t s = 0; s < hb.batch; ++s)
+    for (index_t p = 0; p < P; ++p) {
+      if (!hb.counted(s, p)) continue;
+      double dx = 0, xmax = 0;
+      for (index_t v = 0; v < V; ++v) {
+        const auto i = static_cast<std::size_t>((s * hb.time + p) * V + v);
+        dx = std::max(dx, std::fabs(static_cast<double>(hb.widened[i]) - hb.original[i]));
+        xmax = std::max(xmax, std::fabs(static_cast<double>(hb.original[i])));
+      }
+      CHECK(dx <= unit_roundoff<H>() * xmax);
+      const double d = std::fabs(static_cast<double>(r.token_logps(s, p)) - f.token_logps(s, p));
+      CHECK(d <= 2 * dx + 1e-5);  // + both paths' float accumulation
+      worst = std::max(worst, d);
+      max_ratio = std::max(max_ratio, d / (2 * unit_roundoff<H>() * xmax));
+      mean_abs += d;
+      ++n;
+    }
+  std::printf("half: %s logits, N(0, 2^2), V = 32000: |logp - logp(float)| max %.3g, mean %.3g "
+              "over %d tokens (max / bound %.3f); |sum difference| max %.3g\n",
+              std::is_same_v<H, bfloat16> ? "bfloat16" : "float16", worst, mean_abs / n, n,
+              max_ratio,
+              static_cast<double>((r.sum - f.sum).cwiseAbs().maxCoeff()));
+}
+
+TEMPLATE_TEST_CASE("16-bit logits backward: the float gradient rounded once, against finite "
+                   "differences",
+                   "[half][logps][gradient]", bfloat16, float16) {
+  using H = TestType;
+  using B = prefopt::eigen::backend<float>;
+  const half_batch<H> hb(2, 5, 37, 5, 2.0);
+  const index_t P = hb.time - 1, V = hb.vocab;
+  const B::vector_type grad_sum = (B::vector_type(2) << 0.75f, -1.25f).finished();
+  const B::vector_type grad_mean = (B::vector_type(2) << 2.0f, 0.5f).finished();
+  for (simd::isa level : all_levels()) {
+    INFO("level " << simd::isa_name(level));
+    isa_cap cap(level);
+    const auto fwd = prefopt::sequence_logps<B>(hb.lv(), hb.yv(), hb.mv());
+    std::vector<H> grad(hb.logits.size(), H(123.0f));
+    prefopt::sequence_logps_backward<B>(
+        hb.lv(), hb.yv(), hb.mv(), fwd, grad_sum, &grad_mean,
+        prefopt::logits_view<H>::contiguous(grad.data(), hb.batch, hb.time, V));
+    // Exactly the float path's gradient on the widened logits, rounded once to H.
+    const auto ffwd = prefopt::sequence_logps<B>(hb.fv(), hb.yv(), hb.mv());
+    const auto fgrad = prefopt::sequence_logps_backward<B>(hb.fv(), hb.yv(), hb.mv(), ffwd,
+                                                           grad_sum, &grad_mean);
+    for (std::size_t i = 0; i < grad.size(); ++i) REQUIRE(grad[i].bits == H(fgrad.data()[i]).bits);
+    // Against central differences of the long-double objective L = sum_b (gs_b S_b + gm_b S_b / n_b)
+    // on the widened values.
+    std::vector<float> x = hb.widened;
+    auto objective = [&](const std::vector<float>& xs, index_t s) {
+      long double sum = 0;
+      int n = 0;
+      for (index_t p = 0; p < P; ++p)
+        if (hb.counted(s, p)) {
+          sum += hb.ref_logp(s, p, xs);
+          ++n;
+        }
+      return static_cast<long double>(grad_sum(s)) * sum +
+             static_cast<long double>(grad_mean(s)) * sum / n;
+    };
+    for (index_t s = 0; s < hb.batch; ++s)
+      for (index_t t = 0; t < hb.time; ++t)
+        for (index_t v = 0; v < V; ++v) {
+          const auto i = static_cast<std::size_t>((s * hb.time + t) * V + v);
+          const float x0 = x[i];
+          const float h = 1.0f / 64;  // exact steps: x0 +- h is a float
+          x[i] = x0 + h;
+          const long double up = objective(x, s);
+          x[i] = x0 - h;
+          const long double down = objective(x, s);
+          x[i] = x0;
+          const double fd = static_cast<double>((up - down) / (2 * h));
+          const double got = static_cast<double>(static_cast<float>(grad[i]));
+          // rounding to H (u |g|) + float evaluation + the O(h^2) truncation of the difference
+          CHECK(std::fabs(got - fd) <= unit_roundoff<H>() * std::fabs(fd) * 1.01 + 2e-4);
+        }
+  }
+}
+
+TEMPLATE_TEST_CASE("16-bit logits: bad input is rejected", "[half][logps][validation]", bfloat16,
+                   float16) {
+  using H = TestType;
+  using B = prefopt::eigen::backend<float>;
+  using Catch::Contains;
+  const half_batch<H> hb(2, 4, 6, 1, 1.0);
+  SECTION("NaN and +Inf logits in a counted row") {
+    for (float bad : {std::numeric_limits<float>::quiet_NaN(), std::numeric_limits<float>::infinity()}) {
+      auto logits = hb.logits;
+      logits[static_cast<std::size_t>((1 * 4 + 2) * 6 + 3)] = H(bad);  // b = 1, t = 2 (counted)
+      const auto lv = prefopt::logits_view<const H>::contiguous(logits.data(), 2, 4, 6);
+      CHECK_THROWS_WITH(prefopt::sequence_logps<B>(lv, hb.yv(), hb.mv()), Contains("logits[1, 2, :]"));
+    }
+  }
+  SECTION("a value that overflowed to infinity when rounded to the storage type") {
+    auto logits = hb.logits;
+    logits[static_cast<std::size_t>((1 * 4 + 2) * 6 + 1)] = H(1e6f);  // fp16: inf; bf16: finite
+    const auto lv = prefopt::logits_view<const H>::contiguous(logits.data(), 2, 4, 6);
+    if constexpr (std::is_same_v<H, float16>)
+      CHECK_THROWS_WITH(prefopt::sequence_logps<B>(lv, hb.yv(), hb.mv()), Contains("logits[1, 2, :]"));
+    else
+      CHECK_NOTHROW(prefopt::sequence_logps<B>(lv, hb.yv(), hb.mv()));
+  }
+  SECTION("label outside [0, V), forward and backward") {
+    auto labels = hb.labels;
+    labels[3] = 6;
+    const auto lab = prefopt::matrix_view<const std::int64_t>::contiguous(labels.data(), 2, 4);
+    CHECK_THROWS_WITH(prefopt::sequence_logps<B>(hb.lv(), lab, hb.mv()), Contains("labels[0, 3] = 6"));
+    const auto fwd = prefopt::sequence_logps<B>(hb.lv(), hb.yv(), hb.mv());
+    std::vector<H> grad(hb.logits.size());
+    const B::vector_type gs = B::vector_type::Ones(2);
+    CHECK_THROWS_WITH(prefopt::sequence_logps_backward<B>(
+                          hb.lv(), lab, hb.mv(), fwd, gs, nullptr,
+                          prefopt::logits_view<H>::contiguous(grad.data(), 2, 4, 6)),
+                      Contains("labels[0, 3] = 6"));
+  }
+  SECTION("gradient buffer of the wrong shape") {
+    const auto fwd = prefopt::sequence_logps<B>(hb.lv(), hb.yv(), hb.mv());
+    std::vector<H> grad(hb.logits.size());
+    const B::vector_type gs = B::vector_type::Ones(2);
+    CHECK_THROWS_WITH(prefopt::sequence_logps_backward<B>(
+                          hb.lv(), hb.yv(), hb.mv(), fwd, gs, nullptr,
+                          prefopt::logits_view<H>::contiguous(grad.data(), 2, 4, 5)),
+                      Contains("grad_logits.vocab = 5"));
+  }
+}
+
+TEST_CASE("16-bit logits: results do not depend on the thread count", "[half][logps][threads]") {
+  using B = prefopt::eigen::backend<float>;
+  const half_batch<bfloat16> hb(3, 17, 1031, 9, 3.0);
+  prefopt::sequence_logps_options one, many;
+  one.threads = 1;
+  many.threads = 3;
+  const auto a = prefopt::sequence_logps<B>(hb.lv(), hb.yv(), hb.mv(), one);
+  const auto c = prefopt::sequence_logps<B>(hb.lv(), hb.yv(), hb.mv(), many);
+  CHECK((a.token_logps.array() == c.token_logps.array()).all());
+  CHECK((a.sum.array() == c.sum.array()).all());
+  const B::vector_type gs = B::vector_type::Ones(3);
+  std::vector<bfloat16> g1(hb.logits.size()), g3(g1.size());
+  prefopt::sequence_logps_backward<B>(hb.lv(), hb.yv(), hb.mv(), a, gs, nullptr,
+                                      prefopt::logits_view<bfloat16>::contiguous(g1.data(), 3, 17, 1031), one);
+  prefopt::sequence_logps_backward<B>(hb.lv(), hb.yv(), hb.mv(), a, gs, nullptr,
+                                      prefopt::logits_view<bfloat16>::contiguous(g3.data(), 3, 17, 1031), many);
+  for (std::size_t i = 0; i < g1.size(); ++i) REQUIRE(g1[i].bits == g3[i].bits);
+}
