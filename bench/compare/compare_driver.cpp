@@ -9,6 +9,15 @@
 //   prefopt_compare_driver logps_bwd  DIR B T V THREADS REPEATS
 //       forward + backward with dL/dsum = 1 -> DIR/out_grad_rows.f32 (rows 0, 64, 128, ... of
 //       the [B*T, V] gradient)
+//   prefopt_compare_driver head       DIR N H V THREADS REPEATS VOCAB_CHUNK TOKEN_CHUNK
+//       chunked fused LM head (prefopt/backends/eigen/linear_head.hpp), forward + backward with
+//       dL/dlogp = 1: DIR/hidden.f32 [N, H], DIR/weight.f32 [V, H], DIR/labels.i64 [N] ->
+//       DIR/out_logp.f32 [N], DIR/out_grad_hidden.f32 [N, H], DIR/out_grad_weight_rows.f32 (rows
+//       0, 64, 128, ... of the [V, H] gradient); also prints rss_inputs_kb (peak RSS, VmHWM, once inputs
+//       and outputs are allocated) and peak_rss_kb (at the end)
+//   prefopt_compare_driver sgemm      N H V THREADS REPEATS
+//       Eigen's float GEMM on the head's shape, C [N, V] = A [N, H] B^T, rows split over THREADS
+//       threads in equal blocks; prints "gflops=<rate> seconds=<best>"
 //   prefopt_compare_driver dpo        DIR N THREADS REPEATS
 //       DIR/{cw,cl,rw,rl}.f32 [N], DPO (sigmoid, beta 0.1), mean -> DIR/out_loss.f32 [1],
 //       DIR/out_grad_chosen.f32 [N]
@@ -28,6 +37,7 @@
 #include <vector>
 
 #include <prefopt/backends/eigen.hpp>
+#include <prefopt/backends/eigen/linear_head.hpp>
 #include <prefopt/detail/simd.hpp>
 #include <prefopt/losses/dpo.hpp>
 #include <prefopt/losses/preference_loss.hpp>
@@ -129,6 +139,70 @@ int logps(const std::string& dir, index_t b, index_t t, index_t v, int threads, 
   return 0;
 }
 
+/// Peak resident set of this process in KiB: VmHWM of /proc/self/status (reset by exec, unlike
+/// getrusage's ru_maxrss, which keeps the high-water mark of the process that exec'd us).
+long peak_rss_kb() {
+  std::ifstream in("/proc/self/status");
+  std::string line;
+  while (std::getline(in, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stol(line.substr(6));
+  return -1;
+}
+
+int head(const std::string& dir, index_t n, index_t h, index_t v, int threads, int repeats,
+         index_t vocab_chunk, index_t token_chunk) {
+  const auto hidden = read_file<float>(dir + "/hidden.f32", static_cast<std::size_t>(n * h));
+  const auto weight = read_file<float>(dir + "/weight.f32", static_cast<std::size_t>(v * h));
+  const auto labels = read_file<std::int64_t>(dir + "/labels.i64", static_cast<std::size_t>(n));
+  std::vector<float> logp(static_cast<std::size_t>(n)), lse(logp.size()), ones(logp.size(), 1.0f);
+  std::vector<float> gh(hidden.size()), gw(weight.size());
+  // Touch every output page, so the baseline counts what the caller owns anyway.
+  std::fill(gh.begin(), gh.end(), 0.0f);
+  std::fill(gw.begin(), gw.end(), 0.0f);
+  const long rss_inputs = peak_rss_kb();
+  prefopt::linear_head_options o;
+  o.threads = threads;
+  o.vocab_chunk = vocab_chunk;
+  o.token_chunk = token_chunk;
+  const auto hv = prefopt::matrix_view<const float>::contiguous(hidden.data(), n, h);
+  const auto wv = prefopt::matrix_view<const float>::contiguous(weight.data(), v, h);
+  const std::span<const std::int64_t> y(labels);
+  const double s = best_of(repeats, [&] {
+    prefopt::eigen::linear_head_logps(hv, wv, y, std::span<float>(logp), std::span<float>(lse), o);
+    prefopt::eigen::linear_head_logps_backward(
+        hv, wv, y, std::span<const float>(lse), std::span<const float>(ones),
+        prefopt::matrix_view<float>::contiguous(gh.data(), n, h),
+        prefopt::matrix_view<float>::contiguous(gw.data(), v, h), o);
+  });
+  std::printf("prefopt_s=%.6g isa=%s rss_inputs_kb=%ld peak_rss_kb=%ld\n", s,
+              prefopt::detail::simd::isa_name(prefopt::detail::simd::active_isa()), rss_inputs,
+              peak_rss_kb());
+  write_file(dir + "/out_logp.f32", logp.data(), logp.size());
+  write_file(dir + "/out_grad_hidden.f32", gh.data(), gh.size());
+  std::vector<float> rows;
+  for (index_t r = 0; r < v; r += 64) rows.insert(rows.end(), gw.begin() + r * h, gw.begin() + (r + 1) * h);
+  write_file(dir + "/out_grad_weight_rows.f32", rows.data(), rows.size());
+  return 0;
+}
+
+int sgemm(index_t n, index_t h, index_t v, int threads, int repeats) {
+  using M = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+  const M a = M::Random(n, h), b = M::Random(v, h);
+  M c(n, v);
+  const index_t t = std::max(1, threads);
+  const double s = best_of(repeats, [&] {
+    prefopt::detail::parallel_blocks(t, threads, 1, [&](index_t k0, index_t k1) {
+      for (index_t k = k0; k < k1; ++k) {
+        const index_t r0 = n * k / t, r1 = n * (k + 1) / t;
+        c.middleRows(r0, r1 - r0).noalias() = a.middleRows(r0, r1 - r0) * b.transpose();
+      }
+    });
+  });
+  std::printf("gflops=%.6g seconds=%.6g check=%g\n", 2.0 * double(n) * double(h) * double(v) / s / 1e9,
+              s, double(c(0, 0)));
+  return 0;
+}
+
 int dpo(const std::string& dir, std::size_t n, int threads, int repeats) {
   namespace pl = prefopt::losses;
   const auto cw = read_file<float>(dir + "/cw.f32", n), cl = read_file<float>(dir + "/cl.f32", n),
@@ -154,6 +228,10 @@ int main(int argc, char** argv) {
       return probe(static_cast<std::size_t>(num(1)), int(num(2)), int(num(3)));
     if (!a.empty() && (a[0] == "logps_fwd" || a[0] == "logps_bwd") && a.size() == 7)
       return logps(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), a[0] == "logps_bwd");
+    if (!a.empty() && a[0] == "head" && a.size() == 9)
+      return head(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), num(7), num(8));
+    if (!a.empty() && a[0] == "sgemm" && a.size() == 6)
+      return sgemm(num(1), num(2), num(3), int(num(4)), int(num(5)));
     if (!a.empty() && a[0] == "dpo" && a.size() == 5)
       return dpo(a[1], static_cast<std::size_t>(num(2)), int(num(3)), int(num(4)));
   } catch (const std::exception& e) {
@@ -161,6 +239,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::cerr << "usage: prefopt_compare_driver probe BYTES THREADS REPEATS | logps_fwd|logps_bwd DIR B T V "
-               "THREADS REPEATS | dpo DIR N THREADS REPEATS\n";
+               "THREADS REPEATS | head DIR N H V THREADS REPEATS VOCAB_CHUNK TOKEN_CHUNK | sgemm N H V THREADS "
+               "REPEATS | dpo DIR N THREADS REPEATS\n";
   return 2;
 }

@@ -8,6 +8,9 @@
 #include "prefopt/core/errors.hpp"
 #include "prefopt/core/numerics.hpp"
 #include "prefopt/logps/sequence_logps.hpp"
+// The fused linear head's options and checks (the implementations are in the Eigen and CUDA
+// backends: prefopt/backends/eigen/linear_head.hpp, prefopt/backends/cuda/linear_head.cuh).
+#include "prefopt/logps/linear_head.hpp"
 
 // Preference losses (DPO family, KTO, ORPO/SimPO/CPO, SPPO, LongPO, combinations). The runtime
 // registry (make_loss by name, any_loss) is not included: it instantiates every loss policy and a

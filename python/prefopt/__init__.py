@@ -11,6 +11,8 @@ from ._prefopt import (
     bradley_terry,
     bradley_terry_counts,
     hyper_parameter_names,
+    linear_head_logps,
+    linear_head_logps_backward,
     loss_names,
     nash,
 )
@@ -20,6 +22,8 @@ __all__ = [
     "sequence_logps_forward",
     "sequence_logps_backward",
     "SequenceLogpsState",
+    "linear_head_logps",
+    "linear_head_logps_backward",
     "preference_loss",
     "loss_names",
     "hyper_parameter_names",

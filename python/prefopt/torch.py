@@ -12,7 +12,7 @@ import torch as _torch
 from . import _prefopt
 from . import IGNORE_INDEX, TRL_BETA, _mask_bytes, preference_loss as _preference_loss
 
-__all__ = ["sequence_logps", "preference_loss"]
+__all__ = ["sequence_logps", "linear_head_logps", "preference_loss"]
 
 
 def _detached(t):
@@ -50,6 +50,38 @@ def sequence_logps(logits, labels, mask=None, *, ignore_index=IGNORE_INDEX, shif
     optional completion mask). Sequences without a counted token sum to 0.
     """
     return _SequenceLogps.apply(logits, labels, _mask_bytes(mask), ignore_index, shift_labels, threads)
+
+
+class _LinearHeadLogps(_torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, hidden, weight, labels, options):
+        h, w, y = _detached(hidden).contiguous(), _detached(weight).contiguous(), _detached(labels)
+        logp, lse = _prefopt.linear_head_logps(h, w, y, **options)
+        ctx.options = options
+        ctx.save_for_backward(h, w, y, _torch.from_numpy(lse))
+        return _torch.from_numpy(logp)
+
+    @staticmethod
+    def backward(ctx, grad_logp):
+        h, w, y, lse = ctx.saved_tensors
+        grad_hidden = _torch.empty_like(h)
+        grad_weight = _torch.empty_like(w)
+        _prefopt.linear_head_logps_backward(h, w, y, lse, grad_logp.contiguous(), grad_hidden,
+                                            grad_weight, **ctx.options)
+        return grad_hidden, grad_weight, None, None
+
+
+def linear_head_logps(hidden, weight, labels, *, ignore_index=IGNORE_INDEX, vocab_chunk=2048,
+                      token_chunk=1024, threads=0):
+    """Per-token log-probs [N] through the LM head (``hidden [N, H] @ weight [V, H].T``,
+    log-softmax, gather at ``labels [N]``, 0 where a label is ``ignore_index``), differentiable
+    w.r.t. ``hidden`` and ``weight``, without the [N, V] logits (prefopt's chunked fused head).
+
+    ``labels`` are already aligned with the rows: shift them yourself for a causal LM.
+    """
+    options = dict(ignore_index=ignore_index, vocab_chunk=vocab_chunk, token_chunk=token_chunk,
+                   threads=threads)
+    return _LinearHeadLogps.apply(hidden, weight, labels, options)
 
 
 class _PreferenceLoss(_torch.autograd.Function):

@@ -13,6 +13,7 @@ NB_MODULE(_prefopt, m) {
   // everything at exit, so nanobind's leak report would be noise, not a reference-count bug.
   nanobind::set_leak_warnings(false);
   prefopt::python::bind_logps(m);
+  prefopt::python::bind_linear_head(m);
   prefopt::python::bind_losses(m);
   prefopt::python::bind_ratings(m);
 }

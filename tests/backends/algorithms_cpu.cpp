@@ -8,6 +8,11 @@
 
 #include <support/backends.hpp>
 
+#include <algorithm>
+#include <string>
+#include <utility>
+#include <vector>
+
 using namespace prefopt::testing;
 
 namespace {
@@ -15,6 +20,19 @@ namespace {
 /// A memory space of the test's own: Eigen memory that the algorithms must treat as not
 /// readable by the host.
 struct emulated_device_space {};
+
+/// What the emulated device saw: each B::require_accessible call (argument name, and how many
+/// kernels had run before it), the kernels launched, and the buffers it must refuse (as the
+/// CUDA backend refuses host memory).
+struct device_log {
+  std::vector<std::pair<std::string, long long>> checked;
+  long long kernels = 0;
+  std::vector<const void*> refused;
+};
+device_log& emulated_device() {
+  static device_log log;
+  return log;
+}
 
 /// Eigen seen as a device backend: its memory space is not host_space, so the algorithms take
 /// the code paths the CUDA backend takes (inputs copied through B::for_each + B::to_host for
@@ -41,6 +59,18 @@ struct device_path_backend : prefopt::eigen::backend<T> {
     return {v.data, v.batch, v.time, v.vocab, v.batch_stride, v.time_stride};
   }
 
+  static void require_accessible(const char* argument, const void* p) {
+    auto& log = emulated_device();
+    log.checked.emplace_back(argument, log.kernels);
+    if (std::find(log.refused.begin(), log.refused.end(), p) != log.refused.end())
+      prefopt::throw_invalid_argument(argument, p, "is not memory of the emulated device");
+  }
+  template <class F>
+  static void for_each(prefopt::index_t n, F f) {
+    ++emulated_device().kernels;
+    base::for_each(n, f);
+  }
+
   static vector_type row_max(view<const T> m) { return base::row_max(on_host(m)); }
   static vector_type row_logsumexp(view<const T> m) { return base::row_logsumexp(on_host(m)); }
 
@@ -48,6 +78,7 @@ struct device_path_backend : prefopt::eigen::backend<T> {
   static prefopt::sequence_logps_result<device_path_backend> token_logps_forward(
       logits<const T> x, view<const L> labels, view<const M> mask,
       const prefopt::sequence_logps_options& options) {
+    ++emulated_device().kernels;
     auto r = base::token_logps_forward(on_host(x), on_host(labels), on_host(mask), options);
     return {std::move(r.token_logps), std::move(r.token_lse), std::move(r.sum),
             std::move(r.count), std::move(r.mean)};
@@ -56,6 +87,7 @@ struct device_path_backend : prefopt::eigen::backend<T> {
   static void token_logps_backward(logits<const T> x, view<const L> labels, view<const M> mask,
                                    const matrix_type& token_lse, const vector_type& coeff,
                                    logits<T> grad, const prefopt::sequence_logps_options& options) {
+    ++emulated_device().kernels;
     base::token_logps_backward(on_host(x), on_host(labels), on_host(mask), token_lse, coeff,
                                on_host(grad), options);
   }
@@ -123,4 +155,87 @@ TEMPLATE_TEST_CASE("every loss matches the PyTorch autograd fixtures", "[backend
 TEMPLATE_TEST_CASE("unpaired kto_loss matches the PyTorch fixtures", "[backends][losses][fixtures]",
                    PREFOPT_FIXTURE_BACKENDS) {
   check_kto_unpaired_fixtures<TestType>();
+}
+
+// Spans carry no memory space in their type, so the algorithms must hand every span's pointer
+// to B::require_accessible before any kernel reads it (the CUDA backend then rejects host memory
+// with invalid_argument instead of faulting). The emulated device logs the checks and refuses
+// one buffer at a time.
+TEMPLATE_TEST_CASE("every span input is checked by B::require_accessible before any kernel",
+                   "[backends][losses][memory]", device_path_backend<float>,
+                   device_path_backend<double>) {
+  using B = TestType;
+  using T = typename B::scalar_type;
+  auto& device = emulated_device();
+  const auto in = make_loss_inputs<T>(8, 21);
+  const prefopt::losses::preference_batch<T> batch{in.cw, in.cl, in.rw, in.rl, in.nw, in.nl,
+                                          in.pw, in.pl, in.nll, in.kp, in.kr};
+  const std::vector<std::pair<std::string, const void*>> fields{
+      {"chosen_logps", in.cw.data()},       {"rejected_logps", in.cl.data()},
+      {"ref_chosen_logps", in.rw.data()},   {"ref_rejected_logps", in.rl.data()},
+      {"chosen_tokens", in.nw.data()},      {"rejected_tokens", in.nl.data()},
+      {"chosen_win_rates", in.pw.data()},   {"rejected_win_rates", in.pl.data()},
+      {"chosen_nll", in.nll.data()},        {"kl_policy_logps", in.kp.data()},
+      {"kl_ref_logps", in.kr.data()}};
+
+  SECTION("preference_loss checks all eleven spans, by name, before its first kernel") {
+    device = {};
+    const auto r = prefopt::losses::preference_loss<B>(prefopt::losses::kto<T>(), batch);
+    CHECK(std::isfinite(static_cast<double>(r.loss)));
+    for (const auto& [name, pointer] : fields) {
+      INFO(name);
+      const auto hit = std::find_if(device.checked.begin(), device.checked.end(),
+                                    [&](const auto& c) { return c.first == name; });
+      REQUIRE(hit != device.checked.end());
+      CHECK(hit->second == 0);  // no kernel had run when it was checked
+    }
+    CHECK(device.kernels > 0);
+  }
+  SECTION("a refused span is an invalid_argument naming it, and no kernel runs") {
+    for (const auto& [name, pointer] : fields) {
+      INFO(name);
+      device = {};
+      device.refused = {pointer};
+      CHECK_THROWS_WITH(prefopt::losses::preference_loss<B>(prefopt::losses::sigmoid<T>(), batch),
+                        Catch::StartsWith(name) && Catch::Contains("emulated device"));
+      CHECK(device.kernels == 0);
+    }
+  }
+  SECTION("unpaired KTO checks its five spans, the desirable flags included") {
+    const prefopt::losses::kto_batch<T> unpaired{in.cw, in.rw, in.desirable, in.kp, in.kr};
+    const std::vector<std::pair<std::string, const void*>> unpaired_fields{
+        {"policy_logps", in.cw.data()}, {"ref_logps", in.rw.data()},
+        {"desirable", in.desirable.data()}, {"kl_policy_logps", in.kp.data()},
+        {"kl_ref_logps", in.kr.data()}};
+    for (const auto& [name, pointer] : unpaired_fields) {
+      INFO(name);
+      device = {};
+      device.refused = {pointer};
+      CHECK_THROWS_WITH(prefopt::losses::kto_loss<B>(prefopt::losses::kto<T>(), unpaired),
+                        Catch::StartsWith(name) && Catch::Contains("emulated device"));
+      CHECK(device.kernels == 0);
+    }
+  }
+  SECTION("preference_loss_from_logits checks its spans before the log-prob kernels") {
+    const logits_inputs<T> h;
+    const uploaded_batch<B, T, std::int64_t> dw(h.chosen), dl(h.rejected);
+    const placed<B, T> rw(h.extras.rw), rl(h.extras.rl), pw(h.extras.pw), pl(h.extras.pl),
+        kp(h.extras.kp), kr(h.extras.kr);
+    const prefopt::losses::preference_logits<T, std::int64_t, std::uint8_t, typename B::memory_space> lin{
+        dw.lv,     dw.lb,     dw.mk,     dl.lv,     dl.lb,     dl.mk,
+        rw.span(), rl.span(), pw.span(), pl.span(), kp.span(), kr.span()};
+    prefopt::sequence_logps_options seq;
+    seq.layout = h.chosen.layout;
+    for (const auto& [name, pointer] :
+         std::vector<std::pair<std::string, const void*>>{{"ref_chosen_logps", rw.span().data()},
+                                                          {"kl_ref_logps", kr.span().data()}}) {
+      INFO(name);
+      device = {};
+      device.refused = {pointer};
+      CHECK_THROWS_WITH(prefopt::losses::preference_loss_from_logits<B>(prefopt::losses::kto<T>(), lin, {}, seq),
+                        Catch::StartsWith(name) && Catch::Contains("emulated device"));
+      CHECK(device.kernels == 0);
+    }
+  }
+  device = {};
 }

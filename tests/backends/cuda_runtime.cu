@@ -13,10 +13,13 @@
 #include <prefopt/backends/cuda.hpp>
 #include <prefopt/backends/cuda/token_kl.cuh>
 #include <prefopt/logps/sequence_logps.hpp>
+#include <prefopt/losses/dpo.hpp>
+#include <prefopt/losses/preference_loss.hpp>
 
 #include <cmath>
 #include <cstdint>
 #include <limits>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -265,6 +268,17 @@ TEST_CASE("cuda runtime: host and foreign pointers are rejected before any kerne
   REQUIRE_THROWS_WITH(Bf::token_logps_forward(d.x(), host_labels, no_mask, {}),
                       Catch::StartsWith("labels.data = 0x"));
   REQUIRE_THROWS_WITH(cu::token_kl(d.x(), host_view, d.y()), Catch::StartsWith("ref_logits.data"));
+  // Spans carry no memory space: preference_loss checks each one (B::require_accessible).
+  const std::vector<float> chosen_h{-1.0f, -2.0f}, rejected_h{-3.0f, -1.5f};
+  const auto chosen = cu::upload(chosen_h);
+  const prefopt::losses::preference_batch<float> host_rejected{
+      std::span<const float>(chosen.data(), 2), std::span<const float>(rejected_h)};
+  prefopt::losses::preference_loss_options<float> reference_free;
+  reference_free.reference_free = true;
+  REQUIRE_THROWS_WITH(
+      prefopt::losses::preference_loss<Bf>(prefopt::losses::sigmoid<float>(), host_rejected,
+                                           reference_free),
+      Catch::StartsWith("rejected_logps = 0x") && Catch::Contains("is host memory unknown to CUDA"));
   REQUIRE(cudaFreeHost(pinned) == cudaSuccess);
   // The context is still usable: nothing was launched.
   CHECK(Bf::to_host(prefopt::sequence_logps<Bf>(d.x(), d.y()).count) ==

@@ -34,6 +34,7 @@ struct device_backend {
   using matrix_type = device_matrix;
   using memory_space = device_space;
   using view = prefopt::matrix_view<const double, device_space>;
+  static void require_accessible(const char*, const void*);
   static vector_type zeros(index_t n);
   static matrix_type zeros(index_t r, index_t c);
   static index_t size(const vector_type&);

@@ -23,6 +23,12 @@
 //   reduce     B::sum(v) -> scalar (accumulated in double), B::dot(x, y) -> scalar,
 //              B::row_max / B::row_logsumexp (matrix_view<const scalar, memory_space>) -> vector
 //   linear     B::matvec(m, x) -> m x, B::matvec_transposed(m, x) -> m^T x
+//   pointers   only when memory_space is not host_space: B::require_accessible(argument, ptr)
+//              throws prefopt::invalid_argument naming `argument` unless the non-null `ptr`
+//              points to memory B's kernels may read (CUDA: device memory of the current
+//              device). The algorithms call it on the base pointer of every span they are given
+//              (std::span carries no memory space) before any kernel reads it, so a host buffer
+//              handed to a device backend is an error naming the argument, not a fault.
 //
 // Sequence log-probs need one of two further capabilities (prefopt/logps/types.hpp):
 //   fused      B::token_logps_forward / B::token_logps_backward (prefopt::fused_logps_backend),
@@ -169,6 +175,14 @@ concept has_linear = has_types<B> && requires(const typename B::matrix_type& m,
   { B::matvec_transposed(m, x) } -> std::same_as<typename B::vector_type>;
 };
 
+/// Host-space backends need no pointer check; any other space must say how its pointers are
+/// checked (B::require_accessible), since spans cannot carry the space in their type.
+template <class B>
+concept has_pointer_check =
+    has_memory_space<B> &&
+    (std::same_as<typename B::memory_space, host_space> ||
+     requires(const char* argument, const void* p) { B::require_accessible(argument, p); });
+
 }  // namespace backend_primitives
 
 /// A type providing every required primitive listed at the top of this header.
@@ -181,7 +195,8 @@ concept Backend =
     backend_primitives::has_for_each<B> && backend_primitives::has_log<B> &&
     backend_primitives::has_axpby<B> && backend_primitives::has_sum<B> &&
     backend_primitives::has_dot<B> && backend_primitives::has_row_max<B> &&
-    backend_primitives::has_row_logsumexp<B> && backend_primitives::has_linear<B>;
+    backend_primitives::has_row_logsumexp<B> && backend_primitives::has_linear<B> &&
+    backend_primitives::has_pointer_check<B>;
 
 /// The host may read and write B's memory directly (its memory space is host_space): host-side
 /// validation then reads the caller's buffers in place instead of copying them through to_host,
@@ -189,6 +204,16 @@ concept Backend =
 template <class B>
 concept host_accessible = backend_primitives::has_memory_space<B> &&
                           std::same_as<typename B::memory_space, host_space>;
+
+/// Throws prefopt::invalid_argument naming `argument` when the span's memory cannot be read by
+/// B's kernels (B::require_accessible); nothing to check for host backends or an empty span.
+/// Called by the algorithms on every span input before the first kernel that reads it.
+template <class B, class T>
+void require_accessible(const char* argument, std::span<T> values) {
+  if constexpr (!host_accessible<B>) {
+    if (!values.empty()) B::require_accessible(argument, static_cast<const void*>(values.data()));
+  }
+}
 
 /// The algorithms' check that a view handed to backend B lives in B's memory space. A mismatch
 /// (a host view for a device backend, or the reverse) stops compilation here, before any kernel
@@ -226,6 +251,9 @@ consteval bool assert_backend() {
                 "prefopt::Backend: missing primitive B::row_logsumexp(matrix_view)");
   static_assert(has_linear<B>,
                 "prefopt::Backend: missing primitive B::matvec / B::matvec_transposed");
+  static_assert(has_pointer_check<B>,
+                "prefopt::Backend: a backend whose memory_space is not host_space must provide "
+                "B::require_accessible(const char* argument, const void* pointer)");
   return Backend<B>;
 }
 }  // namespace detail

@@ -142,6 +142,8 @@ struct V {
   static inline reg set1(float x) { return _mm256_set1_ps(x); }
   static inline reg load(const float* p) { return _mm256_loadu_ps(p); }
   static inline void store(float* p, reg v) { _mm256_storeu_ps(p, v); }
+  /// Non-temporal store; p must be 32-byte aligned.
+  static inline void stream(float* p, reg v) { _mm256_stream_ps(p, v); }
   static inline ireg tail_bits(int k) {
     return _mm256_cmpgt_epi32(_mm256_set1_epi32(k), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
   }
@@ -230,6 +232,8 @@ struct V {
   static inline reg set1(float x) { return _mm512_set1_ps(x); }
   static inline reg load(const float* p) { return _mm512_loadu_ps(p); }
   static inline void store(float* p, reg v) { _mm512_storeu_ps(p, v); }
+  /// Non-temporal store; p must be 64-byte aligned.
+  static inline void stream(float* p, reg v) { _mm512_stream_ps(p, v); }
   static inline mask tail_mask(int k) { return static_cast<mask>((1u << k) - 1u); }
   static inline reg load_tail(const float* p, int k, float fill) {
     return _mm512_mask_loadu_ps(set1(fill), tail_mask(k), p);

@@ -68,6 +68,14 @@ logits_loss_result<B> preference_loss_from_logits(
   using T = typename B::scalar_type;
   require_same_size("rejected_logits.batch", in.rejected_logits.batch, "chosen_logits.batch",
                     in.chosen_logits.batch);
+  // The spans carry no memory space (the views do, checked above at compile time): reject a
+  // buffer B cannot read before the log-prob kernels run (preference_loss checks them again).
+  prefopt::require_accessible<B>("ref_chosen_logps", in.ref_chosen_logps);
+  prefopt::require_accessible<B>("ref_rejected_logps", in.ref_rejected_logps);
+  prefopt::require_accessible<B>("chosen_win_rates", in.chosen_win_rates);
+  prefopt::require_accessible<B>("rejected_win_rates", in.rejected_win_rates);
+  prefopt::require_accessible<B>("kl_policy_logps", in.kl_policy_logps);
+  prefopt::require_accessible<B>("kl_ref_logps", in.kl_ref_logps);
   sequence_logps_options fwd = seq_options;
   fwd.compute_mean = false;  // token counts are enough; empty sequences are checked below
   logits_loss_result<B> out;

@@ -11,6 +11,8 @@
 //
 // Every span, the desirable flags included, is in B's memory space: device pointers for
 // prefopt::cuda::backend (validation and the per-group metrics read them back to the host).
+// Each is checked by B::require_accessible first, so a host buffer there is an invalid_argument
+// naming it.
 
 #include <cstdint>
 #include <span>
@@ -52,6 +54,12 @@ kto_result<B> kto_loss(const kto<typename B::scalar_type>& loss,
   PREFOPT_ASSERT_BACKEND(B);
   using T = typename B::scalar_type;
   const std::size_t m = in.policy_logps.size();
+  // Spans carry no memory space: check each before a kernel reads it (core/concepts.hpp).
+  prefopt::require_accessible<B>("policy_logps", in.policy_logps);
+  prefopt::require_accessible<B>("ref_logps", in.ref_logps);
+  prefopt::require_accessible<B>("desirable", in.desirable);
+  prefopt::require_accessible<B>("kl_policy_logps", in.kl_policy_logps);
+  prefopt::require_accessible<B>("kl_ref_logps", in.kl_ref_logps);
   require(m >= 2, "policy_logps.size()", m,
           "KTO needs a batch of at least 2 examples (the KL baseline uses mismatched pairs)");
   require_same_size("desirable.size()", static_cast<long long>(in.desirable.size()),

@@ -12,9 +12,10 @@
 //
 // Inputs are non-owning spans in B's memory space, so tensors held by PyTorch or NumPy are never
 // copied: host memory for Eigen and xtensor, DEVICE pointers for prefopt::cuda::backend (e.g. a
-// CUDA tensor's data_ptr() wrapped in a std::span). A host pointer handed to the CUDA backend is
-// an invalid address in the kernel, reported as cuda_error at the next synchronising call, after
-// which the CUDA context is unusable. The per-pair work runs in one B::for_each with a PREFOPT_HD
+// CUDA tensor's data_ptr() wrapped in a std::span). A span carries no memory space in its type,
+// so every span is checked by B::require_accessible before the first kernel reads it (CUDA:
+// cudaPointerGetAttributes): a host pointer handed to the CUDA backend is an invalid_argument
+// naming the field, e.g. "rejected_logps", and the CUDA context stays usable. The per-pair work runs in one B::for_each with a PREFOPT_HD
 // lambda. Validation reads the inputs back to the host first (device code cannot throw): backends
 // that are not prefopt::host_accessible pay one device-to-host copy per input span. Batch
 // couplings are computed on the host and passed to the kernel as constants: KTO's z0, BCO's
@@ -256,6 +257,23 @@ void validate_batch_sizes(const preference_batch<T>& in, bool use_reference) {
   require_optional_span("chosen_nll", in.chosen_nll, n);
 }
 
+/// Every span of the batch checked by B::require_accessible (core/concepts.hpp) before anything
+/// reads it: a host buffer handed to a device backend is an invalid_argument naming it.
+template <class B, class T>
+void require_batch_pointers(const preference_batch<T>& in) {
+  prefopt::require_accessible<B>("chosen_logps", in.chosen_logps);
+  prefopt::require_accessible<B>("rejected_logps", in.rejected_logps);
+  prefopt::require_accessible<B>("ref_chosen_logps", in.ref_chosen_logps);
+  prefopt::require_accessible<B>("ref_rejected_logps", in.ref_rejected_logps);
+  prefopt::require_accessible<B>("chosen_tokens", in.chosen_tokens);
+  prefopt::require_accessible<B>("rejected_tokens", in.rejected_tokens);
+  prefopt::require_accessible<B>("chosen_win_rates", in.chosen_win_rates);
+  prefopt::require_accessible<B>("rejected_win_rates", in.rejected_win_rates);
+  prefopt::require_accessible<B>("chosen_nll", in.chosen_nll);
+  prefopt::require_accessible<B>("kl_policy_logps", in.kl_policy_logps);
+  prefopt::require_accessible<B>("kl_ref_logps", in.kl_ref_logps);
+}
+
 template <class B, class L>
 host_batch<typename B::scalar_type> validate_batch(const L& loss,
                                                    const preference_batch<typename B::scalar_type>& in,
@@ -263,6 +281,7 @@ host_batch<typename B::scalar_type> validate_batch(const L& loss,
   using T = typename B::scalar_type;
   constexpr loss_traits tr = L::traits;
   validate_batch_sizes<L>(in, use_reference);
+  require_batch_pointers<B>(in);
   const std::size_t n = in.chosen_logps.size();
 
   const auto finite = [](T v) { return std::isfinite(v); };
@@ -325,6 +344,8 @@ typename B::scalar_type kl_baseline(std::span<const typename B::scalar_type> kl_
                            "KTO needs the log-probs of mismatched pairs (or options.kl_baseline)");
   require_same_size("kl_ref_logps.size()", static_cast<long long>(kl_ref.size()),
                     "kl_policy_logps.size()", static_cast<long long>(kl_policy.size()));
+  prefopt::require_accessible<B>("kl_policy_logps", kl_policy);
+  prefopt::require_accessible<B>("kl_ref_logps", kl_ref);
   const auto kp = host_copy<B>(kl_policy), kr = host_copy<B>(kl_ref);
   double s = 0.0;
   for (std::size_t i = 0; i < kp.size(); ++i) {

@@ -161,6 +161,11 @@ struct backend {
     op.end();
     return m;
   }
+  /// The Backend concept's pointer check for spans (which carry no memory space): device memory
+  /// of the current device, or invalid_argument naming `argument` (cudaPointerGetAttributes).
+  static void require_accessible(const char* argument, const void* p) {
+    require_device_pointer(argument, p);
+  }
   static index_t size(const vector_type& v) { return v.size(); }
   static index_t rows(const matrix_type& m) { return m.rows; }
   static index_t cols(const matrix_type& m) { return m.cols; }
