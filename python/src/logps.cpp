@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 #include <variant>
 
 #include <nanobind/nanobind.h>
@@ -16,6 +17,7 @@
 #include <nanobind/stl/tuple.h>
 
 #include <prefopt/backends/eigen.hpp>
+#include <prefopt/core/half.hpp>
 #include <prefopt/logps/sequence_logps.hpp>
 
 #include "arrays.hpp"
@@ -24,13 +26,36 @@
 namespace prefopt::python {
 namespace {
 
+/// The backend for logits of element type T: float for the 16-bit storage types (computed in
+/// float, docs/half_precision.md).
 template <class T>
-using backend = prefopt::eigen::backend<T>;
+using backend = prefopt::eigen::backend<std::conditional_t<half_storage<T>, float, T>>;
+
+/// The dtype a logits (or gradient) array of element type T must have.
+template <class T, class A>
+bool has_logits_dtype(const A& a) {
+  if constexpr (half_storage<T>) {
+    const auto d = a.dtype();
+    const auto code = std::is_same_v<T, prefopt::bfloat16> ? nb::dlpack::dtype_code::Bfloat
+                                                           : nb::dlpack::dtype_code::Float;
+    return d.code == static_cast<std::uint8_t>(code) && d.bits == 16 && d.lanes == 1;
+  } else {
+    return has_dtype<T>(a);
+  }
+}
+
+template <class T>
+constexpr const char* logits_dtype_name() {
+  if constexpr (std::is_same_v<T, prefopt::bfloat16>) return "bfloat16";
+  else if constexpr (std::is_same_v<T, prefopt::float16>) return "float16";
+  else return scalar_name<T>();
+}
 
 /// What the forward saved for the backward: prefopt's result (per-position log-sum-exp, counts)
 /// and the shape and layout it was computed with.
 struct sequence_logps_state {
   std::variant<sequence_logps_result<backend<float>>, sequence_logps_result<backend<double>>> saved;
+  std::string logits_dtype;  // the forward's logits dtype (float32 and bfloat16 share `saved`)
   token_layout layout;
   index_t batch = 0, time = 0, vocab = 0;
 };
@@ -67,7 +92,10 @@ auto dispatch(const in_array& logits, const in_array& labels, const std::optiona
   };
   if (has_dtype<float>(logits)) return with_labels(type_tag<float>{});
   if (has_dtype<double>(logits)) return with_labels(type_tag<double>{});
-  value_error("logits", "expected dtype float32 or float64, got " + dtype_name(logits.dtype()));
+  if (has_logits_dtype<prefopt::bfloat16>(logits)) return with_labels(type_tag<prefopt::bfloat16>{});
+  if (has_logits_dtype<prefopt::float16>(logits)) return with_labels(type_tag<prefopt::float16>{});
+  value_error("logits", "expected dtype float32, float64, bfloat16 or float16, got " +
+                            dtype_name(logits.dtype()));
 }
 
 template <class M>
@@ -112,6 +140,7 @@ nb::tuple forward(const in_array& logits_in, const in_array& labels_in,
       state->saved = prefopt::sequence_logps<B>(lg, lb, mk, options);
     }
     state->layout = options.layout;
+    state->logits_dtype = logits_dtype_name<T>();
     state->batch = lg.batch;
     state->time = lg.time;
     state->vocab = lg.vocab;
@@ -134,9 +163,9 @@ void backward(const in_array& logits_in, const in_array& labels_in,
     using L = typename decltype(l)::type;
     using B = backend<T>;
     const auto* saved = std::get_if<sequence_logps_result<B>>(&state.saved);
-    if (saved == nullptr)
+    if (saved == nullptr || state.logits_dtype != logits_dtype_name<T>())
       value_error("state", std::string("was computed for other logits: its dtype is not ") +
-                               scalar_name<T>());
+                               logits_dtype_name<T>());
     const auto lg = logits<const T>("logits", logits_in);
     if (lg.batch != state.batch || lg.time != state.time || lg.vocab != state.vocab)
       value_error("logits", "shape " + shape_string(logits_in) + " differs from the forward's (" +
@@ -144,13 +173,14 @@ void backward(const in_array& logits_in, const in_array& labels_in,
                                 ", " + std::to_string(state.vocab) + ")");
     const auto lb = matrix<L>("labels", labels_in, "[batch, time]");
     const auto mk = mask_view<typename decltype(m)::type>(mask_in);
-    const auto gs = vector_span<T>("grad_sum", grad_sum_in);
+    using S = typename B::scalar_type;  // T, or float for 16-bit logits
+    const auto gs = vector_span<S>("grad_sum", grad_sum_in);
     typename B::vector_type grad_sum = B::from_host(gs), grad_mean;
-    if (grad_mean_in) grad_mean = B::from_host(vector_span<T>("grad_mean", *grad_mean_in));
+    if (grad_mean_in) grad_mean = B::from_host(vector_span<S>("grad_mean", *grad_mean_in));
     require_cpu("out", out);
-    if (!has_dtype<T>(out))
-      value_error("out", std::string("expected dtype ") + scalar_name<T>() + " (the logits'), got " +
-                             dtype_name(out.dtype()));
+    if (!has_logits_dtype<T>(out))
+      value_error("out", std::string("expected dtype ") + logits_dtype_name<T>() +
+                             " (the logits'), got " + dtype_name(out.dtype()));
     if (out.ndim() != 3 || out.shape(0) != logits_in.shape(0) || out.shape(1) != logits_in.shape(1) ||
         out.shape(2) != logits_in.shape(2))
       value_error("out", "shape must equal the logits' " + shape_string(logits_in));

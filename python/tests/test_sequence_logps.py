@@ -137,7 +137,7 @@ def test_empty_sequence_sum_is_zero_but_mean_is_rejected():
 
 
 @pytest.mark.parametrize("call, match", [
-    (lambda l, y, m: prefopt.sequence_logps(l.half(), y), r"^logits: expected dtype float32 or float64, got float16"),
+    (lambda l, y, m: prefopt.sequence_logps(l.int(), y), r"^logits: expected dtype float32, float64, bfloat16 or float16, got int32"),
     (lambda l, y, m: prefopt.sequence_logps(l[0], y), r"^logits: expected 3 dimensions"),
     (lambda l, y, m: prefopt.sequence_logps(l[:, :, ::2], y), r"^logits: the last axis must be contiguous"),
     (lambda l, y, m: prefopt.sequence_logps(l.numpy()[::-1], y), r"^logits: axis 0 has a negative stride"),
@@ -222,3 +222,47 @@ def test_dpo_from_logits_end_to_end_matches_autograd(dtype):
     expected.backward()
     np.testing.assert_allclose(loss.item(), expected.item(), **TOL[dtype])
     np.testing.assert_allclose(x.grad.double(), y.grad, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+def test_16bit_logits_are_read_in_place_and_computed_in_float(dtype):
+    """bfloat16 / float16 logits (docs/half_precision.md): float sums of the rounded values, and the
+    gradient in the logits' dtype, the float gradient rounded once."""
+    logits, labels, mask = make_batch(61, batch=4, time=6, vocab=300, dtype=torch.float32)
+    low = (logits * 2).to(dtype)  # the rounded values are the inputs
+    weights = torch.from_numpy(uniform(98, (4,), -2, 2)).float()
+
+    x = low.clone().requires_grad_(True)
+    out = pt.sequence_logps(x, labels, mask)
+    (out * weights).sum().backward()
+
+    y = low.double().clone().requires_grad_(True)
+    ref, _ = textbook_sum(y, labels, mask)
+    (ref * weights.double()).sum().backward()
+
+    assert out.dtype == torch.float32 and x.grad.dtype == dtype
+    np.testing.assert_allclose(out.detach().double(), ref.detach(), rtol=2e-5, atol=2e-5)
+    unit_roundoff = 2.0 ** -8 if dtype == torch.bfloat16 else 2.0 ** -11
+    err = (x.grad.double() - y.grad).abs()
+    assert torch.all(err <= unit_roundoff * y.grad.abs() * 1.01 + 1e-5), float(err.max())
+    assert torch.all(x.grad[:, -1] == 0)
+    # The module-level API takes them too (floats out).
+    total, _, count, _ = prefopt.sequence_logps_forward(low, labels, mask)
+    assert total.dtype == np.float32
+    np.testing.assert_allclose(total, ref.detach().numpy(), rtol=2e-5, atol=2e-5)
+
+
+def test_16bit_logits_reject_mismatched_gradient_buffers_and_states():
+    logits, labels, mask = make_batch(71, dtype=torch.float32)
+    low = logits.to(torch.bfloat16)
+    _, _, _, state = prefopt.sequence_logps_forward(low, labels, mask)
+    gs = np.ones(3, np.float32)
+    with pytest.raises(ValueError, match=r"^out: expected dtype bfloat16"):
+        prefopt.sequence_logps_backward(low, labels, mask, state, gs, None,
+                                        torch.zeros(logits.shape, dtype=torch.float32))
+    with pytest.raises(ValueError, match=r"^state: was computed for other logits"):
+        prefopt.sequence_logps_backward(logits, labels, mask, state, gs, None,
+                                        torch.zeros(logits.shape, dtype=torch.float32))
+    with pytest.raises(ValueError, match=r"^state: was computed for other logits"):
+        prefopt.sequence_logps_backward(low.to(torch.float16), labels, mask, state, gs, None,
+                                        torch.zeros(logits.shape, dtype=torch.float16))

@@ -14,13 +14,17 @@
 // and per-sequence sums in double.
 
 #include <algorithm>
+#include <concepts>
 #include <cstdint>
+#include <type_traits>
 #include <vector>
 
 #include "prefopt/config.hpp"
 #include "prefopt/core/concepts.hpp"
+#include "prefopt/core/half.hpp"
 #include "prefopt/core/views.hpp"
 #include "prefopt/detail/parallel.hpp"
+#include "prefopt/logps/detail/half_rows.hpp"
 #include "prefopt/logps/detail/online_logsumexp.hpp"
 #include "prefopt/logps/detail/token_checks.hpp"
 #include "prefopt/logps/types.hpp"
@@ -31,9 +35,10 @@ namespace detail {
 
 /// Fused forward on host memory. Outputs are row-major, zero-initialised by the caller:
 /// token_logps / token_lse [batch, P], sum / count [batch]. `row_lse(x, vocab)` is the backend's
-/// row log-sum-exp.
-template <class T, class L, class M, class RowLse>
-void fused_token_logps_forward(logits_view<const T> logits, matrix_view<const L> labels,
+/// row log-sum-exp. X is the logits' element type: T, or a 16-bit storage type read as float
+/// (T = float).
+template <class T, class X, class L, class M, class RowLse>
+void fused_token_logps_forward(logits_view<const X> logits, matrix_view<const L> labels,
                                matrix_view<const M> mask, const sequence_logps_options& options,
                                T* token_logps, T* token_lse, T* sum, T* count, RowLse&& row_lse) {
   const token_layout layout = options.layout;
@@ -50,9 +55,9 @@ void fused_token_logps_forward(logits_view<const T> logits, matrix_view<const L>
     for (index_t r = begin; r < end; ++r) {
       const index_t b = r / P, p = r % P;
       if (!counted(b, p)) continue;
-      const T* x = logits.row(b, p);
+      const X* x = logits.row(b, p);
       const T lse = row_lse(x, logits.vocab);
-      const T lp = x[static_cast<index_t>(labels(b, layout.label_column(p)))] - lse;
+      const T lp = static_cast<T>(x[static_cast<index_t>(labels(b, layout.label_column(p)))]) - lse;
       bad[static_cast<std::size_t>(r)] = !(isfinite_(lse) && isfinite_(lp));
       token_logps[r] = lp;
       token_lse[r] = lse;
@@ -78,11 +83,13 @@ void fused_token_logps_forward(logits_view<const T> logits, matrix_view<const L>
 /// Fused backward on host memory: every element of `grad` is written. For counted rows
 /// `row_grad(x, vocab, lse, c, g)` writes g = -c * exp(x - lse) (the backend's vectorised
 /// kernel) and the driver adds c at the label; all other rows are zero. token_lse is [batch, P]
-/// row-major, coeff [batch].
-template <class T, class L, class M, class RowGrad>
-void fused_token_logps_backward(logits_view<const T> logits, matrix_view<const L> labels,
+/// row-major, coeff [batch]. With 16-bit logits (X a storage type, gradient G = X, T = float)
+/// `row_grad(x, vocab, lse, c, y, g)` writes the whole row, the label's c included, and rounds
+/// once to G.
+template <class T, class X, class G, class L, class M, class RowGrad>
+void fused_token_logps_backward(logits_view<const X> logits, matrix_view<const L> labels,
                                 matrix_view<const M> mask, const T* token_lse, const T* coeff,
-                                logits_view<T> grad, const sequence_logps_options& options,
+                                logits_view<G> grad, const sequence_logps_options& options,
                                 RowGrad&& row_grad) {
   const token_layout layout = options.layout;
   // The label's column is written below (g[y] += c): an out-of-range label would be a write
@@ -93,15 +100,20 @@ void fused_token_logps_backward(logits_view<const T> logits, matrix_view<const L
   parallel_blocks(logits.batch * Tt, options.threads, 8, [&](index_t begin, index_t end) {
     for (index_t r = begin; r < end; ++r) {
       const index_t b = r / Tt, t = r % Tt, col = layout.label_column(t);
-      T* g = grad.row(b, t);
+      G* g = grad.row(b, t);
       if (t >= P || !position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b), col,
                                       layout.ignore_index)) {
-        std::fill_n(g, V, T(0));
+        std::fill_n(g, V, G(0.0f));
         continue;
       }
       const T c = coeff[b];
-      row_grad(logits.row(b, t), V, token_lse[b * P + t], c, g);
-      g[static_cast<index_t>(labels(b, col))] += c;
+      if constexpr (std::is_same_v<G, T>) {
+        row_grad(logits.row(b, t), V, token_lse[b * P + t], c, g);
+        g[static_cast<index_t>(labels(b, col))] += c;
+      } else {
+        row_grad(logits.row(b, t), V, token_lse[b * P + t], c,
+                 static_cast<index_t>(labels(b, col)), g);
+      }
     }
   });
 }
@@ -143,6 +155,48 @@ struct host_fused_logps {
                                        grad, options, [](const T* x, index_t n, T lse, T c, T* g) {
                                          D::fused_row_scaled_exp(x, n, lse, -c, g);
                                        });
+  }
+
+  // ---- 16-bit logits (prefopt::bfloat16, float16) on a float backend --------------------------
+  // Rows are widened to float and run through the same float row kernels (logps/detail/
+  // half_rows.hpp); results are float; the gradient is written in the logits' storage type.
+
+  template <half_storage H, class L, class M, class D = Derived>
+    requires std::same_as<typename D::scalar_type, float>
+  static sequence_logps_result<D> token_logps_forward(logits_view<const H> logits,
+                                                      matrix_view<const L> labels,
+                                                      matrix_view<const M> mask,
+                                                      const sequence_logps_options& options) {
+    static_assert(host_accessible<D>,
+                  "prefopt::host_fused_logps: the drivers read memory on the host; a backend "
+                  "whose memory_space is not host_space must implement the fused operations");
+    const index_t batch = logits.batch, P = options.layout.predicted_positions(logits.time);
+    sequence_logps_result<D> out{D::zeros(batch, P), D::zeros(batch, P), D::zeros(batch),
+                                 D::zeros(batch), D::zeros(0)};
+    detail::fused_token_logps_forward(logits, labels, mask, options, D::data(out.token_logps),
+                                      D::data(out.token_lse), D::data(out.sum),
+                                      D::data(out.count), [](const H* x, index_t n) {
+                                        return detail::half_row_logsumexp(x, n,
+                                                                          D::fused_row_logsumexp);
+                                      });
+    return out;
+  }
+
+  template <half_storage H, class L, class M, class D = Derived>
+    requires std::same_as<typename D::scalar_type, float>
+  static void token_logps_backward(logits_view<const H> logits, matrix_view<const L> labels,
+                                   matrix_view<const M> mask,
+                                   const typename D::matrix_type& token_lse,
+                                   const typename D::vector_type& coeff, logits_view<H> grad,
+                                   const sequence_logps_options& options) {
+    static_assert(host_accessible<D>,
+                  "prefopt::host_fused_logps: the drivers read memory on the host; a backend "
+                  "whose memory_space is not host_space must implement the fused operations");
+    detail::fused_token_logps_backward(
+        logits, labels, mask, D::data(token_lse), D::data(coeff), grad, options,
+        [](const H* x, index_t n, float lse, float c, index_t y, H* g) {
+          detail::half_row_grad(x, n, lse, c, y, g, D::fused_row_scaled_exp);
+        });
   }
 };
 

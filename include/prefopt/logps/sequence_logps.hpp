@@ -18,6 +18,13 @@
 // Precision: per-sequence sums are accumulated in double whatever the logits type, so a float
 // sequence of 10^5 tokens loses nothing to summation order; the stored sum is then rounded once.
 //
+// 16-bit logits: a float backend with fused 16-bit operations (the Eigen and xtensor adapters;
+// prefopt::fused_half_logps_backend) also takes logits_view<const prefopt::bfloat16> or
+// <const prefopt::float16> (prefopt/core/half.hpp). Every value is widened to float and goes
+// through the float path's arithmetic (results bit-identical to float logits holding the same
+// values); results are float; the backward writes the gradient in the logits' storage type,
+// computed in float and rounded once. docs/half_precision.md gives the accuracy.
+//
 // Validation (host side, before or during the pass): shapes and strides; every counted label in
 // [0, V); the log-sum-exp and the label's logit of every counted position finite (NaN or +Inf
 // anywhere in a counted row, or -Inf at the label, is rejected; -Inf elsewhere is accepted as a
@@ -152,14 +159,32 @@ void sequence_logps_backward_generic(logits_view<const typename B::scalar_type, 
 template <class B, class T, class Logits, class Labels, class Mask>
 consteval bool assert_logps_arguments() {
   static_assert(detail::assert_backend<B>());
-  static_assert(std::is_same_v<std::remove_const_t<T>, typename B::scalar_type>,
+  static_assert(std::is_same_v<std::remove_const_t<T>, typename B::scalar_type> ||
+                    (half_storage<std::remove_const_t<T>> &&
+                     std::is_same_v<typename B::scalar_type, float>),
                 "prefopt::sequence_logps: the logits element type must be the backend's "
-                "scalar_type");
+                "scalar_type, or prefopt::bfloat16 / prefopt::float16 for a float backend");
   static_assert(in_memory_space_of<B, Logits> && in_memory_space_of<B, Labels> &&
                     in_memory_space_of<B, Mask>,
                 "prefopt::sequence_logps: logits, labels and mask must be views in the backend's "
                 "memory space (B::memory_space; e.g. matrix_view<const L, prefopt::device_space> "
                 "for the CUDA backend, the default host_space for Eigen and xtensor)");
+  return true;
+}
+
+/// The logits element type the algorithm reads: B's scalar type, or the 16-bit storage type.
+template <class B, class T>
+using logits_element_t = std::conditional_t<half_storage<std::remove_const_t<T>>,
+                                            std::remove_const_t<T>, typename B::scalar_type>;
+
+/// Why a backend without fused 16-bit operations cannot take 16-bit logits.
+template <class B, class H, class L, class M>
+consteval bool assert_half_logps_allowed() {
+  static_assert(fused_half_logps_backend<B, H, L, M>,
+                "prefopt::sequence_logps: 16-bit logits (prefopt::bfloat16 / float16) need a float "
+                "backend with fused 16-bit operations (prefopt::fused_half_logps_backend in "
+                "prefopt/logps/types.hpp; the Eigen and xtensor adapters have them); there is no "
+                "generic path for them");
   return true;
 }
 
@@ -185,7 +210,9 @@ sequence_logps_result<B> sequence_logps(logits_view<T, SL> logits_in, matrix_vie
   static_assert(detail::assert_logps_arguments<B, T, logits_view<T, SL>, matrix_view<L, SB>,
                                                matrix_view<M, SM>>());
   using S = typename B::scalar_type;
-  const logits_view<const S, SL> logits = logits_in;
+  using X = detail::logits_element_t<B, T>;  // S, or a 16-bit storage type (S = float)
+  constexpr bool half_logits = !std::is_same_v<X, S>;
+  const logits_view<const X, SL> logits = logits_in;
   const auto labels = detail::as_const(labels_in);
   const auto mask = detail::as_const(mask_in);
   validate_token_batch(logits, labels, mask);
@@ -193,7 +220,10 @@ sequence_logps_result<B> sequence_logps(logits_view<T, SL> logits_in, matrix_vie
   sequence_logps_result<B> out;
   using LC = std::remove_const_t<L>;
   using MC = std::remove_const_t<M>;
-  if constexpr (fused_logps_backend<B, LC, MC>) {
+  if constexpr (half_logits) {
+    static_assert(detail::assert_half_logps_allowed<B, X, LC, MC>());
+    out = B::token_logps_forward(logits, labels, mask, options);
+  } else if constexpr (fused_logps_backend<B, LC, MC>) {
     out = B::token_logps_forward(logits, labels, mask, options);
   } else {
     static_assert(detail::assert_generic_logps_allowed<B>());
@@ -201,7 +231,7 @@ sequence_logps_result<B> sequence_logps(logits_view<T, SL> logits_in, matrix_vie
     out = detail::sequence_logps_generic<B>(logits, labels, mask, options);
   }
   if (options.compute_mean) {
-    if constexpr (!(fused_logps_backend<B, LC, MC> &&
+    if constexpr (!((half_logits || fused_logps_backend<B, LC, MC>) &&
                     detail::fused_forward_checks_empty_sequences<B>)) {
       const auto counts = B::to_host(out.count);
       for (std::size_t b = 0; b < counts.size(); ++b)
@@ -223,24 +253,30 @@ sequence_logps_result<B> sequence_logps(logits_view<T, SL> logits, matrix_view<L
   return sequence_logps<B>(logits, labels, matrix_view<const std::uint8_t, SB>{}, options);
 }
 
-/// Backward pass into a caller-provided gradient buffer of the logits' shape (every element is
-/// written). `grad_sum` = dL/d(sequence sum) [batch]; `grad_mean` = dL/d(sequence mean) [batch]
-/// or nullptr. `forward` is the result of sequence_logps on the same inputs (its saved
-/// log-sum-exp avoids a second reduction pass).
-template <class B, class T, class L, class M, class SL, class SB, class SM, class SG>
-void sequence_logps_backward(logits_view<T, SL> logits_in, matrix_view<L, SB> labels_in,
-                             matrix_view<M, SM> mask_in, const sequence_logps_result<B>& forward,
-                             const typename B::vector_type& grad_sum,
-                             const typename B::vector_type* grad_mean,
-                             logits_view<typename B::scalar_type, SG> grad_logits,
-                             const sequence_logps_options& options = {}) {
+namespace detail {
+
+/// The backward pass behind both public buffer overloads; G is the gradient's element type (B's
+/// scalar type, or the logits' 16-bit storage type).
+template <class B, class T, class L, class M, class SL, class SB, class SM, class G, class SG>
+void sequence_logps_backward_into(logits_view<T, SL> logits_in, matrix_view<L, SB> labels_in,
+                                  matrix_view<M, SM> mask_in,
+                                  const sequence_logps_result<B>& forward,
+                                  const typename B::vector_type& grad_sum,
+                                  const typename B::vector_type* grad_mean,
+                                  logits_view<G, SG> grad_logits,
+                                  const sequence_logps_options& options) {
   static_assert(detail::assert_logps_arguments<B, T, logits_view<T, SL>, matrix_view<L, SB>,
                                                matrix_view<M, SM>>());
   static_assert(in_memory_space_of<B, logits_view<T, SG>>,
                 "prefopt::sequence_logps_backward: grad_logits must be a view in the backend's "
                 "memory space");
   using S = typename B::scalar_type;
-  const logits_view<const S, SL> logits = logits_in;
+  using X = detail::logits_element_t<B, T>;
+  constexpr bool half_logits = !std::is_same_v<X, S>;
+  static_assert(std::is_same_v<G, X>,
+                "prefopt::sequence_logps_backward: grad_logits has the logits' element type (the "
+                "backend's scalar_type, or the same 16-bit storage type as 16-bit logits)");
+  const logits_view<const X, SL> logits = logits_in;
   const auto labels = detail::as_const(labels_in);
   const auto mask = detail::as_const(mask_in);
   validate_token_batch(logits, labels, mask);
@@ -278,7 +314,11 @@ void sequence_logps_backward(logits_view<T, SL> logits_in, matrix_view<L, SB> la
       c[b] = gs[b] + (gm != nullptr ? gm[b] / n[b] : S(0));
     });
   }
-  if constexpr (fused_logps_backend<B, std::remove_const_t<L>, std::remove_const_t<M>>) {
+  if constexpr (half_logits) {
+    static_assert(detail::assert_half_logps_allowed<B, X, std::remove_const_t<L>,
+                                                    std::remove_const_t<M>>());
+    B::token_logps_backward(logits, labels, mask, forward.token_lse, coeff, grad_logits, options);
+  } else if constexpr (fused_logps_backend<B, std::remove_const_t<L>, std::remove_const_t<M>>) {
     B::token_logps_backward(logits, labels, mask, forward.token_lse, coeff, grad_logits, options);
   } else {
     static_assert(detail::assert_generic_logps_allowed<B>());
@@ -286,6 +326,39 @@ void sequence_logps_backward(logits_view<T, SL> logits_in, matrix_view<L, SB> la
     detail::sequence_logps_backward_generic<B>(logits, labels, mask, forward.token_lse, coeff,
                                                grad_logits, options.layout);
   }
+}
+
+}  // namespace detail
+
+/// Backward pass into a caller-provided gradient buffer of the logits' shape (every element is
+/// written). `grad_sum` = dL/d(sequence sum) [batch]; `grad_mean` = dL/d(sequence mean) [batch]
+/// or nullptr. `forward` is the result of sequence_logps on the same inputs (its saved
+/// log-sum-exp avoids a second reduction pass).
+template <class B, class T, class L, class M, class SL, class SB, class SM, class SG>
+  requires(!half_storage<std::remove_const_t<T>>)
+void sequence_logps_backward(logits_view<T, SL> logits_in, matrix_view<L, SB> labels_in,
+                             matrix_view<M, SM> mask_in, const sequence_logps_result<B>& forward,
+                             const typename B::vector_type& grad_sum,
+                             const typename B::vector_type* grad_mean,
+                             logits_view<typename B::scalar_type, SG> grad_logits,
+                             const sequence_logps_options& options = {}) {
+  detail::sequence_logps_backward_into<B>(logits_in, labels_in, mask_in, forward, grad_sum,
+                                          grad_mean, grad_logits, options);
+}
+
+/// Backward pass on 16-bit logits (prefopt::bfloat16 / float16, float backend): the same, with
+/// the gradient computed in float and rounded once (to nearest even) to the logits' storage
+/// type, as PyTorch autograd returns a bfloat16 gradient for bfloat16 logits.
+template <class B, class T, class L, class M, class SL, class SB, class SM, class SG>
+  requires half_storage<std::remove_const_t<T>>
+void sequence_logps_backward(logits_view<T, SL> logits_in, matrix_view<L, SB> labels_in,
+                             matrix_view<M, SM> mask_in, const sequence_logps_result<B>& forward,
+                             const typename B::vector_type& grad_sum,
+                             const typename B::vector_type* grad_mean,
+                             logits_view<std::remove_const_t<T>, SG> grad_logits,
+                             const sequence_logps_options& options = {}) {
+  detail::sequence_logps_backward_into<B>(logits_in, labels_in, mask_in, forward, grad_sum,
+                                          grad_mean, grad_logits, options);
 }
 
 /// Backward pass returning an owned [batch * time, vocab] gradient matrix.
@@ -296,6 +369,9 @@ typename B::matrix_type sequence_logps_backward(logits_view<T, SL> logits,
                                                 const typename B::vector_type& grad_sum,
                                                 const typename B::vector_type* grad_mean,
                                                 const sequence_logps_options& options = {}) {
+  static_assert(!half_storage<std::remove_const_t<T>>,
+                "prefopt::sequence_logps_backward: with 16-bit logits, pass a gradient buffer of "
+                "the storage type (logits_view<prefopt::bfloat16> / <prefopt::float16>)");
   // The backward writes every element, so a backend that can allocate without filling (the
   // optional B::uninitialized(rows, cols), e.g. CUDA) skips the zero-fill: the gradient is
   // written once, not twice.

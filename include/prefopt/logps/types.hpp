@@ -7,6 +7,7 @@
 #include <cstdint>
 
 #include "prefopt/config.hpp"
+#include "prefopt/core/half.hpp"
 #include "prefopt/core/views.hpp"
 
 namespace prefopt {
@@ -48,6 +49,25 @@ concept fused_logps_backend =
              const sequence_logps_options& options, const typename B::matrix_type& token_lse,
              const typename B::vector_type& coeff,
              logits_view<typename B::scalar_type, typename B::memory_space> grad) {
+      { B::token_logps_forward(logits, labels, mask, options) }
+          -> std::same_as<sequence_logps_result<B>>;
+      { B::token_logps_backward(logits, labels, mask, token_lse, coeff, grad, options) }
+          -> std::same_as<void>;
+    };
+
+/// B provides the fused operations on 16-bit logits H (prefopt::bfloat16 or float16) for a float
+/// backend: the same two signatures with logits_view<const H, S> logits and the gradient written
+/// in the storage type, logits_view<H, S> grad; results (token log-probs, log-sum-exps, sums,
+/// counts, means) and coeff stay float. The host mixin (logps/host_fused_logps.hpp) provides
+/// them to the Eigen and xtensor adapters; there is no generic fallback for 16-bit logits.
+template <class B, class H, class L = std::int64_t, class M = std::uint8_t>
+concept fused_half_logps_backend =
+    half_storage<H> && std::same_as<typename B::scalar_type, float> &&
+    requires(logits_view<const H, typename B::memory_space> logits,
+             matrix_view<const L, typename B::memory_space> labels,
+             matrix_view<const M, typename B::memory_space> mask,
+             const sequence_logps_options& options, const typename B::matrix_type& token_lse,
+             const typename B::vector_type& coeff, logits_view<H, typename B::memory_space> grad) {
       { B::token_logps_forward(logits, labels, mask, options) }
           -> std::same_as<sequence_logps_result<B>>;
       { B::token_logps_backward(logits, labels, mask, token_lse, coeff, grad, options) }

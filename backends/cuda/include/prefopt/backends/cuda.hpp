@@ -24,7 +24,9 @@
 // pass) log-sum-exp and never writes a softmax; token_logps_backward recomputes the softmax from
 // the saved log-sum-exp while writing the gradient (see cuda/kernels.cuh). Results are
 // deterministic (fixed launch shapes and reduction trees) but not bit-identical to the CPU
-// backends: per-thread partial sums are accumulated in the scalar type.
+// backends: per-thread partial sums are accumulated in the scalar type. backend<float> also takes
+// 16-bit logits (device_logits_view<const prefopt::bfloat16> / <const prefopt::float16>): float
+// accumulation and results, the gradient rounded once to the storage type (cuda/half_kernels.cuh).
 
 #include <cuda_runtime.h>
 
@@ -38,6 +40,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "prefopt/backends/cuda/half_kernels.cuh"
 #include "prefopt/backends/cuda/kernels.cuh"
 #include "prefopt/backends/cuda/memory.cuh"
 #include "prefopt/core/concepts.hpp"
@@ -333,6 +336,27 @@ struct backend {
       device_logits_view<const T> logits, device_matrix_view<const L> labels,
       device_matrix_view<const M> mask, const sequence_logps_options& options,
       cudaStream_t stream = current_stream()) {
+    return token_logps_forward_on(logits, labels, mask, options, stream);
+  }
+
+  /// The same on 16-bit logits (prefopt::bfloat16 / float16; backend<float> only): float
+  /// accumulation and float results (cuda/half_kernels.cuh).
+  template <half_storage H, class L, class M>
+    requires std::same_as<T, float>
+  static sequence_logps_result<backend> token_logps_forward(
+      device_logits_view<const H> logits, device_matrix_view<const L> labels,
+      device_matrix_view<const M> mask, const sequence_logps_options& options,
+      cudaStream_t stream = current_stream()) {
+    return token_logps_forward_on(logits, labels, mask, options, stream);
+  }
+
+  /// The forward behind both overloads; X is T or a 16-bit storage type (T = float). Public only
+  /// for the same reason as map() below.
+  template <class X, class L, class M>
+  static sequence_logps_result<backend> token_logps_forward_on(
+      device_logits_view<const X> logits, device_matrix_view<const L> labels,
+      device_matrix_view<const M> mask, const sequence_logps_options& options,
+      cudaStream_t stream) {
     const token_layout layout = options.layout;
     const index_t B = logits.batch, P = layout.predicted_positions(logits.time);
     require(B * P <= std::numeric_limits<int>::max(), "logits.batch * positions", B * P,
@@ -347,11 +371,19 @@ struct backend {
                                        vector_type(0, stream)};
     if (B * P > 0) {
       auto flags = make_error_flags(stream);
-      kernels::token_logps_forward_kernel<<<static_cast<unsigned>(B * P), kernels::row_block, 0,
-                                            stream>>>(logits, labels, mask, layout, P,
-                                                      data(out.token_logps), data(out.token_lse),
-                                                      flags.data());
-      check_launch("prefopt::cuda::kernels::token_logps_forward_kernel");
+      if constexpr (std::is_same_v<X, T>) {
+        kernels::token_logps_forward_kernel<<<static_cast<unsigned>(B * P), kernels::row_block, 0,
+                                              stream>>>(logits, labels, mask, layout, P,
+                                                        data(out.token_logps), data(out.token_lse),
+                                                        flags.data());
+        check_launch("prefopt::cuda::kernels::token_logps_forward_kernel");
+      } else {
+        kernels::half_token_logps_forward_kernel<<<static_cast<unsigned>(B * P),
+                                                   kernels::row_block, 0, stream>>>(
+            kernels::as_device_storage(logits), labels, mask, layout, P, data(out.token_logps),
+            data(out.token_lse), flags.data());
+        check_launch("prefopt::cuda::kernels::half_token_logps_forward_kernel");
+      }
       kernels::sequence_sums_kernel<<<static_cast<unsigned>(B), kernels::row_block, 0, stream>>>(
           data(out.token_logps), labels, mask, layout, P, data(out.sum), data(out.count),
           static_cast<T*>(nullptr), options.compute_mean ? &flags.data()->sequence : nullptr);
@@ -380,6 +412,30 @@ struct backend {
                                    const vector_type& coeff, device_logits_view<T> grad,
                                    const sequence_logps_options& options,
                                    cudaStream_t stream = current_stream()) {
+    token_logps_backward_on(logits, labels, mask, token_lse, coeff, grad, options, stream);
+  }
+
+  /// The same on 16-bit logits (backend<float> only): the gradient computed in float and
+  /// rounded once to the storage type.
+  template <half_storage H, class L, class M>
+    requires std::same_as<T, float>
+  static void token_logps_backward(device_logits_view<const H> logits,
+                                   device_matrix_view<const L> labels,
+                                   device_matrix_view<const M> mask, const matrix_type& token_lse,
+                                   const vector_type& coeff, device_logits_view<H> grad,
+                                   const sequence_logps_options& options,
+                                   cudaStream_t stream = current_stream()) {
+    token_logps_backward_on(logits, labels, mask, token_lse, coeff, grad, options, stream);
+  }
+
+  /// The backward behind both overloads (public for the same reason as map() below).
+  template <class X, class L, class M>
+  static void token_logps_backward_on(device_logits_view<const X> logits,
+                                      device_matrix_view<const L> labels,
+                                      device_matrix_view<const M> mask,
+                                      const matrix_type& token_lse, const vector_type& coeff,
+                                      device_logits_view<X> grad,
+                                      const sequence_logps_options& options, cudaStream_t stream) {
     const index_t rows = logits.batch * logits.time;
     if (rows == 0) return;
     require(rows <= std::numeric_limits<int>::max(), "logits.batch * logits.time", rows,
@@ -391,11 +447,19 @@ struct backend {
     const token_layout layout = options.layout;
     const index_t P = layout.predicted_positions(logits.time);
     auto flags = make_error_flags(stream);
-    kernels::token_logps_backward_kernel<<<static_cast<unsigned>(rows), kernels::row_block, 0,
-                                           stream>>>(logits, labels, mask, layout, P,
-                                                     data(token_lse), coeff.data(), grad,
-                                                     flags.data());
-    check_launch("prefopt::cuda::kernels::token_logps_backward_kernel");
+    if constexpr (std::is_same_v<X, T>) {
+      kernels::token_logps_backward_kernel<<<static_cast<unsigned>(rows), kernels::row_block, 0,
+                                             stream>>>(logits, labels, mask, layout, P,
+                                                       data(token_lse), coeff.data(), grad,
+                                                       flags.data());
+      check_launch("prefopt::cuda::kernels::token_logps_backward_kernel");
+    } else {
+      kernels::half_token_logps_backward_kernel<<<static_cast<unsigned>(rows), kernels::row_block,
+                                                  0, stream>>>(
+          kernels::as_device_storage(logits), labels, mask, layout, P, data(token_lse),
+          coeff.data(), kernels::as_device_storage_out(grad), flags.data());
+      check_launch("prefopt::cuda::kernels::half_token_logps_backward_kernel");
+    }
     const index_t Tt = logits.time, V = logits.vocab;
     read_error_flags(name, flags, stream, [=](const error_flags& f, bool deferred) {
       detail::throw_logps_flags<T>(f, Tt, layout, V, labels, nullptr, nullptr, deferred, name,
@@ -433,8 +497,8 @@ struct backend {
   }
 
  private:
-  template <class L, class M>
-  static void require_device_pointers(const T* logits, const L* labels, const M* mask) {
+  template <class X, class L, class M>
+  static void require_device_pointers(const X* logits, const L* labels, const M* mask) {
     require_device_pointer("logits.data", logits);
     require_device_pointer("labels.data", labels);
     require_device_pointer("mask.data", mask);
@@ -471,5 +535,8 @@ static_assert(Backend<backend<float>> && Backend<backend<double>>);
 // refused for device memory); this fails here if a signature stops matching.
 static_assert(fused_logps_backend<backend<float>> && fused_logps_backend<backend<double>> &&
               fused_logps_backend<backend<float>, std::int32_t, bool>);
+static_assert(fused_half_logps_backend<backend<float>, bfloat16> &&
+              fused_half_logps_backend<backend<float>, float16> &&
+              !fused_half_logps_backend<backend<double>, bfloat16>);
 
 }  // namespace prefopt::cuda

@@ -226,5 +226,9 @@ static_assert(Backend<backend<float>> && Backend<backend<double>>);
 // back to the generic path).
 static_assert(fused_logps_backend<backend<float>> && fused_logps_backend<backend<double>> &&
               fused_logps_backend<backend<float>, std::int32_t, bool>);
+// 16-bit logits (prefopt::bfloat16 / float16) on backend<float>: the host mixin's overloads.
+static_assert(fused_half_logps_backend<backend<float>, bfloat16> &&
+              fused_half_logps_backend<backend<float>, float16> &&
+              !fused_half_logps_backend<backend<double>, bfloat16>);
 
 }  // namespace prefopt::eigen
