@@ -24,6 +24,7 @@
 #include <support/random.hpp>
 
 #include "support/backends.hpp"
+#include "support/isa_levels.hpp"
 
 namespace {
 
@@ -32,21 +33,12 @@ using prefopt::float16;
 using prefopt::index_t;
 namespace simd = prefopt::detail::simd;
 
-struct isa_cap {
-  simd::isa previous;
-  explicit isa_cap(simd::isa level) : previous(simd::set_isa_cap(level)) {}
-  ~isa_cap() { simd::set_isa_cap(previous); }
-  isa_cap(const isa_cap&) = delete;
-  isa_cap& operator=(const isa_cap&) = delete;
-};
+using prefopt_test::isa_cap;
 
 /// portable, then the dispatched levels this CPU runs.
 std::vector<simd::isa> all_levels() {
   std::vector<simd::isa> out{simd::isa::portable};
-  for (simd::isa l : {simd::isa::avx2, simd::isa::avx512})
-    if (static_cast<int>(l) <= static_cast<int>(simd::cpu_isa()) &&
-        simd::kernels_for(l).max != nullptr)
-      out.push_back(l);
+  for (simd::isa l : prefopt_test::cpu_dispatched_levels()) out.push_back(l);
   return out;
 }
 

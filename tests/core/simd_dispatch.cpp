@@ -27,28 +27,18 @@
 #include <support/random.hpp>
 
 #include "support/backends.hpp"
+#include "support/isa_levels.hpp"
 
 namespace {
 
 using prefopt::index_t;
 namespace simd = prefopt::detail::simd;
 
-/// Restores the cap at scope exit.
-struct isa_cap {
-  simd::isa previous;
-  explicit isa_cap(simd::isa level) : previous(simd::set_isa_cap(level)) {}
-  ~isa_cap() { simd::set_isa_cap(previous); }
-  isa_cap(const isa_cap&) = delete;
-  isa_cap& operator=(const isa_cap&) = delete;
-};
+using prefopt_test::isa_cap;
 
 /// The dispatched levels this CPU runs.
 std::vector<simd::isa> levels() {
-  std::vector<simd::isa> out;
-  for (simd::isa l : {simd::isa::avx2, simd::isa::avx512})
-    if (static_cast<int>(l) <= static_cast<int>(simd::cpu_isa()) &&
-        simd::kernels_for(l).max != nullptr)
-      out.push_back(l);
+  const std::vector<simd::isa> out = prefopt_test::cpu_dispatched_levels();
   static bool printed = false;
   if (!printed) {
     std::printf("simd_dispatch: cpu level %s; dispatched levels checked:", simd::isa_name(simd::cpu_isa()));
