@@ -182,7 +182,8 @@ TEMPLATE_TEST_CASE("every span input is checked by B::require_accessible before 
     device = {};
     const auto r = prefopt::losses::preference_loss<B>(prefopt::losses::kto<T>(), batch);
     CHECK(std::isfinite(static_cast<double>(r.loss)));
-    for (const auto& [name, pointer] : fields) {
+    for (const auto& field : fields) {
+      const std::string& name = field.first;  // clang 14 cannot capture a structured binding
       INFO(name);
       const auto hit = std::find_if(device.checked.begin(), device.checked.end(),
                                     [&](const auto& c) { return c.first == name; });
