@@ -23,8 +23,10 @@
 // Determinism: each kernel walks a row from its first element with unaligned loads; the last
 // partial vector is read with a masked load, so an element's position in the row (never its
 // address) decides the instructions that compute it, and reductions combine lanes in an order
-// fixed by the length. Different levels (and the portable path) round differently in the last
-// bits; tests/core/simd_dispatch.cpp bounds the differences.
+// fixed by the length (scaled_exp, element-wise, may start its streamed stores at the first
+// vector-aligned output element: the split changes no value). Different levels (and the
+// portable path) round differently in the last bits; tests/core/simd_dispatch.cpp bounds the
+// differences.
 //
 // exp: Cody-Waite reduction by ln 2 (two constants), a degree-6 polynomial (Cephes expf) on
 // |r| <= ln2 / 2, and a scaling by 2^n in two steps so that results down to the smallest
