@@ -103,7 +103,7 @@ def logps_problem(description):
 
 
 def logps_cases(args, logits, labels, mode, output_file, want):
-    """Runs the driver's `mode` (logps_fwd or logps_bwd) on the logits and labels for every variant;
+    """Runs the driver's `mode` (logps_fwd, logps_bwd or logps_fused) on the logits and labels for every variant;
     yields (variant name, driver fields, seconds, max |output - want|)."""
     import numpy as np
 

@@ -9,6 +9,8 @@
 //   prefopt_compare_driver logps_bwd  DIR B T V THREADS REPEATS
 //       forward + backward with dL/dsum = 1 -> DIR/out_grad_rows.f32 (rows 0, 64, 128, ... of
 //       the [B*T, V] gradient)
+//   prefopt_compare_driver logps_fused DIR B T V THREADS REPEATS
+//       the same through sequence_logps_with_grad (one pass over the logits)
 //   prefopt_compare_driver head       DIR N H V THREADS REPEATS VOCAB_CHUNK TOKEN_CHUNK
 //       chunked fused LM head (prefopt/backends/eigen/linear_head.hpp), forward + backward with
 //       dL/dlogp = 1: DIR/hidden.f32 [N, H], DIR/weight.f32 [V, H], DIR/labels.i64 [N] ->
@@ -116,8 +118,10 @@ int probe(std::size_t bytes, int threads, int repeats) {
   return 0;
 }
 
+enum class logps_mode { forward, two_calls, one_pass };
+
 int logps(const std::string& dir, index_t b, index_t t, index_t v, int threads, int repeats,
-          bool backward) {
+          logps_mode mode) {
   const auto logits = read_file<float>(dir + "/logits.f32", static_cast<std::size_t>(b * t * v));
   const auto labels = read_file<std::int64_t>(dir + "/labels.i64", static_cast<std::size_t>(b * t));
   const auto lv = prefopt::logits_view<const float>::contiguous(logits.data(), b, t, v);
@@ -126,7 +130,7 @@ int logps(const std::string& dir, index_t b, index_t t, index_t v, int threads, 
   prefopt::sequence_logps_options options;
   options.threads = threads;
   prefopt::sequence_logps_result<B> fwd;
-  if (!backward) {
+  if (mode == logps_mode::forward) {
     report(best_of(repeats, [&] { fwd = prefopt::sequence_logps<B>(lv, yv, no_mask, options); }));
     write_file(dir + "/out_token_logps.f32", fwd.token_logps.data(),
                static_cast<std::size_t>(fwd.token_logps.size()));
@@ -136,8 +140,12 @@ int logps(const std::string& dir, index_t b, index_t t, index_t v, int threads, 
   const auto gv = prefopt::logits_view<float>::contiguous(grad.data(), b, t, v);
   const B::vector_type grad_sum = B::vector_type::Ones(b);
   report(best_of(repeats, [&] {
-    fwd = prefopt::sequence_logps<B>(lv, yv, no_mask, options);
-    prefopt::sequence_logps_backward<B>(lv, yv, no_mask, fwd, grad_sum, nullptr, gv, options);
+    if (mode == logps_mode::one_pass) {
+      fwd = prefopt::sequence_logps_with_grad<B>(lv, yv, no_mask, grad_sum, nullptr, gv, options);
+    } else {
+      fwd = prefopt::sequence_logps<B>(lv, yv, no_mask, options);
+      prefopt::sequence_logps_backward<B>(lv, yv, no_mask, fwd, grad_sum, nullptr, gv, options);
+    }
   }));
   std::vector<float> rows;
   for (index_t r = 0; r < b * t; r += 64)
@@ -265,8 +273,12 @@ int main(int argc, char** argv) {
   try {
     if (!a.empty() && a[0] == "probe" && a.size() == 4)
       return probe(static_cast<std::size_t>(num(1)), int(num(2)), int(num(3)));
-    if (!a.empty() && (a[0] == "logps_fwd" || a[0] == "logps_bwd") && a.size() == 7)
-      return logps(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), a[0] == "logps_bwd");
+    if (!a.empty() && (a[0] == "logps_fwd" || a[0] == "logps_bwd" || a[0] == "logps_fused") &&
+        a.size() == 7)
+      return logps(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)),
+                   a[0] == "logps_fwd"   ? logps_mode::forward
+                   : a[0] == "logps_bwd" ? logps_mode::two_calls
+                                         : logps_mode::one_pass);
     if (!a.empty() && a[0] == "head" && a.size() == 9)
       return head(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), num(7), num(8));
     if (!a.empty() && a[0] == "sgemm" && a.size() == 6)
@@ -279,7 +291,8 @@ int main(int argc, char** argv) {
     std::cerr << "prefopt_compare_driver: " << e.what() << "\n";
     return 2;
   }
-  std::cerr << "usage: prefopt_compare_driver probe BYTES THREADS REPEATS | logps_fwd|logps_bwd|kl_fwd|kl_bwd DIR B T V "
+  std::cerr << "usage: prefopt_compare_driver probe BYTES THREADS REPEATS | "
+               "logps_fwd|logps_bwd|logps_fused|kl_fwd|kl_bwd DIR B T V "
                "THREADS REPEATS | head DIR N H V THREADS REPEATS VOCAB_CHUNK TOKEN_CHUNK | sgemm N H V THREADS "
                "REPEATS | dpo DIR N THREADS REPEATS\n";
   return 2;

@@ -3,7 +3,9 @@
 // A toy "language model" scores two completions (chosen, rejected) of the same prompt; a frozen
 // reference model scores them too. We compute per-sequence log-probs with the fused kernel, the
 // DPO implicit rewards beta * (logp - ref_logp), their margin, the DPO loss -log sigmoid(margin)
-// and its gradient with respect to the logits (through sequence_logps_backward).
+// and its gradient with respect to the logits (through sequence_logps_backward); then an SFT
+// (NLL) term on the chosen completion with its gradient in the same pass
+// (sequence_logps_with_grad).
 //
 // Usage: quickstart [--beta B] [--vocab V] [--seed S]
 #include <cerrno>
@@ -126,6 +128,21 @@ int main(int argc, char** argv) try {
   std::printf("DPO loss         = %.6f   (ln 2 = %.6f at zero margin)\n", loss, std::log(2.0));
   std::printf("|dL/dlogits|_1   = %.6f over %ld logits\n", dlogits.cwiseAbs().sum(),
               static_cast<long>(dlogits.size()));
+
+  // An SFT (NLL) term on the chosen completion, as RPO adds to DPO: L_nll = -mean log-prob of the
+  // chosen sequence. Its upstream gradients are known before the forward (dL/dmean = -1 for the
+  // chosen sequence, 0 for the rejected one), so the log-probs and dL_nll/dlogits come from one
+  // pass over the logits (sequence_logps_with_grad) instead of a forward and a backward.
+  backend::vector_type nll_grad_sum = backend::vector_type::Zero(2), nll_grad_mean(2);
+  nll_grad_mean << -1.0, 0.0;
+  std::vector<double> dnll(policy.size());
+  const auto nll = prefopt::sequence_logps_with_grad<backend>(
+      pol, lab, msk, nll_grad_sum, &nll_grad_mean,
+      prefopt::logits_view<double>::contiguous(dnll.data(), batch, time, V));
+  double dnll_l1 = 0.0;
+  for (double d : dnll) dnll_l1 += std::fabs(d);
+  std::printf("SFT NLL (chosen) = %.6f   |dNLL/dlogits|_1 = %.6f (one pass)\n", -nll.mean[0],
+              dnll_l1);
   return 0;
 } catch (const prefopt::invalid_argument& e) {
   std::fprintf(stderr, "quickstart: %s\n", e.what());

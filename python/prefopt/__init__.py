@@ -21,6 +21,7 @@ __all__ = [
     "sequence_logps",
     "sequence_logps_forward",
     "sequence_logps_backward",
+    "sequence_logps_with_grad",
     "SequenceLogpsState",
     "linear_head_logps",
     "linear_head_logps_backward",
@@ -65,6 +66,18 @@ def sequence_logps_backward(logits, labels, mask, state, grad_sum, grad_mean, ou
     dL/dsum [batch] and optionally dL/dmean [batch], with prefopt's fused backward."""
     _prefopt.sequence_logps_backward(logits, labels, _mask_bytes(mask), state, grad_sum,
                                      grad_mean, out, threads=threads)
+
+
+def sequence_logps_with_grad(logits, labels, mask, grad_sum, grad_mean, out, *,
+                             ignore_index=IGNORE_INDEX, shift_labels=True, compute_mean=True,
+                             threads=0):
+    """``(sum, mean or None, count)`` and dL/dlogits written into ``out`` in one pass over the
+    logits, for upstream gradients known before the forward (an SFT / NLL term, fixed weights):
+    dL/dsum = ``grad_sum`` [batch], dL/dmean = ``grad_mean`` [batch] or None. Reads each logit once
+    instead of twice (sequence_logps_forward + sequence_logps_backward)."""
+    return _prefopt.sequence_logps_with_grad(
+        logits, labels, _mask_bytes(mask), grad_sum, grad_mean, out, ignore_index=ignore_index,
+        shift_labels=shift_labels, compute_mean=compute_mean, threads=threads)
 
 
 def sequence_logps(logits, labels, mask=None, *, ignore_index=IGNORE_INDEX, shift_labels=True,

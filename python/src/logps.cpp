@@ -98,6 +98,20 @@ auto dispatch(const in_array& logits, const in_array& labels, const std::optiona
                             dtype_name(logits.dtype()));
 }
 
+/// `out` as the gradient buffer for logits `logits_in` of element type T: a CPU array of the
+/// logits' dtype and shape.
+template <class T>
+logits_view<T> gradient_buffer(out_array& out, const in_array& logits_in) {
+  require_cpu("out", out);
+  if (!has_logits_dtype<T>(out))
+    value_error("out", std::string("expected dtype ") + logits_dtype_name<T>() +
+                           " (the logits'), got " + dtype_name(out.dtype()));
+  if (out.ndim() != 3 || out.shape(0) != logits_in.shape(0) || out.shape(1) != logits_in.shape(1) ||
+      out.shape(2) != logits_in.shape(2))
+    value_error("out", "shape must equal the logits' " + shape_string(logits_in));
+  return python::logits<T>("out", out);
+}
+
 template <class M>
 using mask_t = std::conditional_t<std::is_void_v<M>, std::uint8_t, M>;
 
@@ -177,17 +191,41 @@ void backward(const in_array& logits_in, const in_array& labels_in,
     const auto gs = vector_span<S>("grad_sum", grad_sum_in);
     typename B::vector_type grad_sum = B::from_host(gs), grad_mean;
     if (grad_mean_in) grad_mean = B::from_host(vector_span<S>("grad_mean", *grad_mean_in));
-    require_cpu("out", out);
-    if (!has_logits_dtype<T>(out))
-      value_error("out", std::string("expected dtype ") + logits_dtype_name<T>() +
-                             " (the logits'), got " + dtype_name(out.dtype()));
-    if (out.ndim() != 3 || out.shape(0) != logits_in.shape(0) || out.shape(1) != logits_in.shape(1) ||
-        out.shape(2) != logits_in.shape(2))
-      value_error("out", "shape must equal the logits' " + shape_string(logits_in));
-    const auto grad = python::logits<T>("out", out);
+    const auto grad = gradient_buffer<T>(out, logits_in);
     nb::gil_scoped_release unlocked;
     prefopt::sequence_logps_backward<B>(lg, lb, mk, *saved, grad_sum,
                                         grad_mean_in ? &grad_mean : nullptr, grad, options);
+  });
+}
+
+/// The one-pass forward + backward: (sum, mean or None, count), dL/dlogits written into `out`.
+nb::tuple with_grad(const in_array& logits_in, const in_array& labels_in,
+                    const std::optional<in_array>& mask_in, const in_array& grad_sum_in,
+                    const std::optional<in_array>& grad_mean_in, out_array& out,
+                    std::int64_t ignore_index, bool shift_labels, bool compute_mean, int threads) {
+  const auto options = make_options(ignore_index, shift_labels, compute_mean, threads);
+  return dispatch(logits_in, labels_in, mask_in, [&](auto t, auto l, auto m) {
+    using T = typename decltype(t)::type;
+    using L = typename decltype(l)::type;
+    using B = backend<T>;
+    using S = typename B::scalar_type;  // T, or float for 16-bit logits
+    const auto lg = logits<const T>("logits", logits_in);
+    const auto lb = matrix<L>("labels", labels_in, "[batch, time]");
+    const auto mk = mask_view<typename decltype(m)::type>(mask_in);
+    typename B::vector_type grad_sum = B::from_host(vector_span<S>("grad_sum", grad_sum_in));
+    typename B::vector_type grad_mean;
+    if (grad_mean_in) grad_mean = B::from_host(vector_span<S>("grad_mean", *grad_mean_in));
+    const auto grad = gradient_buffer<T>(out, logits_in);
+    sequence_logps_result<B> r;
+    {
+      nb::gil_scoped_release unlocked;
+      r = prefopt::sequence_logps_with_grad<B>(lg, lb, mk, grad_sum,
+                                               grad_mean_in ? &grad_mean : nullptr, grad, options);
+    }
+    std::vector<std::int64_t> count(static_cast<std::size_t>(lg.batch));
+    for (index_t b = 0; b < lg.batch; ++b) count[b] = static_cast<std::int64_t>(r.count[b]);
+    nb::object mean = compute_mean ? nb::cast(new_vector(r.mean.data(), r.mean.size())) : nb::none();
+    return nb::make_tuple(new_vector(r.sum.data(), r.sum.size()), mean, new_vector(count));
   });
 }
 
@@ -234,6 +272,13 @@ void bind_logps(nb::module_& m) {
         nb::arg("grad_mean").none(), nb::arg("out"), nb::kw_only(), nb::arg("threads") = 0,
         "Writes dL/dlogits into `out` (same shape and dtype as logits, vocabulary axis "
         "contiguous) from dL/dsum [batch] and optionally dL/dmean [batch].");
+  m.def("sequence_logps_with_grad", &with_grad, nb::arg("logits"), nb::arg("labels"),
+        nb::arg("mask").none(), nb::arg("grad_sum"), nb::arg("grad_mean").none(), nb::arg("out"),
+        nb::kw_only(), nb::arg("ignore_index") = ignore_index_default,
+        nb::arg("shift_labels") = true, nb::arg("compute_mean") = true, nb::arg("threads") = 0,
+        "(sum, mean or None, count): the forward, with dL/dlogits for the given dL/dsum "
+        "[batch] (and optionally dL/dmean [batch]) written into `out` in the same pass over the "
+        "logits.");
   m.def("_cpp_seconds_sequence_logps", &cpp_seconds_sequence_logps, nb::arg("logits"),
         nb::arg("labels"), nb::arg("out"), nb::arg("repeats"),
         "Benchmark helper: seconds per C++ sequence_logps forward + backward.");

@@ -266,3 +266,34 @@ def test_16bit_logits_reject_mismatched_gradient_buffers_and_states():
     with pytest.raises(ValueError, match=r"^state: was computed for other logits"):
         prefopt.sequence_logps_backward(low.to(torch.float16), labels, mask, state, gs, None,
                                         torch.zeros(logits.shape, dtype=torch.float16))
+
+
+@pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
+def test_with_grad_matches_autograd(dtype):
+    """The one-pass forward + backward against autograd of L = sum_b gs_b sum_b + gm_b mean_b."""
+    logits, labels, mask = make_batch(23, vocab=37, dtype=dtype)
+    gs = torch.tensor([0.5, -1.25, 2.0], dtype=dtype)
+    gm = torch.tensor([1.0, 0.25, -3.0], dtype=dtype)
+    out = torch.full_like(logits, 99.0)
+    total, mean, count = prefopt.sequence_logps_with_grad(logits, labels, mask, gs, gm, out)
+    x = logits.detach().double().requires_grad_(True)
+    ref, n = textbook_sum(x, labels, mask)
+    (gs.double() @ ref + gm.double() @ (ref / n)).backward()
+    np.testing.assert_allclose(total, ref.detach().numpy(), **TOL[dtype])
+    np.testing.assert_allclose(mean, (ref / n).detach().numpy(), **TOL[dtype])
+    np.testing.assert_array_equal(count, n.numpy())
+    np.testing.assert_allclose(out.double().numpy(), x.grad.numpy(), **TOL[dtype])
+    # The same numbers as the two-call path's forward.
+    total2, _, _, _ = prefopt.sequence_logps_forward(logits, labels, mask)
+    np.testing.assert_array_equal(total, total2)
+
+
+def test_with_grad_rejects_bad_input():
+    logits, labels, mask = make_batch(3)
+    out = torch.zeros_like(logits)
+    with pytest.raises(ValueError, match="grad_sum"):
+        prefopt.sequence_logps_with_grad(logits, labels, mask, torch.ones(2, dtype=torch.float64),
+                                         None, out)
+    with pytest.raises(ValueError, match="out"):
+        prefopt.sequence_logps_with_grad(logits, labels, mask, torch.ones(3, dtype=torch.float64),
+                                         None, torch.zeros(3, 7, 10, dtype=torch.float64))

@@ -361,13 +361,24 @@ void check_sequence_logps_backward(bool with_mask, bool shift, index_t vocab) {
   const auto grad_mean = B::from_host(std::span<const T>(gm));
   const auto g = download_matrix<B>(
       sequence_logps_backward<B>(d.lv, d.lb, d.mk, fwd, grad_sum, &grad_mean, opt));
+  // The same gradient from the one-pass forward + backward (the backend's own, or the forward and
+  // the backward one after the other where it has none), into a buffer of garbage.
+  auto one_pass = B::from_host(std::span<const T>(
+      std::vector<T>(static_cast<std::size_t>(h.batch * h.time * h.vocab), T(-9))));
+  const auto with_grad = sequence_logps_with_grad<B>(
+      d.lv, d.lb, d.mk, grad_sum, &grad_mean,
+      logits_in<B, T>::contiguous(B::data(one_pass), h.batch, h.time, h.vocab), opt);
+  const auto g1 = B::to_host(one_pass);
   const auto ref = reference_logps(h);
   const index_t P = h.predicted();
   REQUIRE(g.size() == static_cast<std::size_t>(h.batch * h.time * h.vocab));
-  for (index_t b = 0; b < h.batch; ++b)
+  REQUIRE(g1.size() == g.size());
+  for (index_t b = 0; b < h.batch; ++b) {
+    const auto ub = static_cast<std::size_t>(b);
+    CHECK(close<T>(B::to_host(with_grad.sum)[ub], ref.sum[ub]));
     for (index_t t = 0; t < h.time; ++t) {
       const bool counted = t < P && h.counted(b, t);
-      const long double c = gs[b] + gm[b] / ref.count[static_cast<std::size_t>(b)];
+      const long double c = gs[b] + gm[b] / ref.count[ub];
       const T* x = h.row(b, t);
       for (index_t v = 0; v < h.vocab; ++v) {
         long double want = 0;
@@ -377,10 +388,13 @@ void check_sequence_logps_backward(bool with_mask, bool shift, index_t vocab) {
                       std::exp(static_cast<long double>(x[v]) - ref.lse[static_cast<std::size_t>(b * P + t)]));
         }
         INFO("b " << b << " t " << t << " v " << v);
-        CHECK(close<T>(g[static_cast<std::size_t>((b * h.time + t) * h.vocab + v)], want,
-                       tolerance<T>::rel, tolerance<T>::abs * std::fabs(static_cast<double>(c))));
+        const auto k = static_cast<std::size_t>((b * h.time + t) * h.vocab + v);
+        const double abs = tolerance<T>::abs * std::fabs(static_cast<double>(c));
+        CHECK(close<T>(g[k], want, tolerance<T>::rel, abs));
+        CHECK(close<T>(g1[k], want, tolerance<T>::rel, abs));
       }
     }
+  }
 }
 
 /// Finite differences of the backend's own forward (double only): d mean-of-means / d logits.

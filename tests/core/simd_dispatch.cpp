@@ -166,6 +166,36 @@ TEST_CASE("dispatched row kernels agree with the portable ones on odd lengths an
       std::vector<float> guard(x.size() + 16, 7.0f);
       k.scaled_exp(x.data(), n, lse, 1.0f, guard.data());
       for (std::size_t i = x.size(); i < guard.size(); ++i) REQUIRE(guard[i] == 7.0f);
+      // sum_exp_store: sum_exp's sum bit for bit (the one-pass forward + backward relies on it for
+      // a log-sum-exp identical to the forward's), and each stored exp(x - m) within 1 ulp of
+      // exp of the float difference; nothing written after [0, c).
+      std::vector<float> e(static_cast<std::size_t>(c) + 16, 7.0f);
+      REQUIRE(std::bit_cast<std::uint32_t>(k.sum_exp_store(x.data(), c, m, e.data())) ==
+              std::bit_cast<std::uint32_t>(got));
+      double worst_e = 0;
+      for (std::size_t i = 0; i < std::size_t(c); ++i)
+        worst_e = std::max(worst_e, ulps(e[i], std::exp(double(x[i] - m))));
+      CHECK(worst_e <= 1.02);
+      for (std::size_t i = std::size_t(c); i < e.size(); ++i) REQUIRE(e[i] == 7.0f);
+      // In place (e == x), as the kernel's contract allows.
+      std::vector<float> in_place(x.begin(), x.begin() + c);
+      REQUIRE(std::bit_cast<std::uint32_t>(k.sum_exp_store(in_place.data(), c, m, in_place.data())) ==
+              std::bit_cast<std::uint32_t>(got));
+      for (std::size_t i = 0; i < std::size_t(c); ++i)
+        REQUIRE(std::bit_cast<std::uint32_t>(in_place[i]) == std::bit_cast<std::uint32_t>(e[i]));
+      // scaled_copy: one float product per element (exact against the scalar product), streamed
+      // or not, at every output offset of a 64-byte line; nothing written outside [0, n).
+      for (bool stream : {false, true})
+        for (int off = 0; off < 17; ++off) {
+          std::vector<float> dst(x.size() + 40, 7.0f);
+          k.scaled_copy(x.data(), n, -0.375f, dst.data() + off, stream);
+          for (std::size_t i = 0; i < x.size(); ++i)
+            REQUIRE(std::bit_cast<std::uint32_t>(dst[std::size_t(off) + i]) ==
+                    std::bit_cast<std::uint32_t>(x[i] * -0.375f));
+          for (int i = 0; i < off; ++i) REQUIRE(dst[std::size_t(i)] == 7.0f);
+          for (std::size_t i = std::size_t(off) + x.size(); i < dst.size(); ++i)
+            REQUIRE(dst[i] == 7.0f);
+        }
     }
   }
 }

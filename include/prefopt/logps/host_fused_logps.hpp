@@ -1,17 +1,29 @@
 #pragma once
 // prefopt::host_fused_logps<Derived>: gives a host-memory backend the optional fused sequence
-// log-prob operations (token_logps_forward / token_logps_backward, see prefopt/logps/types.hpp)
-// from two vectorised row kernels that the backend provides as public static members:
+// log-prob operations (token_logps_forward, token_logps_backward and token_logps_forward_backward,
+// see prefopt/logps/types.hpp) from two vectorised row kernels that the backend provides as public
+// static members:
 //
 //   T    fused_row_logsumexp(const T* x, index_t n);                     log sum exp(x[0, n))
 //   void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out);
 //                                                   out = scale * exp(x - shift) over [0, n)
+//
+// and optionally, for the one-pass forward + backward of float / double rows,
+//
+//   T    fused_row_logsumexp_and_grad(const T* x, index_t n, T c, index_t y, T* g);
+//                     returns log sum exp(x[0, n)), writes g = c (1[v == y] - exp(x_v - lse))
+//
+// (without it: the first kernel, then the second on the row while it is still in cache).
 //
 // Usage: template <class T> struct backend : prefopt::host_fused_logps<backend<T>> { ... };
 // (the Eigen and xtensor adapters do this; docs/backends.md walks through it). The drivers below
 // own what is backend-neutral: host validation of labels, rows split over threads (one row per
 // thread in a fixed order, so results are bit-identical for any thread count), the error order,
 // and per-sequence sums in double.
+//
+// Every operation also takes 16-bit logits (prefopt::bfloat16, float16) on a float backend: rows
+// are widened to float and run through the same float row kernels (logps/detail/half_rows.hpp);
+// results are float and the gradient is written in the logits' storage type.
 
 #include <algorithm>
 #include <concepts>
@@ -33,6 +45,40 @@ namespace prefopt {
 
 namespace detail {
 
+/// Non-finite rows are flagged per row during the parallel pass and reported after the join,
+/// lowest row first, so the error does not depend on the thread count. `bad` has B * P flags.
+template <class T>
+void report_non_finite_rows(const std::vector<std::uint8_t>& bad, index_t P, const T* token_logps,
+                            const T* token_lse) {
+  for (std::size_t r = 0; r < bad.size(); ++r)
+    if (bad[r]) {
+      const auto i = static_cast<index_t>(r);
+      throw_non_finite_logits(i / P, i % P,
+                              isfinite_(token_lse[r]) ? token_logps[r] : token_lse[r]);
+    }
+}
+
+/// sum[b] (in double, rounded once) and count[b] of the counted token log-probs of each sequence;
+/// token_logps is [batch, P] row-major.
+template <class T, class L, class M>
+void reduce_sequences(matrix_view<const L> labels, matrix_view<const M> mask,
+                      const token_layout& layout, index_t P, const T* token_logps, T* sum,
+                      T* count) {
+  for (index_t b = 0; b < labels.rows; ++b) {
+    double s = 0.0;
+    index_t n = 0;
+    for (index_t p = 0; p < P; ++p) {
+      if (!position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b),
+                            layout.label_column(p), layout.ignore_index))
+        continue;
+      s += static_cast<double>(token_logps[b * P + p]);
+      ++n;
+    }
+    sum[b] = static_cast<T>(s);
+    count[b] = static_cast<T>(n);
+  }
+}
+
 /// Fused forward on host memory. Outputs are row-major, zero-initialised by the caller:
 /// token_logps / token_lse [batch, P], sum / count [batch]. `row_lse(x, vocab)` is the backend's
 /// row log-sum-exp. X is the logits' element type: T, or a 16-bit storage type read as float
@@ -44,56 +90,36 @@ void fused_token_logps_forward(logits_view<const X> logits, matrix_view<const L>
   const token_layout layout = options.layout;
   validate_labels(labels, mask, logits.vocab, layout);
   const index_t B = logits.batch, P = layout.predicted_positions(logits.time);
-  auto counted = [&](index_t b, index_t p) {
-    return position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b),
-                            layout.label_column(p), layout.ignore_index);
-  };
-  // Non-finite rows are flagged per row and reported after the join, lowest row first, so the
-  // error does not depend on the thread count either.
-  std::vector<std::uint8_t> bad(static_cast<std::size_t>(std::max<index_t>(B * P, 1)), 0);
+  std::vector<std::uint8_t> bad(static_cast<std::size_t>(B * P), 0);
   parallel_blocks(B * P, options.threads, 8, [&](index_t begin, index_t end) {
     for (index_t r = begin; r < end; ++r) {
-      const index_t b = r / P, p = r % P;
-      if (!counted(b, p)) continue;
+      const index_t b = r / P, p = r % P, col = layout.label_column(p);
+      if (!position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b), col,
+                            layout.ignore_index))
+        continue;
       const X* x = logits.row(b, p);
       const T lse = row_lse(x, logits.vocab);
-      const T lp = static_cast<T>(x[static_cast<index_t>(labels(b, layout.label_column(p)))]) - lse;
+      const T lp = static_cast<T>(x[static_cast<index_t>(labels(b, col))]) - lse;
       bad[static_cast<std::size_t>(r)] = !(isfinite_(lse) && isfinite_(lp));
       token_logps[r] = lp;
       token_lse[r] = lse;
     }
   });
-  for (index_t r = 0; r < B * P; ++r)
-    if (bad[static_cast<std::size_t>(r)])
-      throw_non_finite_logits(r / P, r % P,
-                              isfinite_(token_lse[r]) ? token_logps[r] : token_lse[r]);
-  for (index_t b = 0; b < B; ++b) {
-    double s = 0.0;
-    index_t n = 0;
-    for (index_t p = 0; p < P; ++p) {
-      if (!counted(b, p)) continue;
-      s += static_cast<double>(token_logps[b * P + p]);
-      ++n;
-    }
-    sum[b] = static_cast<T>(s);
-    count[b] = static_cast<T>(n);
-  }
+  report_non_finite_rows(bad, P, token_logps, token_lse);
+  reduce_sequences(labels, mask, layout, P, token_logps, sum, count);
 }
 
 /// Fused backward on host memory: every element of `grad` is written. For counted rows
-/// `row_grad(x, vocab, lse, c, g)` writes g = -c * exp(x - lse) (the backend's vectorised
-/// kernel) and the driver adds c at the label; all other rows are zero. token_lse is [batch, P]
-/// row-major, coeff [batch]. With 16-bit logits (X a storage type, gradient G = X, T = float)
-/// `row_grad(x, vocab, lse, c, y, g)` writes the whole row, the label's c included, and rounds
-/// once to G.
+/// `row_grad(x, vocab, lse, c, y, g)` writes the whole row, g = c (1[v == y] - exp(x - lse));
+/// all other rows are zero. token_lse is [batch, P] row-major, coeff [batch].
 template <class T, class X, class G, class L, class M, class RowGrad>
 void fused_token_logps_backward(logits_view<const X> logits, matrix_view<const L> labels,
                                 matrix_view<const M> mask, const T* token_lse, const T* coeff,
                                 logits_view<G> grad, const sequence_logps_options& options,
                                 RowGrad&& row_grad) {
   const token_layout layout = options.layout;
-  // The label's column is written below (g[y] += c): an out-of-range label would be a write
-  // outside the row, so labels are checked here as in the forward pass.
+  // The label's column is written by row_grad: an out-of-range label would be a write outside
+  // the row, so labels are checked here as in the forward pass.
   validate_labels(labels, mask, logits.vocab, layout);
   const index_t Tt = logits.time, V = logits.vocab;
   const index_t P = layout.predicted_positions(Tt);
@@ -106,17 +132,70 @@ void fused_token_logps_backward(logits_view<const X> logits, matrix_view<const L
         std::fill_n(g, V, G(0.0f));
         continue;
       }
-      const T c = coeff[b];
-      if constexpr (std::is_same_v<G, T>) {
-        row_grad(logits.row(b, t), V, token_lse[b * P + t], c, g);
-        g[static_cast<index_t>(labels(b, col))] += c;
-      } else {
-        row_grad(logits.row(b, t), V, token_lse[b * P + t], c,
-                 static_cast<index_t>(labels(b, col)), g);
-      }
+      row_grad(logits.row(b, t), V, token_lse[b * P + t], coeff[b],
+               static_cast<index_t>(labels(b, col)), g);
     }
   });
 }
+
+/// Forward and backward in one visit per row, for a coefficient c_b = dL/dsum_b + dL/dmean_b /
+/// count_b known before the forward: `row_op(x, vocab, c, y, g)` returns the row's log-sum-exp
+/// and writes its gradient (as row_grad above) while the row is still in cache, so the logits are
+/// read from memory once instead of twice. Outputs as in fused_token_logps_forward (counts
+/// already filled by the caller, which needed them for coeff) plus every element of `grad`. The
+/// per-row results are those of the two separate drivers (same row kernels on the same values).
+template <class T, class X, class G, class L, class M, class RowOp>
+void fused_token_logps_forward_backward(logits_view<const X> logits, matrix_view<const L> labels,
+                                        matrix_view<const M> mask, const T* coeff,
+                                        logits_view<G> grad, const sequence_logps_options& options,
+                                        T* token_logps, T* token_lse, T* sum, T* count,
+                                        RowOp&& row_op) {
+  const token_layout layout = options.layout;
+  const index_t B = logits.batch, Tt = logits.time, V = logits.vocab;
+  const index_t P = layout.predicted_positions(Tt);
+  std::vector<std::uint8_t> bad(static_cast<std::size_t>(B * P), 0);
+  parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
+    for (index_t r = begin; r < end; ++r) {
+      const index_t b = r / Tt, t = r % Tt, col = layout.label_column(t);
+      G* g = grad.row(b, t);
+      if (t >= P || !position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b), col,
+                                      layout.ignore_index)) {
+        std::fill_n(g, V, G(0.0f));
+        continue;
+      }
+      const X* x = logits.row(b, t);
+      const auto y = static_cast<index_t>(labels(b, col));
+      const T lse = row_op(x, V, coeff[b], y, g);
+      const T lp = static_cast<T>(x[y]) - lse;
+      const index_t k = b * P + t;
+      bad[static_cast<std::size_t>(k)] = !(isfinite_(lse) && isfinite_(lp));
+      token_logps[k] = lp;
+      token_lse[k] = lse;
+    }
+  });
+  report_non_finite_rows(bad, P, token_logps, token_lse);
+  reduce_sequences(labels, mask, layout, P, token_logps, sum, count);
+}
+
+/// Counted tokens per sequence (host labels and mask), as float-exact counts in T.
+template <class T, class L, class M>
+void count_sequence_tokens(matrix_view<const L> labels, matrix_view<const M> mask,
+                           const token_layout& layout, T* count) {
+  const index_t P = layout.predicted_positions(labels.cols);
+  for (index_t b = 0; b < labels.rows; ++b) {
+    index_t n = 0;
+    for (index_t p = 0; p < P; ++p)
+      n += position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b),
+                            layout.label_column(p), layout.ignore_index);
+    count[b] = static_cast<T>(n);
+  }
+}
+
+/// Whether X is a logits element type the host mixin of a backend with scalar type T takes: T
+/// itself, or a 16-bit storage type on a float backend.
+template <class X, class T>
+concept host_logits_element =
+    std::same_as<X, T> || (half_storage<X> && std::same_as<T, float>);
 
 }  // namespace detail
 
@@ -124,79 +203,111 @@ void fused_token_logps_backward(logits_view<const X> logits, matrix_view<const L
 /// until Derived is complete.
 template <class Derived>
 struct host_fused_logps {
-  template <class L, class M, class D = Derived>
-  static sequence_logps_result<D> token_logps_forward(
-      logits_view<const typename D::scalar_type> logits, matrix_view<const L> labels,
-      matrix_view<const M> mask, const sequence_logps_options& options) {
-    static_assert(host_accessible<D>,
-                  "prefopt::host_fused_logps: the drivers read memory on the host; a backend "
-                  "whose memory_space is not host_space must implement the fused operations");
-    const index_t batch = logits.batch, P = options.layout.predicted_positions(logits.time);
-    sequence_logps_result<D> out{D::zeros(batch, P), D::zeros(batch, P), D::zeros(batch),
-                                 D::zeros(batch), D::zeros(0)};
-    detail::fused_token_logps_forward(logits, labels, mask, options, D::data(out.token_logps),
-                                      D::data(out.token_lse), D::data(out.sum),
-                                      D::data(out.count), D::fused_row_logsumexp);
-    return out;
-  }
-
-  template <class L, class M, class D = Derived>
-  static void token_logps_backward(logits_view<const typename D::scalar_type> logits,
-                                   matrix_view<const L> labels, matrix_view<const M> mask,
-                                   const typename D::matrix_type& token_lse,
-                                   const typename D::vector_type& coeff,
-                                   logits_view<typename D::scalar_type> grad,
-                                   const sequence_logps_options& options) {
-    static_assert(host_accessible<D>,
-                  "prefopt::host_fused_logps: the drivers read memory on the host; a backend "
-                  "whose memory_space is not host_space must implement the fused operations");
-    using T = typename D::scalar_type;
-    detail::fused_token_logps_backward(logits, labels, mask, D::data(token_lse), D::data(coeff),
-                                       grad, options, [](const T* x, index_t n, T lse, T c, T* g) {
-                                         D::fused_row_scaled_exp(x, n, lse, -c, g);
-                                       });
-  }
-
-  // ---- 16-bit logits (prefopt::bfloat16, float16) on a float backend --------------------------
-  // Rows are widened to float and run through the same float row kernels (logps/detail/
-  // half_rows.hpp); results are float; the gradient is written in the logits' storage type.
-
-  template <half_storage H, class L, class M, class D = Derived>
-    requires std::same_as<typename D::scalar_type, float>
-  static sequence_logps_result<D> token_logps_forward(logits_view<const H> logits,
+  template <class X, class L, class M, class D = Derived>
+    requires detail::host_logits_element<X, typename D::scalar_type>
+  static sequence_logps_result<D> token_logps_forward(logits_view<const X> logits,
                                                       matrix_view<const L> labels,
                                                       matrix_view<const M> mask,
                                                       const sequence_logps_options& options) {
-    static_assert(host_accessible<D>,
-                  "prefopt::host_fused_logps: the drivers read memory on the host; a backend "
-                  "whose memory_space is not host_space must implement the fused operations");
-    const index_t batch = logits.batch, P = options.layout.predicted_positions(logits.time);
-    sequence_logps_result<D> out{D::zeros(batch, P), D::zeros(batch, P), D::zeros(batch),
-                                 D::zeros(batch), D::zeros(0)};
+    assert_host<D>();
+    sequence_logps_result<D> out = allocate_result<D>(logits, options);
     detail::fused_token_logps_forward(logits, labels, mask, options, D::data(out.token_logps),
                                       D::data(out.token_lse), D::data(out.sum),
-                                      D::data(out.count), [](const H* x, index_t n) {
-                                        return detail::half_row_logsumexp(x, n,
-                                                                          D::fused_row_logsumexp);
-                                      });
+                                      D::data(out.count), row_logsumexp<X, D>);
     return out;
   }
 
-  template <half_storage H, class L, class M, class D = Derived>
-    requires std::same_as<typename D::scalar_type, float>
-  static void token_logps_backward(logits_view<const H> logits, matrix_view<const L> labels,
+  template <class X, class L, class M, class D = Derived>
+    requires detail::host_logits_element<X, typename D::scalar_type>
+  static void token_logps_backward(logits_view<const X> logits, matrix_view<const L> labels,
                                    matrix_view<const M> mask,
                                    const typename D::matrix_type& token_lse,
-                                   const typename D::vector_type& coeff, logits_view<H> grad,
+                                   const typename D::vector_type& coeff, logits_view<X> grad,
                                    const sequence_logps_options& options) {
+    assert_host<D>();
+    detail::fused_token_logps_backward(logits, labels, mask, D::data(token_lse), D::data(coeff),
+                                       grad, options, row_gradient<X, D>);
+  }
+
+  /// Forward and backward in one pass over the logits (sequence_logps_with_grad): the counts
+  /// and the per-sequence coefficient c_b = grad_sum[b] + grad_mean[b] / count_b are known from
+  /// the labels before any logit is read; an empty sequence is rejected first when a mean is
+  /// asked for (options.compute_mean or grad_mean).
+  template <class X, class L, class M, class D = Derived>
+    requires detail::host_logits_element<X, typename D::scalar_type>
+  static sequence_logps_result<D> token_logps_forward_backward(
+      logits_view<const X> logits, matrix_view<const L> labels, matrix_view<const M> mask,
+      const typename D::vector_type& grad_sum, const typename D::vector_type* grad_mean,
+      logits_view<X> grad, const sequence_logps_options& options) {
+    assert_host<D>();
+    using T = typename D::scalar_type;
+    detail::validate_labels(labels, mask, logits.vocab, options.layout);
+    sequence_logps_result<D> out = allocate_result<D>(logits, options);
+    T* count = D::data(out.count);
+    detail::count_sequence_tokens(labels, mask, options.layout, count);
+    const index_t batch = logits.batch;
+    if (options.compute_mean || grad_mean != nullptr)
+      for (index_t b = 0; b < batch; ++b)
+        if (count[b] == T(0)) detail::throw_empty_sequence(b);
+    // The backward's coefficient, with the same float operations (sequence_logps_backward).
+    std::vector<T> coeff(static_cast<std::size_t>(batch));
+    const T* gs = D::data(grad_sum);
+    const T* gm = grad_mean != nullptr ? D::data(*grad_mean) : nullptr;
+    for (index_t b = 0; b < batch; ++b)
+      coeff[static_cast<std::size_t>(b)] = gs[b] + (gm != nullptr ? gm[b] / count[b] : T(0));
+    detail::fused_token_logps_forward_backward(
+        logits, labels, mask, static_cast<const T*>(coeff.data()), grad, options,
+        D::data(out.token_logps), D::data(out.token_lse), D::data(out.sum), count,
+        [](const X* x, index_t n, T c, index_t y, X* g) {
+          if constexpr (half_storage<X>) {
+            return detail::half_row_logsumexp_and_grad(x, n, c, y, g, D::fused_row_logsumexp,
+                                                       D::fused_row_scaled_exp);
+          } else if constexpr (requires { D::fused_row_logsumexp_and_grad(x, n, c, y, g); }) {
+            return D::fused_row_logsumexp_and_grad(x, n, c, y, g);
+          } else {
+            const T lse = D::fused_row_logsumexp(x, n);
+            row_gradient<X, D>(x, n, lse, c, y, g);
+            return lse;
+          }
+        });
+    return out;
+  }
+
+ private:
+  template <class D>
+  static constexpr void assert_host() {
     static_assert(host_accessible<D>,
                   "prefopt::host_fused_logps: the drivers read memory on the host; a backend "
                   "whose memory_space is not host_space must implement the fused operations");
-    detail::fused_token_logps_backward(
-        logits, labels, mask, D::data(token_lse), D::data(coeff), grad, options,
-        [](const H* x, index_t n, float lse, float c, index_t y, H* g) {
-          detail::half_row_grad(x, n, lse, c, y, g, D::fused_row_scaled_exp);
-        });
+  }
+
+  template <class D, class X>
+  static sequence_logps_result<D> allocate_result(logits_view<const X> logits,
+                                                  const sequence_logps_options& options) {
+    const index_t batch = logits.batch, P = options.layout.predicted_positions(logits.time);
+    return {D::zeros(batch, P), D::zeros(batch, P), D::zeros(batch), D::zeros(batch), D::zeros(0)};
+  }
+
+  /// The row log-sum-exp: the backend's kernel, or for 16-bit rows the widened row through it.
+  template <class X, class D>
+  static typename D::scalar_type row_logsumexp(const X* x, index_t n) {
+    if constexpr (half_storage<X>)
+      return detail::half_row_logsumexp(x, n, D::fused_row_logsumexp);
+    else
+      return D::fused_row_logsumexp(x, n);
+  }
+
+  /// g = c (1[v == y] - exp(x - lse)) over the row [0, n); for 16-bit rows computed in float and
+  /// rounded once to the storage type.
+  template <class X, class D>
+  static void row_gradient(const X* x, index_t n, typename D::scalar_type lse,
+                           typename D::scalar_type c, index_t y, X* g) {
+    if constexpr (half_storage<X>) {
+      detail::half_row_grad(x, n, lse, c, y, g, D::fused_row_scaled_exp);
+    } else {
+      D::fused_row_scaled_exp(x, n, lse, -c, g);
+      g[y] += c;
+    }
   }
 };
 

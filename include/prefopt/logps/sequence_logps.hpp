@@ -10,10 +10,11 @@
 //
 // Backends that provide B::token_logps_forward / B::token_logps_backward (prefopt::
 // fused_logps_backend, logps/types.hpp) get a fused, single streaming pass per row that never
-// materialises a softmax. Others fall back to the generic path (row_logsumexp, gather_cols,
-// for_each), which reads labels on the host and is therefore only compiled for host-accessible
-// backends: a device backend whose fused signature does not match is a compile error, not a
-// fall-back that dereferences device pointers on the host.
+// materialises a softmax (sequence_logps_with_grad does both in one visit per row when the
+// upstream gradients are known before the forward). Others fall back to the generic path
+// (row_logsumexp, gather_cols, for_each), which reads labels on the host and is therefore only
+// compiled for host-accessible backends: a device backend whose fused signature does not match
+// is a compile error, not a fall-back that dereferences device pointers on the host.
 //
 // Precision: per-sequence sums are accumulated in double whatever the logits type, so a float
 // sequence of 10^5 tokens loses nothing to summation order; the stored sum is then rounded once.
@@ -199,6 +200,49 @@ inline constexpr bool fused_forward_checks_empty_sequences = [] {
     return false;
 }();
 
+/// out.mean = sum / count when options.compute_mean, after rejecting an empty sequence unless
+/// the pass that produced `out` already has (`counts_checked`).
+template <class B>
+void attach_mean(sequence_logps_result<B>& out, const sequence_logps_options& options,
+                 bool counts_checked) {
+  using S = typename B::scalar_type;
+  if (!options.compute_mean) return;
+  if (!counts_checked) {
+    const auto counts = B::to_host(out.count);
+    for (std::size_t b = 0; b < counts.size(); ++b)
+      if (counts[b] == S(0)) detail::throw_empty_sequence(static_cast<index_t>(b));
+  }
+  out.mean = B::zeros(B::size(out.sum));
+  S* mean = B::data(out.mean);
+  const S* sum = B::data(out.sum);
+  const S* count = B::data(out.count);
+  B::for_each(B::size(out.sum), [=] PREFOPT_HD(index_t i) { mean[i] = sum[i] / count[i]; });
+}
+
+/// The checks of the upstream gradients and the gradient buffer shared by the backward and the
+/// one-pass forward + backward: grad_sum (and grad_mean) one element per sequence, grad_logits a
+/// writable buffer of the logits' extents.
+template <class B, class X, class SL, class G, class SG>
+void validate_gradient_arguments(logits_view<const X, SL> logits,
+                                 const typename B::vector_type& grad_sum,
+                                 const typename B::vector_type* grad_mean,
+                                 logits_view<G, SG> grad_logits) {
+  const index_t batch = logits.batch;
+  require_same_size("grad_sum.size()", B::size(grad_sum), "logits.batch", batch);
+  if (grad_mean)
+    require_same_size("grad_mean->size()", B::size(*grad_mean), "logits.batch", batch);
+  require(grad_logits.data != nullptr || batch * logits.time * logits.vocab == 0,
+          "grad_logits.data", "nullptr", "must point to a buffer of the logits' shape");
+  require_same_size("grad_logits.batch", grad_logits.batch, "logits.batch", batch);
+  require_same_size("grad_logits.time", grad_logits.time, "logits.time", logits.time);
+  require_same_size("grad_logits.vocab", grad_logits.vocab, "logits.vocab", logits.vocab);
+  require(grad_logits.time_stride >= grad_logits.vocab, "grad_logits.time_stride",
+          grad_logits.time_stride, "must be >= vocab");
+  require(grad_logits.batch_stride >= 0, "grad_logits.batch_stride", grad_logits.batch_stride,
+          "must be >= 0");
+  validate_output_logits("grad_logits", grad_logits);
+}
+
 }  // namespace detail
 
 /// Forward pass. `logits`, `labels` and `mask` are non-owning views in B's memory space; pass an
@@ -217,32 +261,23 @@ sequence_logps_result<B> sequence_logps(logits_view<T, SL> logits_in, matrix_vie
   const auto mask = detail::as_const(mask_in);
   validate_token_batch(logits, labels, mask);
 
-  sequence_logps_result<B> out;
   using LC = std::remove_const_t<L>;
   using MC = std::remove_const_t<M>;
-  if constexpr (half_logits) {
-    static_assert(detail::assert_half_logps_allowed<B, X, LC, MC>());
-    out = B::token_logps_forward(logits, labels, mask, options);
-  } else if constexpr (fused_logps_backend<B, LC, MC>) {
-    out = B::token_logps_forward(logits, labels, mask, options);
-  } else {
-    static_assert(detail::assert_generic_logps_allowed<B>());
-    detail::validate_labels(labels, mask, logits.vocab, options.layout);
-    out = detail::sequence_logps_generic<B>(logits, labels, mask, options);
-  }
-  if (options.compute_mean) {
-    if constexpr (!((half_logits || fused_logps_backend<B, LC, MC>) &&
-                    detail::fused_forward_checks_empty_sequences<B>)) {
-      const auto counts = B::to_host(out.count);
-      for (std::size_t b = 0; b < counts.size(); ++b)
-        if (counts[b] == S(0)) detail::throw_empty_sequence(static_cast<index_t>(b));
+  sequence_logps_result<B> out = [&] {
+    if constexpr (half_logits) {
+      static_assert(detail::assert_half_logps_allowed<B, X, LC, MC>());
+      return B::token_logps_forward(logits, labels, mask, options);
+    } else if constexpr (fused_logps_backend<B, LC, MC>) {
+      return B::token_logps_forward(logits, labels, mask, options);
+    } else {
+      static_assert(detail::assert_generic_logps_allowed<B>());
+      detail::validate_labels(labels, mask, logits.vocab, options.layout);
+      return detail::sequence_logps_generic<B>(logits, labels, mask, options);
     }
-    out.mean = B::zeros(B::size(out.sum));
-    S* mean = B::data(out.mean);
-    const S* sum = B::data(out.sum);
-    const S* count = B::data(out.count);
-    B::for_each(B::size(out.sum), [=] PREFOPT_HD(index_t i) { mean[i] = sum[i] / count[i]; });
-  }
+  }();
+  constexpr bool counts_checked = (half_logits || fused_logps_backend<B, LC, MC>) &&
+                                  detail::fused_forward_checks_empty_sequences<B>;
+  detail::attach_mean<B>(out, options, counts_checked);
   return out;
 }
 
@@ -285,23 +320,12 @@ void sequence_logps_backward_into(logits_view<T, SL> logits_in, matrix_view<L, S
   require_same_size("forward.token_lse.rows", B::rows(forward.token_lse), "logits.batch", batch);
   require_same_size("forward.token_lse.cols", B::cols(forward.token_lse),
                     "predicted positions per sequence", P);
-  require_same_size("grad_sum.size()", B::size(grad_sum), "logits.batch", batch);
+  validate_gradient_arguments<B>(logits, grad_sum, grad_mean, grad_logits);
   if (grad_mean) {
-    require_same_size("grad_mean->size()", B::size(*grad_mean), "logits.batch", batch);
     const auto counts = B::to_host(forward.count);
     for (std::size_t b = 0; b < counts.size(); ++b)
       if (counts[b] == S(0)) detail::throw_empty_sequence(static_cast<index_t>(b));
   }
-  require(grad_logits.data != nullptr || batch * logits.time * logits.vocab == 0,
-          "grad_logits.data", "nullptr", "must point to a buffer of the logits' shape");
-  require_same_size("grad_logits.batch", grad_logits.batch, "logits.batch", batch);
-  require_same_size("grad_logits.time", grad_logits.time, "logits.time", logits.time);
-  require_same_size("grad_logits.vocab", grad_logits.vocab, "logits.vocab", logits.vocab);
-  require(grad_logits.time_stride >= grad_logits.vocab, "grad_logits.time_stride",
-          grad_logits.time_stride, "must be >= vocab");
-  require(grad_logits.batch_stride >= 0, "grad_logits.batch_stride", grad_logits.batch_stride,
-          "must be >= 0");
-  validate_output_logits("grad_logits", grad_logits);
 
   // Per-sequence coefficient c_b = dL/dsum_b + dL/dmean_b / count_b.
   auto coeff = B::zeros(batch);
@@ -359,6 +383,53 @@ void sequence_logps_backward(logits_view<T, SL> logits_in, matrix_view<L, SB> la
                              const sequence_logps_options& options = {}) {
   detail::sequence_logps_backward_into<B>(logits_in, labels_in, mask_in, forward, grad_sum,
                                           grad_mean, grad_logits, options);
+}
+
+/// Forward and backward in one pass over the logits, for a loss whose gradients with respect to
+/// the sequence sums (grad_sum, [batch]) and means (grad_mean, [batch] or nullptr) are known
+/// before the forward: a supervised NLL / SFT term, a length-normalised likelihood, a fixed
+/// per-sequence weighting. Returns what sequence_logps returns and writes into `grad_logits`
+/// (every element) what sequence_logps_backward writes for the same grad_sum and grad_mean.
+/// A backend with the one-pass operation (prefopt::fused_logps_with_grad_backend: Eigen, xtensor)
+/// reads each logit row once while it is still in cache for the gradient (8 bytes per float
+/// logit instead of 12); others run sequence_logps then sequence_logps_backward. Same checks and
+/// messages as the two calls. On the one-pass path every check but one runs before anything is
+/// written; a non-finite logit row is found during the pass and reported after it, lowest row
+/// first, with grad_logits already (partly) written.
+template <class B, class T, class L, class M, class SL, class SB, class SM, class G, class SG>
+sequence_logps_result<B> sequence_logps_with_grad(logits_view<T, SL> logits_in,
+                                                  matrix_view<L, SB> labels_in,
+                                                  matrix_view<M, SM> mask_in,
+                                                  const typename B::vector_type& grad_sum,
+                                                  const typename B::vector_type* grad_mean,
+                                                  logits_view<G, SG> grad_logits,
+                                                  const sequence_logps_options& options = {}) {
+  static_assert(detail::assert_logps_arguments<B, T, logits_view<T, SL>, matrix_view<L, SB>,
+                                               matrix_view<M, SM>>());
+  static_assert(in_memory_space_of<B, logits_view<T, SG>>,
+                "prefopt::sequence_logps_with_grad: grad_logits must be a view in the backend's "
+                "memory space");
+  using X = detail::logits_element_t<B, T>;
+  static_assert(std::is_same_v<G, X>,
+                "prefopt::sequence_logps_with_grad: grad_logits has the logits' element type (the "
+                "backend's scalar_type, or the same 16-bit storage type as 16-bit logits)");
+  if constexpr (fused_logps_with_grad_backend<B, X, std::remove_const_t<L>,
+                                              std::remove_const_t<M>>) {
+    const logits_view<const X, SL> logits = logits_in;
+    const auto labels = detail::as_const(labels_in);
+    const auto mask = detail::as_const(mask_in);
+    validate_token_batch(logits, labels, mask);
+    detail::validate_gradient_arguments<B>(logits, grad_sum, grad_mean, grad_logits);
+    sequence_logps_result<B> out = B::token_logps_forward_backward(
+        logits, labels, mask, grad_sum, grad_mean, grad_logits, options);
+    detail::attach_mean<B>(out, options, /*counts_checked=*/true);
+    return out;
+  } else {
+    sequence_logps_result<B> out = sequence_logps<B>(logits_in, labels_in, mask_in, options);
+    detail::sequence_logps_backward_into<B>(logits_in, labels_in, mask_in, out, grad_sum,
+                                            grad_mean, grad_logits, options);
+    return out;
+  }
 }
 
 /// Backward pass returning an owned [batch * time, vocab] gradient matrix.

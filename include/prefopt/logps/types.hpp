@@ -74,4 +74,30 @@ concept fused_half_logps_backend =
           -> std::same_as<void>;
     };
 
+/// B provides the optional one-pass forward + backward for logits of element type X (B's scalar
+/// type, or a 16-bit storage type on a float backend), labels L and mask M:
+///
+///   static sequence_logps_result<B> token_logps_forward_backward(
+///       logits_view<const X, S> logits, matrix_view<const L, S> labels,
+///       matrix_view<const M, S> mask, const B::vector_type& grad_sum,
+///       const B::vector_type* grad_mean, logits_view<X, S> grad, const sequence_logps_options&);
+///
+/// It returns what token_logps_forward returns and writes into `grad` what token_logps_backward
+/// writes for the coefficient c_b = grad_sum[b] + grad_mean[b] / count_b, reading each logit row
+/// once. It rejects an empty sequence itself when options.compute_mean is set or grad_mean is
+/// given (the caller does not check the counts again). sequence_logps_with_grad uses it when this
+/// concept holds and otherwise runs the forward and the backward one after the other (the CUDA
+/// backend, for now).
+template <class B, class X, class L = std::int64_t, class M = std::uint8_t>
+concept fused_logps_with_grad_backend =
+    requires(logits_view<const X, typename B::memory_space> logits,
+             matrix_view<const L, typename B::memory_space> labels,
+             matrix_view<const M, typename B::memory_space> mask,
+             const sequence_logps_options& options, const typename B::vector_type& grad_sum,
+             const typename B::vector_type* grad_mean,
+             logits_view<X, typename B::memory_space> grad) {
+      { B::token_logps_forward_backward(logits, labels, mask, grad_sum, grad_mean, grad, options) }
+          -> std::same_as<sequence_logps_result<B>>;
+    };
+
 }  // namespace prefopt

@@ -10,6 +10,8 @@
 //                       so each element meets the same instructions as in the float row): widen,
 //                       g = -c exp(x - lse) by the backend's float kernel, + c at the label, then
 //                       one rounding to the storage type.
+//   half_row_logsumexp_and_grad
+//                       both, widening the row once (the fused forward + backward).
 
 #include <algorithm>
 #include <cstdint>
@@ -45,29 +47,64 @@ void narrow_row(const float* src, index_t n, H* dst) {
     k.narrow_f16(src, n, bits);
 }
 
+/// The calling thread's float buffer for one widened row of n elements (reused across calls).
+inline float* widened_row_buffer(index_t n) {
+  thread_local std::vector<float> buffer;
+  if (buffer.size() < static_cast<std::size_t>(n)) buffer.resize(static_cast<std::size_t>(n));
+  return buffer.data();
+}
+
 /// log sum exp of the 16-bit row x[0, n) by the float kernel `row_lse(const float*, n)`.
 template <half_storage H, class FloatRowLse>
 float half_row_logsumexp(const H* x, index_t n, FloatRowLse&& row_lse) {
-  thread_local std::vector<float> buffer;
-  if (buffer.size() < static_cast<std::size_t>(n)) buffer.resize(static_cast<std::size_t>(n));
-  widen_row(x, n, buffer.data());
-  return row_lse(static_cast<const float*>(buffer.data()), n);
+  float* w = widened_row_buffer(n);
+  widen_row(x, n, w);
+  return row_lse(static_cast<const float*>(w), n);
 }
 
-/// g = H(c * (1[v == y] - exp(x_v - lse))) over the row [0, n), with the float kernel
-/// `scaled_exp(x, len, shift, scale, out)` (out = scale * exp(x - shift)).
+/// g = H(c * (1[v == y] - exp(x_v - lse))) over the row [0, n), chunk by chunk: `chunk(start,
+/// len)` gives the widened x[start, start + len), `scaled_exp(x, len, shift, scale, out)` is the
+/// float kernel (out = scale * exp(x - shift)).
+template <half_storage H, class WidenedChunk, class FloatScaledExp>
+void half_row_grad_chunks(index_t n, float lse, float c, index_t y, H* g, WidenedChunk&& chunk,
+                          FloatScaledExp&& scaled_exp) {
+  alignas(64) float gb[logsumexp_chunk];
+  for (index_t start = 0; start < n; start += logsumexp_chunk) {
+    const index_t len = std::min(logsumexp_chunk, n - start);
+    scaled_exp(chunk(start, len), len, lse, -c, static_cast<float*>(gb));
+    if (y >= start && y < start + len) gb[y - start] += c;
+    narrow_row(static_cast<const float*>(gb), len, g + start);
+  }
+}
+
+/// The backward's row: each chunk widened into a local buffer, then half_row_grad_chunks.
 template <half_storage H, class FloatScaledExp>
 void half_row_grad(const H* x, index_t n, float lse, float c, index_t y, H* g,
                    FloatScaledExp&& scaled_exp) {
   alignas(64) float xb[logsumexp_chunk];
-  alignas(64) float gb[logsumexp_chunk];
-  for (index_t start = 0; start < n; start += logsumexp_chunk) {
-    const index_t len = std::min(logsumexp_chunk, n - start);
-    widen_row(x + start, len, xb);
-    scaled_exp(static_cast<const float*>(xb), len, lse, -c, static_cast<float*>(gb));
-    if (y >= start && y < start + len) gb[y - start] += c;
-    narrow_row(static_cast<const float*>(gb), len, g + start);
-  }
+  half_row_grad_chunks(
+      n, lse, c, y, g,
+      [&](index_t start, index_t len) {
+        widen_row(x + start, len, xb);
+        return static_cast<const float*>(xb);
+      },
+      scaled_exp);
+}
+
+/// Forward and backward of one row in one visit (sequence_logps_with_grad): the row is widened
+/// once, its log-sum-exp taken, and the gradient formed from the same widened floats. Values are
+/// those of half_row_logsumexp then half_row_grad: the same float kernels on the same floats
+/// (scaled_exp is element-wise, so where its input sits in memory changes nothing).
+template <half_storage H, class FloatRowLse, class FloatScaledExp>
+float half_row_logsumexp_and_grad(const H* x, index_t n, float c, index_t y, H* g,
+                                  FloatRowLse&& row_lse, FloatScaledExp&& scaled_exp) {
+  float* w = widened_row_buffer(n);
+  widen_row(x, n, w);
+  const float lse = row_lse(static_cast<const float*>(w), n);
+  half_row_grad_chunks(
+      n, lse, c, y, g,
+      [w](index_t start, index_t) { return static_cast<const float*>(w + start); }, scaled_exp);
+  return lse;
 }
 
 }  // namespace prefopt::detail

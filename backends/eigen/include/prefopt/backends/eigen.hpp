@@ -212,12 +212,16 @@ struct backend : prefopt::host_primitives<backend<T>>, prefopt::host_fused_logps
   }
 
   // ---- fused sequence log-probs -------------------------------------------------------------
-  // token_logps_forward / token_logps_backward come from prefopt::host_fused_logps (the drivers
-  // shared with the xtensor backend do validation, threading and per-sequence sums); Eigen
+  // token_logps_forward / _backward / _forward_backward come from prefopt::host_fused_logps (the
+  // drivers shared with the xtensor backend do validation, threading and per-sequence sums); Eigen
   // supplies the two vectorised row kernels.
   static T fused_row_logsumexp(const T* x, index_t n) { return detail::row_logsumexp(x, n); }
   static void fused_row_scaled_exp(const T* x, index_t n, T shift, T scale, T* out) {
     prefopt::detail::dispatched_scaled_exp(x, n, shift, scale, out, detail::scaled_exp<T>);
+  }
+  static T fused_row_logsumexp_and_grad(const T* x, index_t n, T c, index_t y, T* g) {
+    return prefopt::detail::dispatched_row_logsumexp_and_grad(x, n, c, y, g, fused_row_logsumexp,
+                                                              fused_row_scaled_exp);
   }
 };
 
@@ -230,5 +234,9 @@ static_assert(fused_logps_backend<backend<float>> && fused_logps_backend<backend
 static_assert(fused_half_logps_backend<backend<float>, bfloat16> &&
               fused_half_logps_backend<backend<float>, float16> &&
               !fused_half_logps_backend<backend<double>, bfloat16>);
+static_assert(fused_logps_with_grad_backend<backend<float>, float> &&
+              fused_logps_with_grad_backend<backend<double>, double> &&
+              fused_logps_with_grad_backend<backend<float>, bfloat16, std::int32_t, bool> &&
+              fused_logps_with_grad_backend<backend<float>, float16>);
 
 }  // namespace prefopt::eigen
