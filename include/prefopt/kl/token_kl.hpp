@@ -7,6 +7,9 @@
 //   token[b, p] = D(softmax(policy[b, p, :]), softmax(ref[b, p, :]))  for counted positions, else 0
 //   sum[b] = sum_p token[b, p],  count[b] = number of counted positions,  mean[b] = sum[b] / count[b]
 //
+// token_kl_with_grad runs both in one visit per row when the upstream gradient is known before
+// the forward (a KL penalty), bit-identical to token_kl followed by token_kl_backward.
+//
 // Which positions count follows sequence_logps exactly (core/views.hpp token_layout): with label
 // shifting (the default) the logits at position p are compared when labels[b, p + 1] is not
 // ignore_index and, with a mask, mask[b, p + 1] != 0. Counted labels must lie in [0, V) although
