@@ -26,6 +26,8 @@
 //   prefopt_compare_driver kl_bwd     DIR B T V THREADS REPEATS
 //       forward + backward (dL/dsum = 1, gradient with respect to the policy logits only) ->
 //       DIR/out_token_kl.f32 and DIR/out_grad_rows.f32 (rows 0, 64, 128, ... of [B*T, V])
+//   prefopt_compare_driver kl_fused   DIR B T V THREADS REPEATS
+//       the same forward + backward in one call (kl::token_kl_with_grad), same outputs
 //   prefopt_compare_driver dpo        DIR N THREADS REPEATS
 //       DIR/{cw,cl,rw,rl}.f32 [N], DPO (sigmoid, beta 0.1), mean -> DIR/out_loss.f32 [1],
 //       DIR/out_grad_chosen.f32 [N]
@@ -219,7 +221,7 @@ int sgemm(index_t n, index_t h, index_t v, int threads, int repeats) {
 }
 
 int token_kl(const std::string& dir, index_t b, index_t t, index_t v, int threads, int repeats,
-             bool backward) {
+             bool backward, bool fused) {
   const auto n = static_cast<std::size_t>(b * t * v);
   const auto policy = read_file<float>(dir + "/policy.f32", n), ref = read_file<float>(dir + "/ref.f32", n);
   const auto labels = read_file<std::int64_t>(dir + "/labels.i64", static_cast<std::size_t>(b * t));
@@ -233,12 +235,17 @@ int token_kl(const std::string& dir, index_t b, index_t t, index_t v, int thread
   prefopt::kl::token_kl_result<float> fwd;
   std::vector<float> grad(backward ? n : 0);
   const std::vector<float> grad_sum(static_cast<std::size_t>(b), 1.0f);
+  const auto gv = prefopt::logits_view<float>::contiguous(grad.data(), b, t, v);
   report(best_of(repeats, [&] {
+    if (fused) {
+      fwd = prefopt::kl::token_kl_with_grad(pv, rv, yv, no_mask, std::span<const float>(grad_sum), {},
+                                            gv, prefopt::logits_view<float>{}, options);
+      return;
+    }
     fwd = prefopt::kl::token_kl(pv, rv, yv, no_mask, options);
     if (backward)
       prefopt::kl::token_kl_backward(pv, rv, yv, no_mask, std::span<const float>(grad_sum), {},
-                                     prefopt::logits_view<float>::contiguous(grad.data(), b, t, v),
-                                     prefopt::logits_view<float>{}, options);
+                                     gv, prefopt::logits_view<float>{}, options);
   }));
   write_file(dir + "/out_token_kl.f32", fwd.token.data(), fwd.token.size());
   if (backward) {
@@ -283,8 +290,9 @@ int main(int argc, char** argv) {
       return head(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), num(7), num(8));
     if (!a.empty() && a[0] == "sgemm" && a.size() == 6)
       return sgemm(num(1), num(2), num(3), int(num(4)), int(num(5)));
-    if (!a.empty() && (a[0] == "kl_fwd" || a[0] == "kl_bwd") && a.size() == 7)
-      return token_kl(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), a[0] == "kl_bwd");
+    if (!a.empty() && (a[0] == "kl_fwd" || a[0] == "kl_bwd" || a[0] == "kl_fused") && a.size() == 7)
+      return token_kl(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), a[0] != "kl_fwd",
+                      a[0] == "kl_fused");
     if (!a.empty() && a[0] == "dpo" && a.size() == 5)
       return dpo(a[1], static_cast<std::size_t>(num(2)), int(num(3)), int(num(4)));
   } catch (const std::exception& e) {
@@ -292,7 +300,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   std::cerr << "usage: prefopt_compare_driver probe BYTES THREADS REPEATS | "
-               "logps_fwd|logps_bwd|logps_fused|kl_fwd|kl_bwd DIR B T V "
+               "logps_fwd|logps_bwd|logps_fused|kl_fwd|kl_bwd|kl_fused DIR B T V "
                "THREADS REPEATS | head DIR N H V THREADS REPEATS VOCAB_CHUNK TOKEN_CHUNK | sgemm N H V THREADS "
                "REPEATS | dpo DIR N THREADS REPEATS\n";
   return 2;

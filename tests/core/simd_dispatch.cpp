@@ -597,3 +597,55 @@ TEST_CASE("token_kl: dispatched results depend only on positions (threads, layou
     CHECK_THROWS_WITH(run_token_kl(bad, divergence::jsd, 0.5, 2), Catch::Contains("every logit of the row is -Inf"));
   }
 }
+
+TEST_CASE("kl_gradient: streamed long rows give the same bits at every output alignment", "[simd][kl]") {
+  // Rows of at least kl_gradient_stream_min tokens are written with non-temporal stores after a
+  // masked head up to the first aligned element of the first requested gradient. The kernel is
+  // element-wise, so the streamed row must equal, bit for bit, the same row written in pieces
+  // shorter than the threshold (plain stores), at every offset of either output, and nothing
+  // outside [0, n) may be written.
+  for (simd::isa level : levels()) {
+    INFO("level " << simd::isa_name(level));
+    isa_cap cap(level);
+    const auto k = simd::kernels_for(level);
+    for (index_t n : {index_t(8192), index_t(8195), index_t(9001)}) {
+      const auto x = normal_row(n, static_cast<unsigned>(n) + 1), y = normal_row(n, static_cast<unsigned>(n) + 2);
+      for (auto [d, beta] : {std::pair{divergence::forward, 0.5}, {divergence::reverse, 0.5}, {divergence::jsd, 0.3}}) {
+        INFO("n = " << n << ", " << kl::to_string(d));
+        bool vectorised = false;
+        const kl::row_stats s = kl::detail::dispatched_row_divergence(x.data(), y.data(), n, d, beta, vectorised);
+        REQUIRE(vectorised);
+        const simd::kl_row_args a = kl::detail::kl_vector_args(s, d, beta, -1.25);
+        std::vector<float> wx(static_cast<std::size_t>(n)), wy(wx.size());
+        for (index_t start = 0; start < n; start += 4096) {
+          const index_t len = std::min<index_t>(4096, n - start);
+          k.kl_gradient(x.data() + start, y.data() + start, len, a, wx.data() + start, wy.data() + start);
+        }
+        for (int ox = 0; ox < 16; ox += 3)
+          for (int oy : {0, 5}) {
+            INFO("offsets " << ox << ", " << oy);
+            std::vector<float> bx(wx.size() + 32, 7.0f), by(wy.size() + 32, 7.0f);
+            for (int which = 0; which < 3; ++which) {  // both, gx only, gy only
+              std::fill(bx.begin(), bx.end(), 7.0f);
+              std::fill(by.begin(), by.end(), 7.0f);
+              float* gx = which != 2 ? bx.data() + 8 + ox : nullptr;
+              float* gy = which != 1 ? by.data() + 8 + oy : nullptr;
+              k.kl_gradient(x.data(), y.data(), n, a, gx, gy);
+              for (std::size_t i = 0; i < bx.size(); ++i) {
+                const bool in_x = gx != nullptr && i >= std::size_t(8 + ox) && i < std::size_t(8 + ox) + wx.size();
+                const bool in_y = gy != nullptr && i >= std::size_t(8 + oy) && i < std::size_t(8 + oy) + wy.size();
+                const float want_x = in_x ? wx[i - std::size_t(8 + ox)] : 7.0f;
+                const float want_y = in_y ? wy[i - std::size_t(8 + oy)] : 7.0f;
+                if (std::bit_cast<std::uint32_t>(bx[i]) != std::bit_cast<std::uint32_t>(want_x) ||
+                    std::bit_cast<std::uint32_t>(by[i]) != std::bit_cast<std::uint32_t>(want_y)) {
+                  INFO("which " << which << " element " << i << ": gx " << bx[i] << " want " << want_x << ", gy "
+                                << by[i] << " want " << want_y);
+                  REQUIRE(false);
+                }
+              }
+            }
+          }
+      }
+    }
+  }
+}

@@ -77,6 +77,10 @@ TEST_CASE("kl_penalty_from_logits: gamma * mean of per-sequence KL, with its log
         prefopt::logits_view<double>::contiguous(g.data(), B, T, V));
     const auto kl = prefopt::kl::token_kl(pv(), rv, lv);
     const auto& per = red == prefopt::kl::kl_reduction::sum ? kl.sum : kl.mean;
+    // Bit for bit: with a gradient the penalty runs token_kl_with_grad, whose rows go through
+    // the same row kernels in the same order as token_kl's.
+    REQUIRE(res.kl.token == kl.token);
+    REQUIRE(res.kl.sum == kl.sum);
     REQUIRE(res.value == Approx(0.4 * (per[0] + per[1]) / 2).epsilon(1e-14));
     const double h = 1e-6;
     for (std::size_t i = 0; i < x.size(); ++i) {

@@ -427,3 +427,308 @@ TEST_CASE("token_kl rejects bad input", "[kl][validation]") {
                         Catch::StartsWith("grad_policy.vocab = 5: must equal policy_logits.vocab = 6"));
   }
 }
+
+// ---- token_kl_with_grad: the fused forward + backward ------------------------------------
+namespace {
+
+/// The gradient of D(b, p) with respect to both rows, from the definitions in long double
+/// (docs/kl.md's table), with 0 * (-Inf) = 0 for a token of probability 0.
+void divergence_gradient_ld(const double* x, const double* y, index_t n, divergence d, long double beta,
+                            std::vector<long double>& gx, std::vector<long double>& gy) {
+  const auto lp = log_softmax_ld(x, n), lq = log_softmax_ld(y, n);
+  gx.assign(lp.size(), 0.0L);
+  gy.assign(lp.size(), 0.0L);
+  if (d == divergence::jsd && beta == 1) d = divergence::forward;
+  if (d == divergence::jsd && beta == 0) d = divergence::reverse;
+  const auto term = [](long double w, long double a) { return w == 0 ? 0.0L : w * a; };
+  if (d == divergence::forward || d == divergence::reverse) {
+    const bool fwd = d == divergence::forward;
+    const auto& la = fwd ? lp : lq;  // KL(a || b)
+    const auto& lb = fwd ? lq : lp;
+    const long double kl = kl_ld(la, lb);
+    auto& ga = fwd ? gx : gy;
+    auto& gb = fwd ? gy : gx;
+    for (std::size_t v = 0; v < lp.size(); ++v) {
+      const long double a = std::exp(la[v]), b = std::exp(lb[v]);
+      ga[v] = term(a, la[v] - lb[v] - kl);
+      gb[v] = b - a;
+    }
+    return;
+  }
+  std::vector<long double> lm(lp.size());
+  for (std::size_t v = 0; v < lp.size(); ++v)
+    lm[v] = std::log((1 - beta) * std::exp(lp[v]) + beta * std::exp(lq[v]));
+  const long double kl_pm = kl_ld(lp, lm), kl_qm = kl_ld(lq, lm);
+  for (std::size_t v = 0; v < lp.size(); ++v) {
+    gx[v] = (1 - beta) * term(std::exp(lp[v]), lp[v] - lm[v] - kl_pm);
+    gy[v] = beta * term(std::exp(lq[v]), lq[v] - lm[v] - kl_qm);
+  }
+}
+
+/// A batch's logits in float or double, same layout (padding NaN as in `batch`).
+template <class S>
+struct typed_logits {
+  std::vector<S> policy, ref;
+  explicit typed_logits(const batch& tb)
+      : policy(tb.policy.begin(), tb.policy.end()), ref(tb.ref.begin(), tb.ref.end()) {}
+  prefopt::logits_view<const S> pv(const batch& tb) const {
+    return {policy.data(), tb.B, tb.T, tb.V, tb.T * tb.stride, tb.stride};
+  }
+  prefopt::logits_view<const S> rv(const batch& tb) const {
+    return {ref.data(), tb.B, tb.T, tb.V, tb.T * tb.stride, tb.stride};
+  }
+};
+
+template <class S>
+prefopt::logits_view<S> grad_view(std::vector<S>& g, const batch& tb) {
+  if (g.empty()) return {};
+  return {g.data(), tb.B, tb.T, tb.V, tb.T * tb.stride, tb.stride};
+}
+
+template <class S>
+bool same_values(const std::vector<S>& a, const std::vector<S>& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    if (!(a[i] == b[i] || (std::isnan(a[i]) && std::isnan(b[i])))) return false;  // NaN: padding
+  return true;
+}
+
+/// token_kl followed by token_kl_backward against token_kl_with_grad on the same arguments.
+template <class S>
+void require_fused_equals_separate(const batch& tb, const typed_logits<S>& lg, divergence d, double beta,
+                                   bool want_policy, bool want_ref) {
+  const std::vector<S> gs{S(0.7), S(-1.3), S(0.25)}, gm{S(0.4), S(2.5), S(-1.0)};
+  const auto n = lg.policy.size();
+  auto o = opts(d, beta, 1);
+  std::vector<S> gp1(want_policy ? n : 0, S(-7)), gr1(want_ref ? n : 0, S(-7));
+  const auto r1 = prefopt::kl::token_kl(lg.pv(tb), lg.rv(tb), tb.lv(), tb.mv(), o);
+  prefopt::kl::token_kl_backward(lg.pv(tb), lg.rv(tb), tb.lv(), tb.mv(), std::span<const S>(gs),
+                                 std::span<const S>(gm), grad_view(gp1, tb), grad_view(gr1, tb), o);
+  for (int threads : {1, 3}) {
+    INFO("threads " << threads << " policy " << want_policy << " ref " << want_ref);
+    o.threads = threads;
+    std::vector<S> gp(want_policy ? n : 0, S(-7)), gr(want_ref ? n : 0, S(-7));
+    const auto r = prefopt::kl::token_kl_with_grad(lg.pv(tb), lg.rv(tb), tb.lv(), tb.mv(), std::span<const S>(gs),
+                                                   std::span<const S>(gm), grad_view(gp, tb), grad_view(gr, tb), o);
+    // Bit for bit, with ==: every counted row runs the same row kernels (dispatched_row_divergence,
+    // then dispatched_row_gradient with the same coefficient) in the same order as the two calls,
+    // each row on one thread, and the sums are reduced after the join in the same order.
+    REQUIRE(r.batch == r1.batch);
+    REQUIRE(r.positions == r1.positions);
+    REQUIRE(r.token == r1.token);
+    REQUIRE(r.sum == r1.sum);
+    REQUIRE(r.count == r1.count);
+    REQUIRE(r.mean == r1.mean);
+    REQUIRE(same_values(gp, gp1));
+    REQUIRE(same_values(gr, gr1));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("token_kl_with_grad is token_kl then token_kl_backward, bit for bit", "[kl][fused]") {
+  // Ragged mask (a prompt of b + 1 tokens), an ignored label, padded strides, V = 1031 (not a
+  // multiple of any vector width), and one row whose models forbid the same token (-Inf): that
+  // row takes the scalar double kernel on the float path, the others the dispatched kernels.
+  batch tb = random_batch(3, 9, 1031, 41, 2.0);
+  const auto forbid = static_cast<std::size_t>((2 * tb.T + 5) * tb.stride + 17);
+  tb.policy[forbid] = -inf;
+  tb.ref[forbid] = -inf;
+  const typed_logits<double> logits_d(tb);
+  const typed_logits<float> logits_f(tb);
+  for (auto [d, beta] : {std::pair{divergence::forward, 0.5}, std::pair{divergence::reverse, 0.5},
+                         std::pair{divergence::jsd, 0.3}, std::pair{divergence::jsd, 1.0}}) {
+    INFO(prefopt::kl::to_string(d) << " beta " << beta);
+    for (auto [wp, wr] : {std::pair{true, true}, std::pair{true, false}, std::pair{false, true}}) {
+      require_fused_equals_separate(tb, logits_d, d, beta, wp, wr);
+      require_fused_equals_separate(tb, logits_f, d, beta, wp, wr);
+    }
+  }
+}
+
+TEST_CASE("token_kl_with_grad equals the long-double definitions (ragged mask, odd V, -Inf rows)",
+          "[kl][fused][gradient]") {
+  batch tb = random_batch(3, 6, 1031, 57, 1.5);
+  // Row (1, 2): both models forbid token 100 (every direction finite). Row (2, 4): the policy
+  // alone forbids token 9 (finite for forward KL and jsd only, so set per direction below).
+  const auto both = static_cast<std::size_t>((1 * tb.T + 2) * tb.stride + 100);
+  const auto policy_only = static_cast<std::size_t>((2 * tb.T + 4) * tb.stride + 9);
+  tb.policy[both] = -inf;
+  tb.ref[both] = -inf;
+  const std::vector<double> gs{0.7, -1.3, 0.25}, gm{0.4, 2.5, -1.0};
+  for (auto [d, beta] : {std::pair{divergence::forward, 0.5}, std::pair{divergence::reverse, 0.5},
+                         std::pair{divergence::jsd, 0.3}}) {
+    INFO(prefopt::kl::to_string(d) << " beta " << beta);
+    const double x_keep = tb.policy[policy_only];
+    if (d != divergence::reverse) tb.policy[policy_only] = -inf;
+    const auto n = tb.policy.size();
+    std::vector<double> gp(n, -7.0), gr(n, -7.0);
+    const auto r = prefopt::kl::token_kl_with_grad(tb.pv(), tb.rv(), tb.lv(), tb.mv(), std::span<const double>(gs),
+                                                   std::span<const double>(gm), grad_view(gp, tb),
+                                                   grad_view(gr, tb), opts(d, beta, 2));
+    double max_abs = 0;
+    for (index_t b = 0; b < tb.B; ++b) {
+      long double sum = 0;
+      int count = 0;
+      for (index_t p = 0; p + 1 < tb.T; ++p) count += tb.counted(b, p);
+      const long double c = gs[b] + gm[b] / static_cast<long double>(count);
+      for (index_t t = 0; t < tb.T; ++t) {
+        const auto o = static_cast<std::size_t>((b * tb.T + t) * tb.stride);
+        const bool counted = t + 1 < tb.T && tb.counted(b, t);
+        std::vector<long double> wx, wy;
+        if (counted) {
+          const long double want = divergence_ld(&tb.policy[o], &tb.ref[o], tb.V, d, beta);
+          require_close(r.token[static_cast<std::size_t>(b * r.positions + t)], want, 1e-10);
+          sum += want;
+          divergence_gradient_ld(&tb.policy[o], &tb.ref[o], tb.V, d, beta, wx, wy);
+        }
+        for (index_t v = 0; v < tb.V; ++v) {
+          const long double ex = counted ? c * wx[static_cast<std::size_t>(v)] : 0.0L;
+          const long double ey = counted ? c * wy[static_cast<std::size_t>(v)] : 0.0L;
+          INFO("b " << b << " t " << t << " v " << v << " gx " << gp[o + v] << " want " << (double)ex
+                    << " gy " << gr[o + v] << " want " << (double)ey);
+          REQUIRE(std::fabs(gp[o + v] - static_cast<double>(ex)) <= 1e-14 + 1e-9 * std::fabs(static_cast<double>(ex)));
+          REQUIRE(std::fabs(gr[o + v] - static_cast<double>(ey)) <= 1e-14 + 1e-9 * std::fabs(static_cast<double>(ey)));
+          max_abs = std::max({max_abs, std::fabs(gp[o + v]), std::fabs(gr[o + v])});
+        }
+        for (index_t v = tb.V; v < tb.stride; ++v) {  // padding untouched
+          REQUIRE(gp[o + v] == -7.0);
+          REQUIRE(gr[o + v] == -7.0);
+        }
+      }
+      require_close(r.sum[b], sum, 1e-10);
+      REQUIRE(r.count[b] == count);
+      require_close(r.mean[b], sum / count, 1e-10);
+    }
+    REQUIRE(max_abs > 1e-2);  // real gradients were compared
+    // The forbidden tokens have zero policy gradient (p_v = 0) in forward KL and jsd.
+    REQUIRE(gp[both] == 0.0);
+    if (d != divergence::reverse) REQUIRE(gp[policy_only] == 0.0);
+    tb.policy[policy_only] = x_keep;
+  }
+}
+
+TEST_CASE("token_kl_with_grad rejects what token_kl and token_kl_backward reject, in the same order",
+          "[kl][fused][validation]") {
+  batch tb = random_batch(2, 4, 6, 1, 1.0);
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  std::vector<double> gs{1.0, -0.5}, gm{};
+  prefopt::kl::token_kl_options o = opts(divergence::forward, 0.5, 2);
+  prefopt::logits_view<double> gpv, grv;
+  std::vector<double> gp(tb.policy.size(), -7.0), gr(tb.ref.size(), -7.0);
+  const auto reset = [&] {
+    gs = {1.0, -0.5};
+    gm.clear();
+    o = opts(divergence::forward, 0.5, 2);
+    gpv = grad_view(gp, tb);
+    grv = grad_view(gr, tb);
+  };
+  // The message of the first error of the two separate calls, and of the fused one; the fused
+  // call must write no gradient element when it rejects its arguments before the pass.
+  const auto separate = [&]() -> std::string {
+    try {
+      (void)prefopt::kl::token_kl(tb.pv(), tb.rv(), tb.lv(), tb.mv(), o);
+      std::vector<double> scratch_p(gp.size()), scratch_r(gr.size());
+      auto sp = gpv, sr = grv;
+      if (sp.data) sp.data = scratch_p.data();
+      if (sr.data) sr.data = scratch_r.data();
+      prefopt::kl::token_kl_backward(tb.pv(), tb.rv(), tb.lv(), tb.mv(), std::span<const double>(gs),
+                                     std::span<const double>(gm), sp, sr, o);
+    } catch (const prefopt::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const auto fused = [&]() -> std::string {
+    std::fill(gp.begin(), gp.end(), -7.0);
+    std::fill(gr.begin(), gr.end(), -7.0);
+    try {
+      (void)prefopt::kl::token_kl_with_grad(tb.pv(), tb.rv(), tb.lv(), tb.mv(), std::span<const double>(gs),
+                                            std::span<const double>(gm), gpv, grv, o);
+    } catch (const prefopt::invalid_argument& e) {
+      return e.what();
+    }
+    return "";
+  };
+  const auto untouched = [&] {
+    return std::all_of(gp.begin(), gp.end(), [](double v) { return v == -7.0; }) &&
+           std::all_of(gr.begin(), gr.end(), [](double v) { return v == -7.0; });
+  };
+  const auto require_same = [&](const std::string& prefix, bool before_pass) {
+    const std::string want = separate(), got = fused();
+    INFO("separate: " << want << "\nfused: " << got);
+    REQUIRE(want.rfind(prefix, 0) == 0);  // the expected error, naming the argument and value
+    REQUIRE(got == want);
+    if (before_pass) REQUIRE(untouched());
+  };
+  reset();
+  REQUIRE(separate().empty());
+  REQUIRE(fused().empty());
+
+  SECTION("grad_sum of the wrong size") {
+    gs = {1.0};
+    require_same("grad_sum.size() = 1: must equal logits.batch = 2", true);
+  }
+  SECTION("grad_mean of the wrong size") {
+    gm = {1.0, 2.0, 3.0};
+    require_same("grad_mean.size() = 3: must equal logits.batch = 2", true);
+  }
+  SECTION("NaN grad_sum, infinite grad_mean") {
+    gs[1] = nan;
+    require_same("grad_sum[1] = nan: must be finite", true);
+    gs[1] = 1.0;
+    gm = {std::numeric_limits<double>::infinity(), 1.0};
+    require_same("grad_mean[0] = inf: must be finite", true);
+  }
+  SECTION("gradient buffers of the wrong shape or overlapping rows") {
+    gpv.vocab = 5;
+    require_same("grad_policy.vocab = 5: must equal policy_logits.vocab = 6", true);
+    reset();
+    grv.batch_stride = tb.stride;  // sequence 1 would overlap sequence 0
+    require_same("grad_ref.batch_stride = ", true);
+  }
+  SECTION("grad_mean with a sequence that counts nothing (compute_mean off)") {
+    std::fill(tb.mask.begin() + 4, tb.mask.end(), std::uint8_t{0});
+    o.compute_mean = false;
+    gm = {1.0, 1.0};
+    require_same("completion tokens of sequence 1 = 0", true);
+  }
+  SECTION("compute_mean with a sequence that counts nothing") {
+    std::fill(tb.mask.begin() + 4, tb.mask.end(), std::uint8_t{0});
+    require_same("completion tokens of sequence 1 = 0", false);
+  }
+  SECTION("input checks: vocabularies, labels, beta") {
+    auto rv = tb.rv();
+    rv.vocab = 5;
+    gpv = {};
+    grv = {};
+    const std::string fused_vocab = [&]() -> std::string {
+      try {
+        (void)prefopt::kl::token_kl_with_grad(tb.pv(), rv, tb.lv(), tb.mv(), std::span<const double>(gs), {},
+                                              gpv, grv, o);
+      } catch (const prefopt::invalid_argument& e) {
+        return e.what();
+      }
+      return "";
+    }();
+    REQUIRE(fused_vocab == "ref_logits.vocab = 5: must equal policy_logits.vocab = 6");
+    reset();
+    tb.labels[7] = 6;
+    require_same("labels[1, 3] = 6: must be in [0, vocab = 6)", true);
+    tb.labels[7] = 0;
+    o = opts(divergence::jsd, 1.5, 2);
+    require_same("options.beta = 1.5", true);
+  }
+  SECTION("a NaN logit in a counted row: the row error comes first, before a bad grad_sum") {
+    tb.policy[static_cast<std::size_t>((1 * tb.T + 2) * tb.stride + 3)] = nan;  // b = 1, t = 2: counted
+    require_same("policy_logits[1, 2, 3] = nan", false);
+    gs = {1.0};  // token_kl would have thrown first: the row error, and no gradient written
+    require_same("policy_logits[1, 2, 3] = nan", true);
+    gs = {1.0, nan};
+    require_same("policy_logits[1, 2, 3] = nan", true);
+  }
+  SECTION("a token only the reference forbids, in forward KL") {
+    tb.ref[static_cast<std::size_t>((0 * tb.T + 1) * tb.stride + 4)] = -inf;  // b = 0, t = 1: counted
+    require_same("ref_logits[0, 1, 4] = -inf: the reference gives probability 0", false);
+  }
+}

@@ -108,22 +108,27 @@ kl_penalty_result<std::remove_const_t<T>> kl_penalty_from_logits(
   using S = std::remove_const_t<T>;
   require(std::isfinite(gamma) && gamma >= 0.0, "gamma", gamma, "must be finite and >= 0");
   options.compute_mean = reduction == kl_reduction::mean;
+  const bool mean = reduction == kl_reduction::mean;
   kl_penalty_result<S> out;
-  out.kl = token_kl(policy, ref, labels, mask, options);
+  if (grad_policy.data != nullptr && policy.batch > 0) {
+    // d value / d KL_b = gamma / B is known before the forward: one visit per row
+    // (token_kl_with_grad), bit-identical to token_kl followed by token_kl_backward, with the
+    // same errors in the same order. (batch 0 takes the path below, which rejects it.)
+    const index_t B = policy.batch;
+    const std::vector<S> c(static_cast<std::size_t>(B), static_cast<S>(gamma / static_cast<double>(B)));
+    const std::vector<S> zero(static_cast<std::size_t>(B), S(0));
+    out.kl = token_kl_with_grad(policy, ref, labels, mask, std::span<const S>(mean ? zero : c),
+                                mean ? std::span<const S>(c) : std::span<const S>(), grad_policy,
+                                logits_view<S>{}, options);
+  } else {
+    out.kl = token_kl(policy, ref, labels, mask, options);
+  }
   const index_t B = out.kl.batch;
   require(B > 0, "policy_logits.batch", B, "must be > 0 for a mean over sequences");
-  const auto& per_seq = reduction == kl_reduction::mean ? out.kl.mean : out.kl.sum;
+  const auto& per_seq = mean ? out.kl.mean : out.kl.sum;
   double s = 0;
   for (const S v : per_seq) s += static_cast<double>(v);
   out.value = static_cast<S>(gamma * s / static_cast<double>(B));
-  if (grad_policy.data != nullptr) {
-    const std::vector<S> c(static_cast<std::size_t>(B), static_cast<S>(gamma / static_cast<double>(B)));
-    const std::vector<S> zero(static_cast<std::size_t>(B), S(0));
-    const bool mean = reduction == kl_reduction::mean;
-    token_kl_backward(policy, ref, labels, mask, std::span<const S>(mean ? zero : c),
-                      mean ? std::span<const S>(c) : std::span<const S>(), grad_policy,
-                      logits_view<S>{}, options);
-  }
   return out;
 }
 
