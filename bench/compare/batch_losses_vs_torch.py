@@ -6,6 +6,11 @@ metrics), same data, same threads, one run. max_abs_diff is over the chosen grad
 loss. Prints the bandwidth probe and case,prefopt_s,peer_s,ratio,max_abs_diff
 (compare_common.py).
 
+Two prefopt rows per build: dpo_sigmoid_float_<build> calls the reusing preference_loss (one
+result kept across calls, as a training loop does), dpo_sigmoid_float_alloc_<build> the
+allocating form (fresh outputs, hence fresh pages to fault in, every call). The '#' lines give
+the minor page faults per call of each (getrusage in the driver).
+
     cmake --build build --target prefopt_compare_driver
     /usr/bin/python3 bench/compare/batch_losses_vs_torch.py [--threads 2] [--portable]
 """
@@ -51,14 +56,16 @@ def main():
         for name, t in (("cw", cw), ("cl", cl), ("rw", rw), ("rl", rl)):
             t.numpy().tofile(os.path.join(d, f"{name}.f32"))
         for name, driver, isa in cc.variants(args):
-            r = cc.run_driver(driver, ["dpo", d, N, args.threads, args.repeats], isa)
-            got = np.fromfile(os.path.join(d, "out_grad_chosen.f32"), dtype=np.float32)
-            loss = float(np.fromfile(os.path.join(d, "out_loss.f32"), dtype=np.float32)[0])
-            diff = max(float(np.max(np.abs(got - want_grad.numpy()))), abs(loss - want_loss))
-            s = float(r["prefopt_s"])
-            cc.row(f"dpo_sigmoid_float_{name}", s, peer_s, diff)
-            print(f"# dpo_sigmoid_float_{name}: isa={r['isa']} {N / s:.3g} pairs/s; torch {N / peer_s:.3g} "
-                  f"pairs/s", flush=True)
+            for mode, case in (("dpo", f"dpo_sigmoid_float_{name}"),
+                               ("dpo_alloc", f"dpo_sigmoid_float_alloc_{name}")):
+                r = cc.run_driver(driver, [mode, d, N, args.threads, args.repeats], isa)
+                got = np.fromfile(os.path.join(d, "out_grad_chosen.f32"), dtype=np.float32)
+                loss = float(np.fromfile(os.path.join(d, "out_loss.f32"), dtype=np.float32)[0])
+                diff = max(float(np.max(np.abs(got - want_grad.numpy()))), abs(loss - want_loss))
+                s = float(r["prefopt_s"])
+                cc.row(case, s, peer_s, diff)
+                print(f"# {case}: isa={r['isa']} {N / s:.3g} pairs/s; torch {N / peer_s:.3g} pairs/s; "
+                      f"{float(r.get('minflt_per_call', 'nan')):.0f} minor page faults a call", flush=True)
 
 
 if __name__ == "__main__":

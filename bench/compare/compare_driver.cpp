@@ -30,9 +30,13 @@
 //       the same forward + backward in one call (kl::token_kl_with_grad), same outputs
 //   prefopt_compare_driver dpo        DIR N THREADS REPEATS
 //       DIR/{cw,cl,rw,rl}.f32 [N], DPO (sigmoid, beta 0.1), mean -> DIR/out_loss.f32 [1],
-//       DIR/out_grad_chosen.f32 [N]
+//       DIR/out_grad_chosen.f32 [N]; the reusing preference_loss (one result kept across calls,
+//       as a training loop keeps it)
+//   prefopt_compare_driver dpo_alloc  DIR N THREADS REPEATS
+//       the same with the allocating preference_loss (a fresh result every call)
 //
-// Each prints "prefopt_s=<best of REPEATS, after one warm-up> isa=<dispatched level>" on stdout.
+// Each prints "prefopt_s=<best of REPEATS, after one warm-up> isa=<dispatched level>
+// minflt_per_call=<minor page faults per timed call (getrusage), warm-up excluded>" on stdout.
 // The level follows PREFOPT_ISA (portable, avx2, avx512; default: the best the CPU runs).
 #include <algorithm>
 #include <atomic>
@@ -53,6 +57,8 @@
 #include <prefopt/losses/dpo.hpp>
 #include <prefopt/losses/preference_loss.hpp>
 #include <prefopt/logps/sequence_logps.hpp>
+
+#include <sys/resource.h>
 
 namespace {
 
@@ -77,21 +83,31 @@ void write_file(const std::string& path, const T* p, std::size_t n) {
   out.write(reinterpret_cast<const char*>(p), static_cast<std::streamsize>(n * sizeof(T)));
 }
 
+long minor_faults() {
+  rusage u{};
+  getrusage(RUSAGE_SELF, &u);
+  return u.ru_minflt;
+}
+
+double minflt_per_call = 0;  // of the last best_of's timed calls
+
 template <class F>
 double best_of(int repeats, F&& f) {
   f();  // warm-up (page faults, thread start)
   double best = 1e300;
+  const long faults = minor_faults();
   for (int r = 0; r < repeats; ++r) {
     const auto s = clock_type::now();
     f();
     best = std::min(best, std::chrono::duration<double>(clock_type::now() - s).count());
   }
+  minflt_per_call = repeats > 0 ? double(minor_faults() - faults) / repeats : 0.0;
   return best;
 }
 
 void report(double seconds) {
-  std::printf("prefopt_s=%.6g isa=%s\n", seconds,
-              prefopt::detail::simd::isa_name(prefopt::detail::simd::active_isa()));
+  std::printf("prefopt_s=%.6g isa=%s minflt_per_call=%.1f\n", seconds,
+              prefopt::detail::simd::isa_name(prefopt::detail::simd::active_isa()), minflt_per_call);
 }
 
 int probe(std::size_t bytes, int threads, int repeats) {
@@ -257,7 +273,7 @@ int token_kl(const std::string& dir, index_t b, index_t t, index_t v, int thread
   return 0;
 }
 
-int dpo(const std::string& dir, std::size_t n, int threads, int repeats) {
+int dpo(const std::string& dir, std::size_t n, int threads, int repeats, bool reuse) {
   namespace pl = prefopt::losses;
   const auto cw = read_file<float>(dir + "/cw.f32", n), cl = read_file<float>(dir + "/cl.f32", n),
              rw = read_file<float>(dir + "/rw.f32", n), rl = read_file<float>(dir + "/rl.f32", n);
@@ -265,8 +281,11 @@ int dpo(const std::string& dir, std::size_t n, int threads, int repeats) {
   const pl::preference_batch<float> batch{cw, cl, rw, rl};
   pl::preference_loss_options<float> options;
   options.threads = threads;
-  pl::preference_loss_result<B> out;
-  report(best_of(repeats, [&] { out = pl::preference_loss<B>(loss, batch, options); }));
+  pl::preference_loss_result<B> out;  // kept across calls: the reusing form writes into it
+  if (reuse)
+    report(best_of(repeats, [&] { pl::preference_loss<B>(loss, batch, out, options); }));
+  else
+    report(best_of(repeats, [&] { out = pl::preference_loss<B>(loss, batch, options); }));
   write_file(dir + "/out_loss.f32", &out.loss, 1);
   write_file(dir + "/out_grad_chosen.f32", out.grad_chosen.data(), n);
   return 0;
@@ -293,8 +312,8 @@ int main(int argc, char** argv) {
     if (!a.empty() && (a[0] == "kl_fwd" || a[0] == "kl_bwd" || a[0] == "kl_fused") && a.size() == 7)
       return token_kl(a[1], num(2), num(3), num(4), int(num(5)), int(num(6)), a[0] != "kl_fwd",
                       a[0] == "kl_fused");
-    if (!a.empty() && a[0] == "dpo" && a.size() == 5)
-      return dpo(a[1], static_cast<std::size_t>(num(2)), int(num(3)), int(num(4)));
+    if (!a.empty() && (a[0] == "dpo" || a[0] == "dpo_alloc") && a.size() == 5)
+      return dpo(a[1], static_cast<std::size_t>(num(2)), int(num(3)), int(num(4)), a[0] == "dpo");
   } catch (const std::exception& e) {
     std::cerr << "prefopt_compare_driver: " << e.what() << "\n";
     return 2;
@@ -302,6 +321,6 @@ int main(int argc, char** argv) {
   std::cerr << "usage: prefopt_compare_driver probe BYTES THREADS REPEATS | "
                "logps_fwd|logps_bwd|logps_fused|kl_fwd|kl_bwd|kl_fused DIR B T V "
                "THREADS REPEATS | head DIR N H V THREADS REPEATS VOCAB_CHUNK TOKEN_CHUNK | sgemm N H V THREADS "
-               "REPEATS | dpo DIR N THREADS REPEATS\n";
+               "REPEATS | dpo|dpo_alloc DIR N THREADS REPEATS\n";
   return 2;
 }

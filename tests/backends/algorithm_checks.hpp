@@ -26,7 +26,10 @@
 
 #include <array>
 #include <cmath>
+#include <concepts>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 #include <random>
 #include <span>
 #include <string>
@@ -211,10 +214,12 @@ decltype(auto) with_loss(loss_case c, F&& f) {
            opt);
 }
 
-/// preference_loss<B> of case c on inputs placed in B's memory.
+/// preference_loss<B> of case c on inputs placed in B's memory: the allocating form, or with
+/// `kept` the reusing form writing into *kept.
 template <class B>
-loss_outcome<typename B::scalar_type> run_preference_loss(loss_case c,
-                                                          const loss_inputs<typename B::scalar_type>& h) {
+loss_outcome<typename B::scalar_type> run_preference_loss(
+    loss_case c, const loss_inputs<typename B::scalar_type>& h,
+    losses::preference_loss_result<B>* kept = nullptr) {
   using T = typename B::scalar_type;
   const placed<B, T> cw(h.cw), cl(h.cl), rw(h.rw), rl(h.rl), nw(h.nw), nl(h.nl), pw(h.pw),
       pl(h.pl), kp(h.kp), kr(h.kr), nll(h.nll);
@@ -222,7 +227,9 @@ loss_outcome<typename B::scalar_type> run_preference_loss(loss_case c,
       cw.span(), cl.span(), rw.span(), rl.span(), nw.span(), nl.span(), pw.span(), pl.span(),
       c == loss_case::rpo_given_nll ? nll.span() : std::span<const T>{}, kp.span(), kr.span()};
   return with_loss<T>(c, [&](const auto& loss, const auto& options) {
-    return outcome_of<B>(losses::preference_loss<B>(loss, batch, options));
+    if (kept == nullptr) return outcome_of<B>(losses::preference_loss<B>(loss, batch, options));
+    losses::preference_loss<B>(loss, batch, *kept, options);
+    return outcome_of<B>(*kept);
   });
 }
 
@@ -480,6 +487,82 @@ void check_preference_losses_match_eigen() {
     REQUIRE(std::isfinite(static_cast<double>(want.loss)));
     REQUIRE(want.grad_nll.size() == (c == loss_case::rpo_given_nll ? 300u : 0u));
     check_loss_outcome(what, run_preference_loss<B>(c, in), want, loss_tolerance<T>);
+  }
+}
+
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  return a.size() == b.size() && (a.empty() || std::memcmp(a.data(), b.data(), a.size() * sizeof(T)) == 0);
+}
+template <std::floating_point T>
+bool same_bits(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+
+/// Bit for bit: the reusing preference_loss and the allocating one run the same code (the
+/// allocating form hands a fresh result to the reusing one), so a difference can only be a field
+/// or an element the reusing form failed to rewrite, i.e. a stale value of the previous call.
+template <class T>
+void check_same_bits(const loss_outcome<T>& got, const loss_outcome<T>& fresh) {
+  CHECK(same_bits(got.loss, fresh.loss));
+  CHECK(same_bits(got.per_pair, fresh.per_pair));
+  CHECK(same_bits(got.grad_chosen, fresh.grad_chosen));
+  CHECK(same_bits(got.grad_rejected, fresh.grad_rejected));
+  CHECK(same_bits(got.grad_nll, fresh.grad_nll));
+  for (std::size_t k = 0; k < 6; ++k) CHECK(same_bits(got.metrics[k], fresh.metrics[k]));
+  CHECK(same_bits(got.kl_baseline, fresh.kl_baseline));
+  CHECK(same_bits(got.delta, fresh.delta));
+}
+
+/// The reusing preference_loss<B>: one result kept across every loss case (grad_nll going from
+/// 0 to N and back, KTO's and BCO's context set and cleared), each case run twice (the second
+/// time every buffer has its size and is overwritten in place, not reallocated), first at
+/// N = 300, then at N = 301 (every buffer replaced), then after a rejected batch. Each result
+/// equals the allocating form's bit for bit and Eigen's within the tolerance of
+/// check_preference_losses_match_eigen.
+template <class B>
+void check_reused_result_matches_allocating() {
+  using T = typename B::scalar_type;
+  losses::preference_loss_result<B> kept;
+  for (const std::size_t n : {std::size_t{300}, std::size_t{301}}) {
+    const auto in = make_loss_inputs<T>(n, 5);
+    for (const loss_case c : all_loss_cases) {
+      const std::string what = loss_case_name(c);
+      INFO("loss " << what << ", N = " << n);
+      const auto want = eigen_preference_loss<T>(c, in);
+      const auto fresh = run_preference_loss<B>(c, in);
+      for (int round = 0; round < 2; ++round) {
+        INFO("round " << round);
+        const T* per_pair = B::data(kept.per_pair);
+        const T* grad_chosen = B::data(kept.grad_chosen);
+        // The host fields poisoned: the call must write them (the buffers are checked by the
+        // comparison with the allocating form: a stale element is the previous case's value).
+        const T nan = std::numeric_limits<T>::quiet_NaN();
+        kept.loss = nan;
+        kept.metrics = {nan, nan, nan, nan, nan, nan};
+        kept.context = {nan, nan};
+        const auto got = run_preference_loss<B>(c, in, &kept);
+        check_same_bits(got, fresh);
+        check_loss_outcome(what, got, want, loss_tolerance<T>);
+        // Matching sizes: written in place. (AOT's sorted values are computed on the host; a
+        // backend outside host memory receives them through B::from_host, a new buffer.)
+        const bool sorted = c == loss_case::aot || c == loss_case::aot_unpaired;
+        if (round == 1 && (host_accessible<B> || !sorted)) {
+          CHECK(B::data(kept.per_pair) == per_pair);
+          CHECK(B::data(kept.grad_chosen) == grad_chosen);
+        }
+      }
+    }
+  }
+  // A rejected batch: the allocating form's error; the kept result stays usable.
+  auto bad = make_loss_inputs<T>(301, 5);
+  bad.cl[150] = std::numeric_limits<T>::quiet_NaN();
+  for (const loss_case c : {loss_case::sigmoid, loss_case::kto, loss_case::aot}) {
+    INFO("loss " << loss_case_name(c));
+    CHECK_THROWS_AS(run_preference_loss<B>(c, bad, &kept), prefopt::invalid_argument);
+    CHECK_THROWS_WITH(run_preference_loss<B>(c, bad, &kept), Catch::Contains("rejected_logps[150]"));
+    const auto good = make_loss_inputs<T>(301, 5);
+    check_same_bits(run_preference_loss<B>(c, good, &kept), run_preference_loss<B>(c, good));
   }
 }
 

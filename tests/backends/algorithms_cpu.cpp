@@ -114,6 +114,11 @@ TEMPLATE_TEST_CASE("preference_loss matches Eigen for every batch coupling", "[b
   check_preference_losses_match_eigen<TestType>();
 }
 
+TEMPLATE_TEST_CASE("preference_loss into a kept result equals the allocating form and Eigen",
+                   "[backends][losses]", PREFOPT_ALGORITHM_BACKENDS) {
+  check_reused_result_matches_allocating<TestType>();
+}
+
 TEMPLATE_TEST_CASE("preference_loss validates backend inputs on the host", "[backends][losses]",
                    PREFOPT_ALGORITHM_BACKENDS) {
   check_preference_loss_validation<TestType>();

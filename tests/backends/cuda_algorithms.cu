@@ -16,6 +16,12 @@ TEMPLATE_TEST_CASE("cuda: preference_loss matches Eigen for every batch coupling
   check_preference_losses_match_eigen<TestType>();
 }
 
+TEMPLATE_TEST_CASE("cuda: preference_loss into a kept result equals the allocating form and Eigen",
+                   "[cuda][losses]", PREFOPT_CUDA_BACKENDS) {
+  skip_without_device();
+  check_reused_result_matches_allocating<TestType>();
+}
+
 TEMPLATE_TEST_CASE("cuda: preference_loss validates device inputs on the host", "[cuda][losses]",
                    PREFOPT_CUDA_BACKENDS) {
   skip_without_device();

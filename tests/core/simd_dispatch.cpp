@@ -323,6 +323,53 @@ TEST_CASE("DPO batch kernel: dispatched and portable agree with the per-pair pol
     pl::preference_batch<float> b3 = batch;
     b3.rejected_tokens = tokens;
     CHECK_THROWS_WITH(pl::preference_loss<B>(loss, b3), Catch::Contains("rejected_tokens[" + std::to_string(n - 1) + "]"));
+    // The reusing form into one kept result: bit for bit the allocating form's (the allocating
+    // form hands a fresh result to the reusing one, so both run this kernel on the same blocks;
+    // a difference would be an output left stale), for 1 and 3 threads, in place once the sizes
+    // match, after a rejected batch, and on a smaller batch (buffers replaced).
+    pl::preference_loss_result<B> kept;
+    const auto same = [](const pl::preference_loss_result<B>& a, const pl::preference_loss_result<B>& b) {
+      CHECK(a.loss == b.loss);
+      CHECK(a.per_pair.size() == b.per_pair.size());
+      CHECK((a.per_pair.array() == b.per_pair.array()).all());
+      CHECK((a.grad_chosen.array() == b.grad_chosen.array()).all());
+      CHECK((a.grad_rejected.array() == b.grad_rejected.array()).all());
+      CHECK(a.grad_nll.size() == b.grad_nll.size());
+      CHECK(a.metrics.values() == b.metrics.values());
+      CHECK(a.context.kl_baseline == b.context.kl_baseline);
+      CHECK(a.context.delta == b.context.delta);
+    };
+    for (const int threads : {1, 3, 3}) {
+      INFO("threads " << threads);
+      if (kept.per_pair.size() > 0) {  // poisoned: every value must be written again
+        const float nan = std::numeric_limits<float>::quiet_NaN();
+        kept.per_pair.setConstant(nan);
+        kept.grad_chosen.setConstant(nan);
+        kept.grad_rejected.setConstant(nan);
+        kept.loss = nan;
+        kept.metrics = {nan, nan, nan, nan, nan, nan};
+        kept.context = {nan, nan};
+      }
+      const float* before = kept.per_pair.data();
+      pl::preference_loss_options<float> o;
+      o.threads = threads;
+      pl::preference_loss<B>(loss, batch, kept, o);
+      same(kept, out);
+      if (before != nullptr) CHECK(kept.per_pair.data() == before);
+    }
+    CHECK_THROWS_WITH(pl::preference_loss<B>(loss, b2, kept), Catch::Contains("ref_rejected_logps[9000]"));
+    CHECK_THROWS_WITH(pl::preference_loss<B>(loss, b3, kept),
+                      Catch::Contains("rejected_tokens[" + std::to_string(n - 1) + "]"));
+    pl::preference_loss<B>(loss, batch, kept, pl::preference_loss_options<float>{});
+    same(kept, out);
+    const std::size_t m = n - 8200;  // one full block and a partial one
+    const pl::preference_batch<float> smaller{std::span<const float>(cw).first(m), std::span<const float>(cl).first(m),
+                                              std::span<const float>(rw).first(m), std::span<const float>(rl).first(m),
+                                              std::span<const float>(nw).first(m), std::span<const float>(nl).first(m)};
+    pl::preference_loss<B>(loss, smaller, kept);
+    same(kept, pl::preference_loss<B>(loss, smaller));
+    for (std::size_t i = 0; i < m; ++i)
+      REQUIRE(kept.per_pair[Eigen::Index(i)] == Approx(want_loss[i]).epsilon(4e-7).margin(1e-7));
   }
 }
 

@@ -4,8 +4,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <concepts>
 #include <cstdint>
+#include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <optional>
 #include <set>
@@ -69,8 +72,24 @@ std::vector<fixture_case> cases() {
   return out;
 }
 
+template <std::floating_point T>
+bool same_bits(T a, T b) {
+  return std::memcmp(&a, &b, sizeof(T)) == 0;
+}
+template <class V>
+  requires(!std::floating_point<V>)
+bool same_bits(const V& a, const V& b) {
+  return a.size() == b.size() &&
+         (a.size() == 0 || std::memcmp(a.data(), b.data(), sizeof(a[0]) * std::size_t(a.size())) == 0);
+}
+
+/// Checks case c against its fixture. With `kept`, the result checked is the reusing form's,
+/// written into *kept (which holds whatever the previous call left), after checking that it
+/// equals the allocating form's bit for bit: both run the same code (the allocating form hands a
+/// fresh result to the reusing one), so a difference is a field the reusing form left stale.
 template <class T>
-void check_case(const fixture_case& c, double rel, double floor_factor, double abs_floor) {
+void check_case(const fixture_case& c, double rel, double floor_factor, double abs_floor,
+                pl::preference_loss_result<prefopt::eigen::backend<T>>* kept = nullptr) {
   using B = prefopt::eigen::backend<T>;
   const std::string name = c.fields.at("case");
   INFO("case " << name);
@@ -95,7 +114,29 @@ void check_case(const fixture_case& c, double rel, double floor_factor, double a
   pl::preference_loss_options<T> options;
   options.reduce = c.fields.at("reduction") == "sum" ? pl::reduction::sum : pl::reduction::mean;
   options.reference_free = c.fields.at("reference_free") == "1";
-  const auto out = pl::preference_loss<B>(loss, batch, options);
+  const auto fresh = pl::preference_loss<B>(loss, batch, options);
+  if (kept != nullptr) {
+    // Poison every value the call must write (sizes and buffers stay), so that a field or an
+    // element it leaves alone shows up as a NaN below rather than as the previous call's value.
+    const T nan = std::numeric_limits<T>::quiet_NaN();
+    kept->loss = nan;
+    kept->per_pair.setConstant(nan);
+    kept->grad_chosen.setConstant(nan);
+    kept->grad_rejected.setConstant(nan);
+    kept->grad_nll.setConstant(nan);
+    kept->metrics = {nan, nan, nan, nan, nan, nan};
+    kept->context = {nan, nan};
+    pl::preference_loss<B>(loss, batch, *kept, options);
+    CHECK(same_bits(kept->loss, fresh.loss));
+    CHECK(same_bits(kept->per_pair, fresh.per_pair));
+    CHECK(same_bits(kept->grad_chosen, fresh.grad_chosen));
+    CHECK(same_bits(kept->grad_rejected, fresh.grad_rejected));
+    CHECK(same_bits(kept->grad_nll, fresh.grad_nll));
+    CHECK(same_bits(kept->metrics.values(), fresh.metrics.values()));
+    CHECK(same_bits(kept->context.kl_baseline, fresh.context.kl_baseline));
+    CHECK(same_bits(kept->context.delta, fresh.context.delta));
+  }
+  const auto& out = kept != nullptr ? *kept : fresh;
 
   const columns expected = numeric_columns(load(name + ".expected.csv"));
   const auto& el = expected.at("loss");
@@ -152,6 +193,28 @@ TEST_CASE("every loss matches the PyTorch autograd fixtures in double to 1e-9", 
 TEST_CASE("every loss matches the PyTorch fixtures in float to float precision", "[losses][fixtures][float]") {
   // Tails such as bco_pair's e^-276 underflow in float: an absolute floor at float resolution.
   for (const auto& c : cases()) check_case<float>(c, 2e-3, 2e-4, 1e-7);
+}
+
+TEST_CASE("the reusing preference_loss matches the fixtures with one result kept across cases",
+          "[losses][fixtures]") {
+  // One result for every case in turn: the datasets differ in size, so buffers are replaced,
+  // and each case runs twice, so the second run overwrites buffers of the right size in place.
+  // Float runs the fused DPO kernel for sigmoid, double the generic driver.
+  pl::preference_loss_result<prefopt::eigen::backend<double>> kept_double;
+  pl::preference_loss_result<prefopt::eigen::backend<float>> kept_float;
+  for (const auto& c : cases()) {
+    for (int round = 0; round < 2; ++round) {
+      INFO("round " << round);
+      const double* before = kept_double.per_pair.data();
+      const auto size = kept_double.per_pair.size();
+      check_case<double>(c, 1e-9, 1e-13, 1e-300, &kept_double);
+      if (round == 1) {
+        CHECK(kept_double.per_pair.size() == size);
+        CHECK(kept_double.per_pair.data() == before);  // overwritten, not reallocated
+      }
+      check_case<float>(c, 2e-3, 2e-4, 1e-7, &kept_float);
+    }
+  }
 }
 
 // Unpaired KTO (losses, gradients, z0, group rewards) against its PyTorch fixtures: checked once, in

@@ -3,7 +3,9 @@
 
 #include <catch2/catch.hpp>
 
+#include <cmath>
 #include <limits>
+#include <string>
 #include <span>
 #include <vector>
 
@@ -197,4 +199,61 @@ TEST_CASE("bco_pair rejects a running-mean state update() cannot continue", "[lo
   options.bco_state = &good;
   CHECK_NOTHROW(pl::preference_loss<B>(bco, pl::preference_batch<double>{cw, cl, rw, rl}, options));
   CHECK(good.count == 4);
+}
+
+TEST_CASE("the reusing preference_loss rejects what the allocating form rejects, with its message",
+          "[losses][validation]") {
+  const std::vector<double> two{-1, -2}, with_nan{-1, not_a_number, -3}, with_inf{-1, -2, inf};
+  const std::vector<double> n{3, 4, 5}, zero{3, 0, 5}, bad_rate{0.2, 1.5, 0.0}, rate{0.2, 0.5, 1.0};
+  const std::vector<double> kp{-5, -6}, kr{-5};
+  struct bad_call {
+    const char* loss;
+    pl::preference_batch<double> batch;
+    const char* names;  // what the message must name
+  };
+  const std::vector<bad_call> calls{
+      {"sigmoid", {cw, two, rw, rl}, "rejected_logps.size() = 2"},
+      {"sigmoid", {cw, cl, two, rl}, "ref_chosen_logps.size() = 2"},
+      {"sigmoid", {}, "chosen_logps.size() = 0"},
+      {"sigmoid", {cw, cl}, "ref_chosen_logps = \"empty\""},
+      {"sigmoid", {cw, with_nan, rw, rl}, "rejected_logps[1] = nan"},
+      {"sigmoid", {cw, cl, rw, with_inf}, "ref_rejected_logps[2] = inf"},
+      {"ipo", {cw, cl, rw, rl, n, zero}, "rejected_tokens[1] = 0"},
+      {"sppo", {cw, cl, rw, rl, {}, {}, rate, bad_rate}, "rejected_win_rates[1] = 1.5"},
+      {"kto", {cw, cl, rw, rl, {}, {}, {}, {}, {}, kp, kr}, "kl_ref_logps.size() = 1"},
+      {"aot", {cw, with_nan, rw, rl}, "rejected_logps[1] = nan"},
+  };
+  pl::preference_loss_result<B> kept = pl::preference_loss<B>(pl::sigmoid<double>(), {cw, cl, rw, rl});
+  for (const auto& call : calls) {
+    INFO(call.loss << ": " << call.names);
+    const auto loss = pl::make_loss<double>(call.loss);
+    std::string allocating, reusing;
+    try {
+      (void)pl::preference_loss<B>(loss, call.batch);
+    } catch (const prefopt::invalid_argument& e) {
+      allocating = e.what();
+    }
+    try {
+      pl::preference_loss<B>(loss, call.batch, kept);
+    } catch (const prefopt::invalid_argument& e) {
+      reusing = e.what();
+    }
+    CHECK_THAT(allocating, Contains(call.names));
+    CHECK(reusing == allocating);
+  }
+  // After the errors the kept result is still a usable object: a good call fills it as the
+  // allocating form does (compared with values computed here from the definition).
+  pl::preference_loss<B>(pl::sigmoid<double>(0.1), {cw, cl, rw, rl}, kept);
+  REQUIRE(kept.per_pair.size() == 3);
+  CHECK(kept.grad_nll.size() == 0);
+  double total = 0;
+  for (std::size_t i = 0; i < 3; ++i) {
+    const double z = 0.1 * ((cw[i] - rw[i]) - (cl[i] - rl[i]));
+    const double want = std::log1p(std::exp(-z));
+    total += want;
+    CHECK(kept.per_pair[Eigen::Index(i)] == Approx(want).epsilon(1e-14));
+    CHECK(kept.grad_chosen[Eigen::Index(i)] == Approx(-0.1 / (1 + std::exp(z)) / 3).epsilon(1e-14));
+  }
+  CHECK(kept.loss == Approx(total / 3).epsilon(1e-14));
+  CHECK(kept.context.kl_baseline == 0.0);
 }

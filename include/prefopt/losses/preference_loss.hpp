@@ -2,6 +2,7 @@
 // The batch API: any loss policy over a batch of pairs on any prefopt::Backend.
 //
 //   auto out = prefopt::losses::preference_loss<B>(loss, batch, options);
+//   prefopt::losses::preference_loss<B>(loss, batch, out, options);   // reuses out's buffers
 //   out.loss                         reduced loss (mean over pairs by default, or sum)
 //   out.per_pair                     per-pair losses (aot / aot_unpaired: per sorted position)
 //   out.grad_chosen / grad_rejected  d(out.loss)/d(chosen_logps) and /d(rejected_logps)
@@ -407,9 +408,17 @@ preference_metrics<T> compute_metrics(const host_batch<T>& h, T beta) {
           static_cast<T>(acc[3] * inv), static_cast<T>(acc[4] * inv), static_cast<T>(acc[5] * inv)};
 }
 
+/// `v` = the host values `h`: copied into v's own buffer when B's memory is host memory and v
+/// already has h.size() elements (a reused result), otherwise a fresh B::from_host.
 template <class B>
-typename B::vector_type to_backend(const std::vector<typename B::scalar_type>& v) {
-  return B::from_host(std::span<const typename B::scalar_type>(v));
+void assign_from_host(typename B::vector_type& v, const std::vector<typename B::scalar_type>& h) {
+  if constexpr (host_accessible<B>) {
+    if (static_cast<std::size_t>(B::size(v)) == h.size()) {
+      std::copy(h.begin(), h.end(), B::data(v));
+      return;
+    }
+  }
+  v = B::from_host(std::span<const typename B::scalar_type>(h));
 }
 
 // AOT: sort on the host, evaluate virtual pairs, scatter the gradients through the permutations.
@@ -449,9 +458,9 @@ void sorted_pass(const L& loss, const host_batch<typename B::scalar_type>& h,
       gr[pv[k]] += scale * r.d_rejected;
     }
   }
-  out.per_pair = to_backend<B>(per);
-  out.grad_chosen = to_backend<B>(gc);
-  out.grad_rejected = to_backend<B>(gr);
+  assign_from_host<B>(out.per_pair, per);
+  assign_from_host<B>(out.grad_chosen, gc);
+  assign_from_host<B>(out.grad_rejected, gr);
 }
 
 // ---- DPO (sigmoid) in float on host memory: one fused, threaded, vectorised pass -------------
@@ -501,6 +510,18 @@ typename B::vector_type output_vector(index_t n) {
   return B::zeros(n);
 }
 
+/// Makes `v` an output of n elements for a kernel that writes every one of them. A vector that
+/// already has n elements is kept as it is (the reusing preference_loss: no allocation, and no
+/// page faults on first touch); otherwise it is replaced by a fresh one (uninitialised on host
+/// backends where output_vector can make one, B::zeros(n) on the others, e.g. CUDA, where
+/// B::zeros allocates on the call's stream).
+template <class B>
+void reuse_or_allocate(typename B::vector_type& v, index_t n) {
+  if (static_cast<index_t>(B::size(v)) == n) return;
+  if constexpr (host_accessible<B>) v = output_vector<B>(n);
+  else v = B::zeros(n);
+}
+
 /// DPO (sigmoid) in float on a host backend: validation, per-pair values, gradients, the loss
 /// and the metrics in one pass, over blocks of fused_block_pairs pairs split across
 /// options.threads threads, with the AVX2 / AVX-512 kernel when the CPU has one
@@ -516,10 +537,10 @@ bool fused_sigmoid_batch(const L& loss, const preference_batch<float>& in,
   validate_batch_sizes<L>(in, use_reference);
   const index_t n = static_cast<index_t>(in.chosen_logps.size());
   const float scale = options.reduce == reduction::mean ? 1.0f / static_cast<float>(n) : 1.0f;
-  out.per_pair = output_vector<B>(n);
-  out.grad_chosen = output_vector<B>(n);
-  out.grad_rejected = output_vector<B>(n);
-  out.grad_nll = B::zeros(0);
+  reuse_or_allocate<B>(out.per_pair, n);
+  reuse_or_allocate<B>(out.grad_chosen, n);
+  reuse_or_allocate<B>(out.grad_rejected, n);
+  reuse_or_allocate<B>(out.grad_nll, 0);
   const simd::sigmoid_block_args args{
       in.chosen_logps.data(),
       in.rejected_logps.data(),
@@ -559,6 +580,7 @@ bool fused_sigmoid_batch(const L& loss, const preference_batch<float>& in,
     return false;
   }
   out.loss = static_cast<float>(total.loss) * scale;
+  out.context = {};  // no batch coupling (a reused result may hold an earlier call's)
   const double b = static_cast<double>(loss.reward_scale()), inv = 1.0 / static_cast<double>(n);
   out.metrics = {static_cast<float>(b * total.chosen * inv),
                  static_cast<float>(b * total.rejected * inv),
@@ -571,11 +593,21 @@ bool fused_sigmoid_batch(const L& loss, const preference_batch<float>& in,
 
 }  // namespace detail
 
-/// Reduced loss, per-pair losses, gradients and metrics of `loss` over `batch`.
+/// Reduced loss, per-pair losses, gradients and metrics of `loss` over `batch`, written into a
+/// caller-kept result `out` (the same values, bit for bit, as the allocating form below, which
+/// calls this one). Each output vector of `out` that already has the size this call gives it
+/// (N for per_pair and the gradients, N or 0 for grad_nll) is overwritten in place; any other is
+/// replaced by a fresh one. A training loop that keeps one result across steps of equal batch
+/// size therefore allocates nothing and touches no new page per call (docs/losses.md, "Reusing
+/// the result"). Every field of `out` is written (loss, metrics, context included).
+/// The batch's spans must not point into `out`'s own buffers.
+/// Validation and errors are those of the allocating form; when the call throws, `out` is a
+/// valid object (it can be reused, assigned or destroyed) whose contents and sizes are
+/// unspecified.
 template <class B, preference_loss_policy L>
-preference_loss_result<B> preference_loss(const L& loss,
-                                          const preference_batch<typename B::scalar_type>& batch,
-                                          const preference_loss_options<typename B::scalar_type>& options = {}) {
+void preference_loss(const L& loss, const preference_batch<typename B::scalar_type>& batch,
+                     preference_loss_result<B>& out,
+                     const preference_loss_options<typename B::scalar_type>& options = {}) {
   PREFOPT_ASSERT_BACKEND(B);
   using T = typename B::scalar_type;
   static_assert(std::is_same_v<typename L::scalar_type, T>,
@@ -583,25 +615,24 @@ preference_loss_result<B> preference_loss(const L& loss,
   constexpr loss_traits tr = L::traits;
   const bool use_reference = tr.uses_reference && !options.reference_free;
   if constexpr (host_accessible<B> && std::is_same_v<L, sigmoid<float>>) {
-    preference_loss_result<B> fused;
-    if (detail::fused_sigmoid_batch<B>(loss, batch, options, use_reference, fused)) return fused;
+    if (detail::fused_sigmoid_batch<B>(loss, batch, options, use_reference, out)) return;
   }
   const auto host = detail::validate_batch<B>(loss, batch, use_reference);
   const index_t n = static_cast<index_t>(host.cw.size());
   const T scale = options.reduce == reduction::mean ? T(1) / static_cast<T>(n) : T(1);
 
-  preference_loss_result<B> out;
   out.context = detail::compute_context<B>(loss, batch, host, options);
 
   if constexpr (detail::is_sorted_coupling(tr.batch)) {
     detail::sorted_pass<B>(loss, host, scale, out);
-    out.grad_nll = B::zeros(0);
+    detail::reuse_or_allocate<B>(out.grad_nll, 0);
   } else {
-    out.per_pair = B::zeros(n);
-    out.grad_chosen = B::zeros(n);
-    out.grad_rejected = B::zeros(n);
+    // The kernel writes every element of these.
+    detail::reuse_or_allocate<B>(out.per_pair, n);
+    detail::reuse_or_allocate<B>(out.grad_chosen, n);
+    detail::reuse_or_allocate<B>(out.grad_rejected, n);
     const bool nll_given = tr.has_nll && !batch.chosen_nll.empty();
-    out.grad_nll = B::zeros(nll_given ? n : 0);
+    detail::reuse_or_allocate<B>(out.grad_nll, nll_given ? n : 0);
     T *per = B::data(out.per_pair), *gc = B::data(out.grad_chosen),
       *gr = B::data(out.grad_rejected), *gn = nll_given ? B::data(out.grad_nll) : nullptr;
     // The kernel reads the caller's memory directly; no reference = null = zero.
@@ -639,6 +670,16 @@ preference_loss_result<B> preference_loss(const L& loss,
   }
   out.loss = B::sum(out.per_pair) * scale;
   out.metrics = detail::compute_metrics(host, loss.reward_scale());
+}
+
+/// Reduced loss, per-pair losses, gradients and metrics of `loss` over `batch`, in a new result
+/// (fresh output vectors on every call; see the reusing form above for a training loop).
+template <class B, preference_loss_policy L>
+preference_loss_result<B> preference_loss(const L& loss,
+                                          const preference_batch<typename B::scalar_type>& batch,
+                                          const preference_loss_options<typename B::scalar_type>& options = {}) {
+  preference_loss_result<B> out;
+  preference_loss<B>(loss, batch, out, options);
   return out;
 }
 

@@ -295,6 +295,16 @@ preference_loss_result<B> preference_loss(const any_loss<typename B::scalar_type
                     loss.as_variant());
 }
 
+/// The same into a caller-kept result, reusing its buffers (the reusing form of
+/// preference_loss.hpp: same values, same errors; `out` unspecified but valid after a throw).
+template <class B>
+void preference_loss(const any_loss<typename B::scalar_type>& loss,
+                     const preference_batch<typename B::scalar_type>& batch,
+                     preference_loss_result<B>& out,
+                     const preference_loss_options<typename B::scalar_type>& options = {}) {
+  std::visit([&](const auto& l) { preference_loss<B>(l, batch, out, options); }, loss.as_variant());
+}
+
 /// One term of a runtime loss list (TRL's loss_type=[...] with loss_weights=[...], MPO).
 template <std::floating_point T>
 struct weighted_loss {
