@@ -646,7 +646,7 @@ TEST_CASE("token_kl: dispatched results depend only on positions (threads, layou
 }
 
 TEST_CASE("kl_gradient: streamed long rows give the same bits at every output alignment", "[simd][kl]") {
-  // Rows of at least kl_gradient_stream_min tokens are written with non-temporal stores after a
+  // Rows of at least simd::gradient_stream_min tokens are written with non-temporal stores after a
   // masked head up to the first aligned element of the first requested gradient. The kernel is
   // element-wise, so the streamed row must equal, bit for bit, the same row written in pieces
   // shorter than the threshold (plain stores), at every offset of either output, and nothing
