@@ -276,6 +276,59 @@ token_kl_result<std::remove_const_t<T>> token_kl(logits_view<T> policy, logits_v
   return token_kl(policy, ref, labels, matrix_view<const std::uint8_t>{}, options);
 }
 
+namespace detail {
+
+/// The gradient pass of token_kl_backward and token_kl_with_grad: every row r = b * Tt + t of the
+/// requested gradients is written (zero where `counted(b, t)` is false or t >= P); each counted
+/// row gets its statistics (dispatched_row_divergence), then its gradient with coefficient
+/// coeff[b] while the row pair is in cache. Rows the kernels reject are zeroed and reported after
+/// the join, lowest row first (so the error does not depend on the thread count). Returns every
+/// row's statistics, indexed by r.
+template <class S, class L, class M, class Counted>
+std::vector<row_stats> kl_gradient_pass(const kl_inputs<S, L, M>& in, logits_view<S> grad_policy,
+                                        logits_view<S> grad_ref, const std::vector<double>& coeff,
+                                        const token_kl_options& options, Counted&& counted) {
+  const index_t B = in.policy.batch, Tt = in.policy.time, V = in.policy.vocab;
+  const index_t P = options.layout.predicted_positions(Tt);
+  std::vector<row_stats> stats(static_cast<std::size_t>(B * Tt));
+  prefopt::detail::parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
+    for (index_t r = begin; r < end; ++r) {
+      const index_t b = r / Tt, t = r % Tt;
+      S* gp = grad_policy.data ? grad_policy.row(b, t) : nullptr;
+      S* gr = grad_ref.data ? grad_ref.row(b, t) : nullptr;
+      if (t >= P || !counted(b, t)) {
+        if (gp) std::fill_n(gp, V, S(0));
+        if (gr) std::fill_n(gr, V, S(0));
+        continue;
+      }
+      const S* x = in.policy.row(b, t);
+      const S* y = in.ref.row(b, t);
+      row_stats& s = stats[static_cast<std::size_t>(r)];
+      bool vectorised;
+      s = dispatched_row_divergence(x, y, V, options.direction, options.beta, vectorised);
+      if (s.status != row_status::ok) {
+        // Reported after the join; leave the rows zeroed meanwhile.
+        if (gp) std::fill_n(gp, V, S(0));
+        if (gr) std::fill_n(gr, V, S(0));
+        continue;
+      }
+      dispatched_row_gradient(x, y, V, options.direction, options.beta, s, vectorised,
+                              coeff[static_cast<std::size_t>(b)], gp, gr);
+    }
+  });
+  for (index_t r = 0; r < B * Tt; ++r) {
+    const row_stats& s = stats[static_cast<std::size_t>(r)];
+    if (s.status == row_status::ok) continue;
+    const index_t b = r / Tt, t = r % Tt;
+    const double xw = s.where >= 0 ? static_cast<double>(in.policy.row(b, t)[s.where]) : 0.0;
+    const double yw = s.where >= 0 ? static_cast<double>(in.ref.row(b, t)[s.where]) : 0.0;
+    throw_row_error(s, b, t, xw, yw);
+  }
+  return stats;
+}
+
+}  // namespace detail
+
 /// Backward pass: the gradient of L with respect to the policy logits and / or the reference
 /// logits, given grad_sum = dL/dsum [batch] and grad_mean = dL/dmean [batch] (empty: none).
 /// Every element of a requested gradient buffer is written (zero for positions that do not
@@ -289,7 +342,6 @@ void token_kl_backward(logits_view<T> policy_in, logits_view<U> ref_in, matrix_v
                        logits_view<std::remove_const_t<T>> grad_policy,
                        logits_view<std::remove_const_t<T>> grad_ref,
                        const token_kl_options& options = {}) {
-  using S = std::remove_const_t<T>;
   const auto in = detail::checked_kl_inputs(policy_in, ref_in, labels_in, mask_in, options);
   const index_t B = in.policy.batch, Tt = in.policy.time, V = in.policy.vocab;
   const index_t P = options.layout.predicted_positions(Tt);
@@ -298,40 +350,11 @@ void token_kl_backward(logits_view<T> policy_in, logits_view<U> ref_in, matrix_v
   // Per-sequence coefficient c_b (counts recomputed from labels and mask).
   const std::vector<double> coeff =
       detail::kl_coefficients(in.labels, in.mask, grad_sum, grad_mean, B, P, options.layout);
-  std::vector<row_stats> stats(static_cast<std::size_t>(B * Tt));
-  prefopt::detail::parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
-    for (index_t r = begin; r < end; ++r) {
-      const index_t b = r / Tt, t = r % Tt;
-      S* gp = grad_policy.data ? grad_policy.row(b, t) : nullptr;
-      S* gr = grad_ref.data ? grad_ref.row(b, t) : nullptr;
-      if (t >= P || !detail::kl_position_counted(in.labels, in.mask, b, t, options.layout)) {
-        if (gp) std::fill_n(gp, V, S(0));
-        if (gr) std::fill_n(gr, V, S(0));
-        continue;
-      }
-      const S* x = in.policy.row(b, t);
-      const S* y = in.ref.row(b, t);
-      row_stats& s = stats[static_cast<std::size_t>(r)];
-      bool vectorised;
-      s = detail::dispatched_row_divergence(x, y, V, options.direction, options.beta, vectorised);
-      if (s.status != row_status::ok) {
-        // Reported after the join; leave the rows zeroed meanwhile.
-        if (gp) std::fill_n(gp, V, S(0));
-        if (gr) std::fill_n(gr, V, S(0));
-        continue;
-      }
-      detail::dispatched_row_gradient(x, y, V, options.direction, options.beta, s, vectorised,
-                                      coeff[static_cast<std::size_t>(b)], gp, gr);
-    }
-  });
-  for (index_t r = 0; r < B * Tt; ++r) {
-    const row_stats& s = stats[static_cast<std::size_t>(r)];
-    if (s.status == row_status::ok) continue;
-    const index_t b = r / Tt, t = r % Tt;
-    const double xw = s.where >= 0 ? static_cast<double>(in.policy.row(b, t)[s.where]) : 0.0;
-    const double yw = s.where >= 0 ? static_cast<double>(in.ref.row(b, t)[s.where]) : 0.0;
-    detail::throw_row_error(s, b, t, xw, yw);
-  }
+  (void)detail::kl_gradient_pass(in, grad_policy, grad_ref, coeff, options,
+                                 [&](index_t b, index_t t) {
+                                   return detail::kl_position_counted(in.labels, in.mask, b, t,
+                                                                      options.layout);
+                                 });
 }
 
 /// Forward and backward in one visit per row, for when the upstream gradient is known before the
@@ -354,8 +377,9 @@ void token_kl_backward(logits_view<T> policy_in, logits_view<U> ref_in, matrix_v
 /// then, as with token_kl_backward, rows already visited have been written.
 template <class T, class U, class L, class M>
 token_kl_result<std::remove_const_t<T>> token_kl_with_grad(
-    logits_view<T> policy_in, logits_view<U> ref_in, matrix_view<L> labels_in, matrix_view<M> mask_in,
-    std::span<const std::remove_const_t<T>> grad_sum, std::span<const std::remove_const_t<T>> grad_mean,
+    logits_view<T> policy_in, logits_view<U> ref_in, matrix_view<L> labels_in,
+    matrix_view<M> mask_in, std::span<const std::remove_const_t<T>> grad_sum,
+    std::span<const std::remove_const_t<T>> grad_mean,
     logits_view<std::remove_const_t<T>> grad_policy, logits_view<std::remove_const_t<T>> grad_ref,
     const token_kl_options& options = {}) {
   using S = std::remove_const_t<T>;
@@ -382,47 +406,20 @@ token_kl_result<std::remove_const_t<T>> token_kl_with_grad(
     for (index_t p = 0; p < P; ++p)
       counted[static_cast<std::size_t>(b * P + p)] =
           detail::kl_position_counted(in.labels, in.mask, b, p, options.layout);
-  // Rows r = b * Tt + t, as token_kl_backward: every gradient row is written, t >= P included.
-  std::vector<row_stats> stats(static_cast<std::size_t>(B * Tt));
-  prefopt::detail::parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
-    for (index_t r = begin; r < end; ++r) {
-      const index_t b = r / Tt, t = r % Tt;
-      S* gp = grad_policy.data ? grad_policy.row(b, t) : nullptr;
-      S* gr = grad_ref.data ? grad_ref.row(b, t) : nullptr;
-      if (t >= P || !counted[static_cast<std::size_t>(b * P + t)]) {
-        if (gp) std::fill_n(gp, V, S(0));
-        if (gr) std::fill_n(gr, V, S(0));
-        continue;
-      }
-      const S* x = in.policy.row(b, t);
-      const S* y = in.ref.row(b, t);
-      row_stats& s = stats[static_cast<std::size_t>(r)];
-      bool vectorised;
-      s = detail::dispatched_row_divergence(x, y, V, options.direction, options.beta, vectorised);
-      if (s.status != row_status::ok) {
-        if (gp) std::fill_n(gp, V, S(0));
-        if (gr) std::fill_n(gr, V, S(0));
-        continue;
-      }
-      detail::dispatched_row_gradient(x, y, V, options.direction, options.beta, s, vectorised,
-                                      coeff[static_cast<std::size_t>(b)], gp, gr);
-    }
-  });
-  for (index_t r = 0; r < B * Tt; ++r) {
-    const row_stats& s = stats[static_cast<std::size_t>(r)];
-    if (s.status == row_status::ok) continue;
-    const index_t b = r / Tt, t = r % Tt;
-    const double xw = s.where >= 0 ? static_cast<double>(in.policy.row(b, t)[s.where]) : 0.0;
-    const double yw = s.where >= 0 ? static_cast<double>(in.ref.row(b, t)[s.where]) : 0.0;
-    detail::throw_row_error(s, b, t, xw, yw);
-  }
-  detail::reduce_sequences(out, B, P, options.compute_mean, [&](index_t b, index_t p) -> std::optional<double> {
-    const auto i = static_cast<std::size_t>(b * P + p);
-    if (!counted[i]) return std::nullopt;
-    const double v = stats[static_cast<std::size_t>(b * Tt + p)].value;
-    out.token[i] = static_cast<S>(v);
-    return v;  // the double value, not the rounded token, as token_kl
-  }, [](index_t empty) { prefopt::detail::throw_empty_sequence(empty); });
+  // The same pass as token_kl_backward; its statistics give the values below.
+  const std::vector<row_stats> stats = detail::kl_gradient_pass(
+      in, grad_policy, grad_ref, coeff, options,
+      [&](index_t b, index_t t) { return counted[static_cast<std::size_t>(b * P + t)] != 0; });
+  detail::reduce_sequences(
+      out, B, P, options.compute_mean,
+      [&](index_t b, index_t p) -> std::optional<double> {
+        const auto i = static_cast<std::size_t>(b * P + p);
+        if (!counted[i]) return std::nullopt;
+        const double v = stats[static_cast<std::size_t>(b * Tt + p)].value;
+        out.token[i] = static_cast<S>(v);
+        return v;  // the double value, not the rounded token, as token_kl
+      },
+      [](index_t empty) { prefopt::detail::throw_empty_sequence(empty); });
   return out;
 }
 

@@ -109,18 +109,14 @@ void fused_token_logps_forward(logits_view<const X> logits, matrix_view<const L>
   reduce_sequences(labels, mask, layout, P, token_logps, sum, count);
 }
 
-/// Fused backward on host memory: every element of `grad` is written. For counted rows
-/// `row_grad(x, vocab, lse, c, y, g)` writes the whole row, g = c (1[v == y] - exp(x - lse));
-/// all other rows are zero. token_lse is [batch, P] row-major, coeff [batch].
-template <class T, class X, class G, class L, class M, class RowGrad>
-void fused_token_logps_backward(logits_view<const X> logits, matrix_view<const L> labels,
-                                matrix_view<const M> mask, const T* token_lse, const T* coeff,
-                                logits_view<G> grad, const sequence_logps_options& options,
-                                RowGrad&& row_grad) {
+/// Every row (b, t) of `grad`, split over options.threads threads: rows that do not count (no
+/// prediction at t, ignore_index, mask) are zero-filled without reading the logits; for counted
+/// rows `on_counted(b, t, y, g)` gets the label y and the gradient row g to write in full.
+template <class X, class G, class L, class M, class OnCounted>
+void for_each_gradient_row(logits_view<const X> logits, matrix_view<const L> labels,
+                           matrix_view<const M> mask, logits_view<G> grad,
+                           const sequence_logps_options& options, OnCounted&& on_counted) {
   const token_layout layout = options.layout;
-  // The label's column is written by row_grad: an out-of-range label would be a write outside
-  // the row, so labels are checked here as in the forward pass.
-  validate_labels(labels, mask, logits.vocab, layout);
   const index_t Tt = logits.time, V = logits.vocab;
   const index_t P = layout.predicted_positions(Tt);
   parallel_blocks(logits.batch * Tt, options.threads, 8, [&](index_t begin, index_t end) {
@@ -132,49 +128,55 @@ void fused_token_logps_backward(logits_view<const X> logits, matrix_view<const L
         std::fill_n(g, V, G(0.0f));
         continue;
       }
-      row_grad(logits.row(b, t), V, token_lse[b * P + t], coeff[b],
-               static_cast<index_t>(labels(b, col)), g);
+      on_counted(b, t, static_cast<index_t>(labels(b, col)), g);
     }
   });
+}
+
+/// Fused backward on host memory: every element of `grad` is written. For counted rows
+/// `row_grad(x, vocab, lse, c, y, g)` writes the whole row, g = c (1[v == y] - exp(x - lse));
+/// all other rows are zero. token_lse is [batch, P] row-major, coeff [batch].
+template <class T, class X, class G, class L, class M, class RowGrad>
+void fused_token_logps_backward(logits_view<const X> logits, matrix_view<const L> labels,
+                                matrix_view<const M> mask, const T* token_lse, const T* coeff,
+                                logits_view<G> grad, const sequence_logps_options& options,
+                                RowGrad&& row_grad) {
+  // The label's column is written by row_grad: an out-of-range label would be a write outside
+  // the row, so labels are checked here as in the forward pass.
+  validate_labels(labels, mask, logits.vocab, options.layout);
+  const index_t P = options.layout.predicted_positions(logits.time);
+  for_each_gradient_row(logits, labels, mask, grad, options,
+                        [&](index_t b, index_t t, index_t y, G* g) {
+                          row_grad(logits.row(b, t), logits.vocab, token_lse[b * P + t], coeff[b],
+                                   y, g);
+                        });
 }
 
 /// Forward and backward in one visit per row, for a coefficient c_b = dL/dsum_b + dL/dmean_b /
 /// count_b known before the forward: `row_op(x, vocab, c, y, g)` returns the row's log-sum-exp
 /// and writes its gradient (as row_grad above) while the row is still in cache, so the logits are
 /// read from memory once instead of twice. Outputs as in fused_token_logps_forward (counts
-/// already filled by the caller, which needed them for coeff) plus every element of `grad`. The
-/// per-row results are those of the two separate drivers (same row kernels on the same values).
+/// already filled by the caller, which needed them for coeff) plus every element of `grad`.
 template <class T, class X, class G, class L, class M, class RowOp>
 void fused_token_logps_forward_backward(logits_view<const X> logits, matrix_view<const L> labels,
                                         matrix_view<const M> mask, const T* coeff,
                                         logits_view<G> grad, const sequence_logps_options& options,
                                         T* token_logps, T* token_lse, T* sum, T* count,
                                         RowOp&& row_op) {
-  const token_layout layout = options.layout;
-  const index_t B = logits.batch, Tt = logits.time, V = logits.vocab;
-  const index_t P = layout.predicted_positions(Tt);
-  std::vector<std::uint8_t> bad(static_cast<std::size_t>(B * P), 0);
-  parallel_blocks(B * Tt, options.threads, 8, [&](index_t begin, index_t end) {
-    for (index_t r = begin; r < end; ++r) {
-      const index_t b = r / Tt, t = r % Tt, col = layout.label_column(t);
-      G* g = grad.row(b, t);
-      if (t >= P || !position_counted(labels.row(b), mask.empty() ? nullptr : mask.row(b), col,
-                                      layout.ignore_index)) {
-        std::fill_n(g, V, G(0.0f));
-        continue;
-      }
-      const X* x = logits.row(b, t);
-      const auto y = static_cast<index_t>(labels(b, col));
-      const T lse = row_op(x, V, coeff[b], y, g);
-      const T lp = static_cast<T>(x[y]) - lse;
-      const index_t k = b * P + t;
-      bad[static_cast<std::size_t>(k)] = !(isfinite_(lse) && isfinite_(lp));
-      token_logps[k] = lp;
-      token_lse[k] = lse;
-    }
-  });
+  const index_t P = options.layout.predicted_positions(logits.time);
+  std::vector<std::uint8_t> bad(static_cast<std::size_t>(logits.batch * P), 0);
+  for_each_gradient_row(logits, labels, mask, grad, options,
+                        [&](index_t b, index_t t, index_t y, G* g) {
+                          const X* x = logits.row(b, t);
+                          const T lse = row_op(x, logits.vocab, coeff[b], y, g);
+                          const T lp = static_cast<T>(x[y]) - lse;
+                          const index_t k = b * P + t;
+                          bad[static_cast<std::size_t>(k)] = !(isfinite_(lse) && isfinite_(lp));
+                          token_logps[k] = lp;
+                          token_lse[k] = lse;
+                        });
   report_non_finite_rows(bad, P, token_logps, token_lse);
-  reduce_sequences(labels, mask, layout, P, token_logps, sum, count);
+  reduce_sequences(labels, mask, options.layout, P, token_logps, sum, count);
 }
 
 /// Counted tokens per sequence (host labels and mask), as float-exact counts in T.
