@@ -1,7 +1,8 @@
 #pragma once
 // Runtime instruction-set dispatch for the host float kernels that dominate a training step: the
-// row kernels of the fused sequence log-probs (max, sum of exp(x - m), scale * exp(x - shift)) and
-// the DPO (sigmoid) batch-loss kernel. A plain build (no -march) runs AVX2+FMA or AVX-512 code on
+// row kernels of the fused sequence log-probs (max, sum of exp(x - m), the same storing the exps,
+// scale * exp(x - shift), scale * e), the token-KL kernels and the DPO (sigmoid) batch-loss
+// kernel. A plain build (no -march) runs AVX2+FMA or AVX-512 code on
 // a CPU that has it, chosen once per process by __builtin_cpu_supports; everything else uses the
 // backend's own portable kernels (Eigen packet math or xsimd: SSE2 on x86-64, NEON on ARM).
 //
