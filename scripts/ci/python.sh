@@ -34,6 +34,10 @@ export PREFOPT_BUILD_DIR=$PWD/$BUILD_DIR
 repo=$PWD
 (cd /tmp && "$VENV/bin/python" -m pytest -q -p no:cacheprovider "$repo/python/tests")
 
+# The side-by-side scripts of docs/performance.md, on tiny inputs: they run from this clone and
+# prefopt agrees with PyTorch on every row (timings at these sizes mean nothing).
+"$VENV/bin/python" bench/compare/smoke.py --python "$VENV/bin/python"
+
 # torch 1.13 (Debian 12) on Python 3.11 cannot parse torchrun's default --redirects 0.
 torchrun=("$VENV/bin/python" -m torch.distributed.run --standalone --nproc_per_node 2
           --redirects 1 --tee 1)
