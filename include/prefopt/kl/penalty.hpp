@@ -107,8 +107,8 @@ kl_penalty_result<std::remove_const_t<T>> kl_penalty_from_logits(
     token_kl_options options = {}) {
   using S = std::remove_const_t<T>;
   require(std::isfinite(gamma) && gamma >= 0.0, "gamma", gamma, "must be finite and >= 0");
-  options.compute_mean = reduction == kl_reduction::mean;
   const bool mean = reduction == kl_reduction::mean;
+  options.compute_mean = mean;
   kl_penalty_result<S> out;
   if (grad_policy.data != nullptr && policy.batch > 0) {
     // d value / d KL_b = gamma / B is known before the forward: one visit per row

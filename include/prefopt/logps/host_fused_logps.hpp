@@ -58,8 +58,8 @@ void report_non_finite_rows(const std::vector<std::uint8_t>& bad, index_t P, con
     }
 }
 
-/// sum[b] (in double, rounded once) and count[b] of the counted token log-probs of each sequence;
-/// token_logps is [batch, P] row-major.
+/// sum[b] (in double, rounded once) and, unless `count` is null (the caller has them), count[b]
+/// of the counted token log-probs of each sequence; token_logps is [batch, P] row-major.
 template <class T, class L, class M>
 void reduce_sequences(matrix_view<const L> labels, matrix_view<const M> mask,
                       const token_layout& layout, index_t P, const T* token_logps, T* sum,
@@ -75,7 +75,7 @@ void reduce_sequences(matrix_view<const L> labels, matrix_view<const M> mask,
       ++n;
     }
     sum[b] = static_cast<T>(s);
-    count[b] = static_cast<T>(n);
+    if (count != nullptr) count[b] = static_cast<T>(n);
   }
 }
 
@@ -155,14 +155,14 @@ void fused_token_logps_backward(logits_view<const X> logits, matrix_view<const L
 /// Forward and backward in one visit per row, for a coefficient c_b = dL/dsum_b + dL/dmean_b /
 /// count_b known before the forward: `row_op(x, vocab, c, y, g)` returns the row's log-sum-exp
 /// and writes its gradient (as row_grad above) while the row is still in cache, so the logits are
-/// read from memory once instead of twice. Outputs as in fused_token_logps_forward (counts
-/// already filled by the caller, which needed them for coeff) plus every element of `grad`.
+/// read from memory once instead of twice. Outputs as in fused_token_logps_forward but for the
+/// counts, which the caller has already written (it needed them for coeff), plus every element
+/// of `grad`.
 template <class T, class X, class G, class L, class M, class RowOp>
 void fused_token_logps_forward_backward(logits_view<const X> logits, matrix_view<const L> labels,
                                         matrix_view<const M> mask, const T* coeff,
                                         logits_view<G> grad, const sequence_logps_options& options,
-                                        T* token_logps, T* token_lse, T* sum, T* count,
-                                        RowOp&& row_op) {
+                                        T* token_logps, T* token_lse, T* sum, RowOp&& row_op) {
   const index_t P = options.layout.predicted_positions(logits.time);
   std::vector<std::uint8_t> bad(static_cast<std::size_t>(logits.batch * P), 0);
   for_each_gradient_row(logits, labels, mask, grad, options,
@@ -176,7 +176,7 @@ void fused_token_logps_forward_backward(logits_view<const X> logits, matrix_view
                           token_lse[k] = lse;
                         });
   report_non_finite_rows(bad, P, token_logps, token_lse);
-  reduce_sequences(labels, mask, options.layout, P, token_logps, sum, count);
+  reduce_sequences(labels, mask, options.layout, P, token_logps, sum, static_cast<T*>(nullptr));
 }
 
 /// Counted tokens per sequence (host labels and mask), as float-exact counts in T.
@@ -259,7 +259,7 @@ struct host_fused_logps {
       coeff[static_cast<std::size_t>(b)] = gs[b] + (gm != nullptr ? gm[b] / count[b] : T(0));
     detail::fused_token_logps_forward_backward(
         logits, labels, mask, static_cast<const T*>(coeff.data()), grad, options,
-        D::data(out.token_logps), D::data(out.token_lse), D::data(out.sum), count,
+        D::data(out.token_logps), D::data(out.token_lse), D::data(out.sum),
         [](const X* x, index_t n, T c, index_t y, X* g) {
           if constexpr (half_storage<X>) {
             return detail::half_row_logsumexp_and_grad(x, n, c, y, g, D::fused_row_logsumexp,
